@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 CEB_NS = "http://www.chinaport.gov.cn/ceb"
 DXP_NS = "http://www.chinaport.gov.cn/dxp"
@@ -13,24 +13,24 @@ EXPORT_RECEIVER_ID = "DXPEDCCEB0000003"
 IMPORT_RECEIVER_ID = "DXPEDCCEB0000002"
 
 
-class AppType(str, Enum):
+class AppType(StrEnum):
     ADD = "1"
     MODIFY = "2"
     DELETE = "3"
 
 
-class AppStatus(str, Enum):
+class AppStatus(StrEnum):
     SAVE = "1"
     DECLARE = "2"
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     B2C_EXPORT = "E"
     B2B_EXPORT = "B"
     OVERSEAS_WAREHOUSE = "W"
 
 
-class ReturnStatus(str, Enum):
+class ReturnStatus(StrEnum):
     """returnStatus of CEB receipts. Negative codes are errors and are not members."""
 
     EPORT_SAVED = "1"
@@ -48,7 +48,7 @@ class ReturnStatus(str, Enum):
     CLOSED = "899"
 
 
-class ExchangeErrorCode(str, Enum):
+class ExchangeErrorCode(StrEnum):
     """Transport-level error code ranges of the exchange layer (CEB900 returnInfo `Code:`)."""
 
     SCHEMA_INVALID = "0002"

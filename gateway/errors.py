@@ -3,11 +3,12 @@
     GatewayError                      base; carries `retryable` and the record status it maps to
     ├── MisuseError                   the caller (an ERP, an operator) asked for something wrong
     │   ├── InvalidMessage            XSD or business rules refused the message (has violations)
-    │   ├── DuplicateDocument         business key already live; appType 2 needed (R-COM-5)
-    │   ├── StateConflict             operation not allowed in the record's state (R-COM-5)
+    │   │   ├── DuplicateDocument     business key already live; appType 2 needed (R-COM-5)
+    │   │   └── StateConflict         operation not allowed in the record's state (R-COM-5)
     │   ├── AccessDenied              bad API key, or another enterprise's record
     │   ├── NotFound                  no such record / message
-    │   └── ConfigError               configuration is inconsistent
+    │   ├── ConfigError               configuration is inconsistent
+    │   └── SignatureInvalid          a signature did not verify (exchange code 1001/1002/1004)
     └── OperationalError              something outside the caller's control failed
         ├── SigningError              the key backend could not sign (card pulled, bad PIN…)
         ├── TransportError            the broker refused or dropped a publish
@@ -85,11 +86,11 @@ class InvalidMessage(MisuseError):
         return out
 
 
-class DuplicateDocument(MisuseError):
+class DuplicateDocument(InvalidMessage):
     """A live record with this business key exists; modify it with appType 2 (R-COM-5)."""
 
 
-class StateConflict(MisuseError):
+class StateConflict(InvalidMessage):
     """The record's state does not allow the operation (R-COM-5)."""
 
 

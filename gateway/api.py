@@ -1,0 +1,162 @@
+"""The HTTP API (FastAPI). Authenticated by `X-API-Key`; an enterprise sees only its records.
+
+    POST /v1/messages                 submit one XML message (body = the XML bytes)
+    GET  /v1/documents                list, filtered by kind/status/business_key/time, paged
+    GET  /v1/documents/{id}           one record with its status history and versions
+    GET  /v1/messages/{id}/{part}     archived original / signed / envelope bytes
+    POST /v1/messages/{id}/retry      put a message that failed to sign back in the queue
+    GET  /v1/receipts?outcome=…       receipts for ops (admin): unmatched, unreadable…
+    GET  /v1/stats                    document counts by status
+    GET  /healthz                     liveness
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from gateway import enterprises, queries
+from gateway.enterprises import Caller
+from gateway.errors import (
+    AccessDenied,
+    DuplicateDocument,
+    GatewayError,
+    InvalidMessage,
+    NotFound,
+    StateConflict,
+    Violation,
+)
+from gateway.runtime import Gateway
+
+STATUS_BY_ERROR: list[tuple[type[GatewayError], int]] = [
+    (DuplicateDocument, 409),
+    (StateConflict, 409),
+    (InvalidMessage, 422),
+    (AccessDenied, 401),
+    (NotFound, 404),
+]
+
+
+def http_status(exc: GatewayError) -> int:
+    for cls, code in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return code
+    return 503 if exc.retryable else 400
+
+
+class BodyTooLarge(InvalidMessage):
+    pass
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="Customs EDI gateway", version="0.1.0")
+    limit = gateway.config.http.max_body_bytes
+
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
+        code = 413 if isinstance(exc, BodyTooLarge) else http_status(exc)
+        return JSONResponse(exc.as_dict(), status_code=code)
+
+    def session() -> Iterator[Session]:
+        with gateway.db.session() as s:
+            yield s
+
+    def caller(
+        s: Annotated[Session, Depends(session)],
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        return enterprises.authenticate(s, x_api_key)
+
+    Auth = Annotated[Caller, Depends(caller)]
+    Db = Annotated[Session, Depends(session)]
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/messages", status_code=201)
+    async def submit(request: Request, who: Auth,
+                     enterprise: str | None = None) -> JSONResponse:
+        data = await _read_limited(request, limit)
+        code = _submitter(who, enterprise)
+        # Intake is synchronous (lxml, SQLAlchemy): run it off the event loop.
+        result = await run_in_threadpool(gateway.intake.submit, code, data, "http")
+        return JSONResponse(result.as_dict(), status_code=200 if result.duplicate else 201)
+
+    @app.get("/v1/documents")
+    def list_documents(
+        who: Auth,
+        s: Db,
+        kind: str | None = None,
+        status: str | None = None,
+        business_key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
+    ) -> dict[str, Any]:
+        flt = queries.DocumentFilter(kind, status, business_key, since, until, page, page_size)
+        return queries.list_documents(s, who, flt)
+
+    @app.get("/v1/documents/{doc_id}")
+    def get_document(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
+        return queries.document_view(s, who, doc_id)
+
+    @app.get("/v1/messages/{message_id}/{part}")
+    def get_part(message_id: int, part: str, who: Auth, s: Db) -> Response:
+        data = queries.message_part(s, who, message_id, part)
+        return Response(content=data, media_type="application/xml")
+
+    @app.post("/v1/messages/{message_id}/retry")
+    def retry(message_id: int, who: Auth, s: Db) -> dict[str, Any]:
+        queries.get_message(s, who, message_id)  # visibility check
+        return {"message_id": message_id, "requeued": gateway.signer.retry(message_id)}
+
+    @app.get("/v1/receipts")
+    def receipts(who: Auth, s: Db, outcome: str = "unmatched",
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        if not who.is_admin:
+            raise AccessDenied("receipts that matched no record are shown to admins only")
+        return queries.receipts_by_outcome(s, outcome, limit)
+
+    @app.get("/v1/stats")
+    def stats(who: Auth, s: Db) -> dict[str, int]:
+        return queries.status_counts(s, who)
+
+    return app
+
+
+def _submitter(who: Caller, enterprise: str | None) -> str:
+    if who.is_admin:
+        if not enterprise:
+            raise AccessDenied("an admin key must name the enterprise (?enterprise=CODE)")
+        return enterprise
+    if enterprise and enterprise != who.enterprise_code:
+        raise AccessDenied("an enterprise key submits for its own enterprise only")
+    assert who.enterprise_code is not None
+    return who.enterprise_code
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing it as soon as it passes the limit (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge([Violation("R-COM-1", "(body)", f"request body over {limit} bytes")])

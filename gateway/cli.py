@@ -1,0 +1,257 @@
+"""`customs-gateway` — the command line (click)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway import config as config_mod
+from gateway.config import Config
+from gateway.errors import GatewayError, InvalidMessage
+
+log = logging.getLogger("gateway")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
+    )
+    logging.getLogger("pika").setLevel(logging.WARNING)
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="config file (default: $CUSTOMS_GATEWAY_CONFIG or ./config.yaml of the repo)")
+@click.option("-v", "--verbose", is_flag=True)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Customs EDI gateway: validate, store, sign and queue declarations; track receipts."""
+    _setup_logging(verbose)
+    ctx.obj = {"config_path": config_path}
+
+
+def _config(ctx: click.Context) -> Config:
+    return config_mod.load(ctx.obj["config_path"])
+
+
+def _print_violations(name: str, exc: InvalidMessage) -> None:
+    click.echo(f"{name}: REFUSED — {len(exc.violations)} violation(s)")
+    for v in exc.violations:
+        click.echo(f"  {v}")
+
+
+@main.command()
+@click.option("--schema-only", is_flag=True, help="check the XSD alone (R-COM-1)")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def validate(schema_only: bool, files: tuple[str, ...]) -> None:
+    """Validate FILES against the XSD (and business rules unless --schema-only)."""
+    sys.exit(_check_files(files, schema_only=schema_only))
+
+
+@main.command()
+@click.option("--at", "at_time", default=None, help="reserved: evaluate as if submitted at TIME")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def check(at_time: str | None, files: tuple[str, ...]) -> None:
+    """XSD and business rules, storing nothing; each violation with its rule id."""
+    sys.exit(_check_files(files, schema_only=False))
+
+
+def _check_files(files: tuple[str, ...], *, schema_only: bool) -> int:
+    from gateway.intake import check as check_message
+
+    failed = 0
+    for name in files:
+        try:
+            checked = check_message(Path(name).read_bytes(), schema_only=schema_only)
+        except InvalidMessage as exc:
+            _print_violations(name, exc)
+            failed += 1
+            continue
+        click.echo(f"{name}: OK ({checked.kind.message_type}, {len(checked.records)} record(s))")
+    return 1 if failed else 0
+
+
+@main.command()
+@click.option("--enterprise", default=None, help="enterprise code (default: config's default)")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def sign(ctx: click.Context, enterprise: str | None, file: str) -> None:
+    """Print FILE signed with the enterprise's key (nothing is stored or sent)."""
+    from gateway import xmlsafe
+    from gateway.runtime import ensure_test_keys
+    from gateway.signing import load_key_config
+    from signers import sign as xml_sign
+
+    cfg = _config(ctx)
+    ensure_test_keys(cfg)
+    key, suite = load_key_config(cfg.enterprise(enterprise).key, cfg.sign_algorithms)
+    root = xmlsafe.parse(Path(file).read_bytes()).getroot()
+    sys.stdout.buffer.write(xml_sign(root, key, suite))
+
+
+@main.command()
+@click.option("--enterprise", default=None, help="enterprise code (default: config's default)")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def submit(ctx: click.Context, enterprise: str | None, files: tuple[str, ...]) -> None:
+    """Submit FILES into the gateway's store; a running `serve` signs and sends them."""
+    from gateway.runtime import Gateway
+
+    cfg = _config(ctx)
+    code = cfg.enterprise(enterprise).code
+    gw = Gateway(cfg)
+    gw.prepare(broker=False)
+    failed = 0
+    for name in files:
+        try:
+            result = gw.intake.submit(code, Path(name).read_bytes(), "cli")
+        except InvalidMessage as exc:
+            _print_violations(name, exc)
+            failed += 1
+            continue
+        click.echo(f"{name}: " + json.dumps(result.as_dict(), ensure_ascii=False))
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("doc_id", type=int)
+@click.pass_context
+def status(ctx: click.Context, doc_id: int) -> None:
+    """Show document DOC_ID with its status history."""
+    from gateway import queries
+    from gateway.db import Database
+    from gateway.enterprises import Caller
+
+    db = Database(_config(ctx).database_url)
+    admin = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+    try:
+        with db.session() as session:
+            view = queries.document_view(session, admin, doc_id)
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc
+    _print_document(view)
+
+
+def _print_document(view: dict[str, Any]) -> None:
+    click.echo(f"document {view['id']}  {view['kind']}  {view['business_key']}  "
+               f"pre-entry {view['pre_no']}  status {view['status'].upper()}")
+    if view["customs_numbers"]:
+        click.echo(f"  customs numbers: {view['customs_numbers']}")
+    for h in view["history"]:
+        mark = "" if h["applied"] else "  (not applied)"
+        code = f" [{h['return_status']}]" if h["return_status"] else ""
+        click.echo(f"  {h['at'][:23]}  {h['source']:<8} {h['from'] or '(new)':>16} -> "
+                   f"{h['to']:<16}{code} {h['info'] or ''}{mark}")
+
+
+@main.command()
+@click.argument("message_id", type=int)
+@click.pass_context
+def retry(ctx: click.Context, message_id: int) -> None:
+    """Put a message that failed to sign back in the signing queue."""
+    from gateway.runtime import Gateway
+
+    gw = Gateway(_config(ctx))
+    done = gw.signer.retry(message_id)
+    click.echo(f"message {message_id}: {'requeued' if done else 'not in signing_failed'}")
+
+
+@main.command()
+@click.option("--outcome", default="unmatched",
+              type=click.Choice(["unmatched", "partly_matched", "unreadable", "matched"]))
+@click.pass_context
+def receipts(ctx: click.Context, outcome: str) -> None:
+    """List receipts kept for ops: those that matched no record, or could not be read."""
+    from gateway import queries
+    from gateway.db import Database
+
+    db = Database(_config(ctx).database_url)
+    with db.session() as session:
+        rows = queries.receipts_by_outcome(session, outcome)
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False))
+    click.echo(f"{len(rows)} receipt(s) {outcome}")
+
+
+@main.command()
+@click.option("--no-http", is_flag=True, help="run the workers without the HTTP API")
+@click.pass_context
+def serve(ctx: click.Context, no_http: bool) -> None:
+    """Run the gateway: HTTP API, signing, outbox relay, receipts, inbound queue, folder."""
+    from gateway.runtime import Gateway
+
+    cfg = _config(ctx)
+    gw = Gateway(cfg)
+    gw.prepare()
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    gw.workers(stop)
+    log.info("gateway running (database %s)", cfg.database_url.split("@")[-1])
+    if no_http:
+        stop.wait()
+        return
+    import uvicorn
+
+    from gateway.api import create_app
+
+    uvicorn.run(create_app(gw), host=cfg.http.host, port=cfg.http.port, log_level="warning")
+    stop.set()
+
+
+@main.command("customs-sim")
+@click.pass_context
+def customs_sim(ctx: click.Context) -> None:
+    """Run the simulated customs service (a separate process with its own state)."""
+    from gateway.customs_sim.run import run_forever
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    run_forever(_config(ctx), stop)
+
+
+@main.command()
+@click.option("--count", default=6, show_default=True, help="orders per batch")
+@click.option("--timeout", default=90.0, show_default=True, help="seconds to wait for customs")
+@click.pass_context
+def demo(ctx: click.Context, count: int, timeout: float) -> None:
+    """Push realistic declarations through the gateway and simulated customs; show statuses."""
+    from gateway.demo import run_demo
+
+    sys.exit(run_demo(_config(ctx), count=count, timeout=timeout))
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply the Alembic migrations up to the newest."""
+    from gateway.db import Database
+    from gateway.migrate import upgrade
+
+    upgrade(Database(_config(ctx).database_url))
+    click.echo("database at head")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+if __name__ == "__main__":
+    main()

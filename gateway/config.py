@@ -1,0 +1,197 @@
+"""Configuration: one YAML file read into frozen dataclasses.
+
+Relative paths are resolved against the directory of the config file, so the default
+`config.yaml` at the repository root keeps its state under `var/` whatever the CWD is.
+Environment variables override the two things deployments change most:
+`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_AMQP_PREFIX`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    backend: str = "file"
+    key_file: Path | None = None
+    cert_file: Path | None = None
+    password_file: Path | None = None
+    suite: str = "rsa-sha1"
+    #: generate a self-signed test identity when the files are missing (demo and tests only)
+    generate: bool = False
+    key_type: str = "rsa"
+
+
+@dataclass(frozen=True)
+class EnterpriseConfig:
+    code: str
+    name: str
+    dxp_id: str
+    api_keys: tuple[str, ...] = ()
+    key: KeyConfig = field(default_factory=KeyConfig)
+    webhook: str | None = None
+
+
+@dataclass(frozen=True)
+class AmqpConfig:
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    prefix: str = ""
+    delivery_limit: int = 5
+    queue_type: str = "quorum"
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    folder: Path | None = None
+    settle_seconds: float = 1.0
+    poll_seconds: float = 0.5
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    database_url: str = "sqlite:///var/customs-sim.db"
+    #: seconds before the e-port's "declaring" receipt, and before customs' result
+    declaring_delay: float = 0.2
+    result_delay: float = 1.0
+    #: share of well-formed declarations customs returns (100) or fails on format (CEB900)
+    return_rate: float = 0.0
+    format_failure_rate: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    amqp: AmqpConfig
+    http: HttpConfig
+    intake: IntakeConfig
+    sim: SimConfig
+    enterprises: tuple[EnterpriseConfig, ...]
+    default_enterprise: str | None
+    state_dir: Path
+    admin_api_keys: tuple[str, ...] = ()
+    sign_algorithms: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def enterprise(self, code: str | None = None) -> EnterpriseConfig:
+        wanted = code or self.default_enterprise
+        for ent in self.enterprises:
+            if ent.code == wanted:
+                return ent
+        raise ConfigError(f"no enterprise {wanted!r} in the configuration")
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _path(base: Path, value: Any) -> Path | None:
+    if value in (None, ""):
+        return None
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _sqlite_relative(base: Path, url: str) -> str:
+    # sqlite:///relative.db is relative to the config file, like every other path here.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def _key(base: Path, raw: dict[str, Any]) -> KeyConfig:
+    return KeyConfig(
+        backend=str(raw.get("backend", "file")),
+        key_file=_path(base, raw.get("key_file")),
+        cert_file=_path(base, raw.get("cert_file")),
+        password_file=_path(base, raw.get("password_file")),
+        suite=str(raw.get("suite", "rsa-sha1")),
+        generate=bool(raw.get("generate", False)),
+        key_type=str(raw.get("key_type", "rsa")),
+    )
+
+
+def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
+    try:
+        return EnterpriseConfig(
+            code=str(raw["code"]),
+            name=str(raw["name"]),
+            dxp_id=str(raw["dxp_id"]),
+            api_keys=tuple(str(k) for k in raw.get("api_keys", ())),
+            key=_key(base, raw.get("key") or {}),
+            webhook=raw.get("webhook"),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"enterprise entry is missing {exc.args[0]!r}") from exc
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config section {name!r} must be a mapping")
+    return value
+
+
+def _sim(base: Path, raw: dict[str, Any]) -> SimConfig:
+    url = _sqlite_relative(base, str(raw.get("database_url", SimConfig.database_url)))
+    known = {k: raw[k] for k in SimConfig.__dataclass_fields__ if k in raw}
+    known["database_url"] = url
+    return SimConfig(**known)
+
+
+def from_dict(raw: dict[str, Any], base: Path) -> Config:
+    amqp = _section(raw, "amqp")
+    intake = _section(raw, "intake")
+    db_url = os.environ.get("CUSTOMS_GATEWAY_DB_URL") or _section(raw, "database").get(
+        "url", "sqlite:///var/gateway.db"
+    )
+    return Config(
+        database_url=_sqlite_relative(base, str(db_url)),
+        amqp=AmqpConfig(
+            url=os.environ.get("CUSTOMS_GATEWAY_AMQP_URL") or amqp.get("url", AmqpConfig.url),
+            prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", amqp.get("prefix", "")),
+            delivery_limit=int(amqp.get("delivery_limit", 5)),
+            queue_type=str(amqp.get("queue_type", "quorum")),
+        ),
+        http=HttpConfig(**_section(raw, "http")),
+        intake=IntakeConfig(
+            folder=_path(base, intake.get("folder")),
+            settle_seconds=float(intake.get("settle_seconds", 1.0)),
+            poll_seconds=float(intake.get("poll_seconds", 0.5)),
+            max_bytes=int(intake.get("max_bytes", IntakeConfig.max_bytes)),
+        ),
+        sim=_sim(base, _section(raw, "customs_sim")),
+        enterprises=tuple(_enterprise(base, e) for e in raw.get("enterprises") or ()),
+        default_enterprise=raw.get("default_enterprise"),
+        state_dir=_path(base, raw.get("state_dir", "var")) or base / "var",
+        admin_api_keys=tuple(str(k) for k in raw.get("admin_api_keys", ())),
+        sign_algorithms=dict(raw.get("sign_algorithms") or {}),
+    )
+
+
+def load(path: str | Path | None = None) -> Config:
+    chosen = Path(path or os.environ.get("CUSTOMS_GATEWAY_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {chosen}: {exc.strerror}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {chosen} must hold a mapping")
+    return from_dict(raw, chosen.resolve().parent)

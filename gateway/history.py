@@ -1,0 +1,115 @@
+"""Status changes: the only place a document's status is written (R-COM-4).
+
+Every change is appended to the history and queued as a notification to the enterprise in
+the same transaction (the outbox), so an enterprise is told of every change exactly when it
+is committed — never of one that was rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from gateway.models import Document, Enterprise, Outbox, StatusChange, utcnow
+from gateway.status import Status
+from transports.topology import Topology
+
+
+class Source:
+    GATEWAY = "gateway"
+    CUSTOMS = "customs"
+    OPS = "ops"
+
+
+@dataclass(frozen=True)
+class Change:
+    to: Status
+    source: str
+    info: str | None = None
+    receipt_id: int | None = None
+    return_status: str | None = None
+    return_time: str | None = None
+
+
+class Notifier:
+    """Queues status notifications on the per-enterprise notify exchange through the outbox."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self._codes: dict[int, str] = {}
+
+    def enterprise_code(self, session: Session, enterprise_id: int) -> str:
+        code = self._codes.get(enterprise_id)
+        if code is None:
+            ent = session.get(Enterprise, enterprise_id)
+            code = ent.code if ent else str(enterprise_id)
+            self._codes[enterprise_id] = code
+        return code
+
+    def queue(self, session: Session, doc: Document, entry: StatusChange) -> None:
+        code = self.enterprise_code(session, doc.enterprise_id)
+        body = {
+            "document_id": doc.id,
+            "kind": doc.kind,
+            "business_key": doc.business_key,
+            "pre_no": doc.pre_no,
+            "from": entry.from_status,
+            "to": entry.to_status,
+            "source": entry.source,
+            "at": entry.at.isoformat(),
+            "return_status": entry.return_status,
+            "info": entry.info,
+            "customs_numbers": doc.customs_numbers,
+        }
+        session.add(
+            Outbox(
+                exchange=self.topology.notify_exchange,
+                routing_key=code,
+                message_id=f"status-{doc.id}-{entry.id}",
+                body=json.dumps(body, ensure_ascii=False).encode(),
+                content_type="application/json",
+            )
+        )
+
+
+def record(session: Session, doc: Document, change: Change, notifier: Notifier | None) -> None:
+    """Move `doc` to `change.to`, append the history entry and queue the notification."""
+    entry = StatusChange(
+        document_id=doc.id,
+        at=utcnow(),
+        from_status=doc.status or None,
+        to_status=change.to.value,
+        source=change.source,
+        receipt_id=change.receipt_id,
+        return_status=change.return_status,
+        return_time=change.return_time,
+        info=change.info,
+        applied=True,
+    )
+    doc.status = change.to.value
+    doc.status_info = change.info
+    doc.updated_at = entry.at
+    session.add(entry)
+    session.flush([entry])
+    if notifier is not None:
+        notifier.queue(session, doc, entry)
+
+
+def record_ignored(session: Session, doc: Document, change: Change, why: str) -> None:
+    """Keep a receipt that did not move the record (late, duplicate, after a final state)."""
+    session.add(
+        StatusChange(
+            document_id=doc.id,
+            at=utcnow(),
+            from_status=doc.status,
+            to_status=doc.status,
+            source=change.source,
+            receipt_id=change.receipt_id,
+            return_status=change.return_status,
+            return_time=change.return_time,
+            info=f"not applied: {why}; receipt said {change.to.value}: {change.info or ''}",
+            applied=False,
+        )
+    )

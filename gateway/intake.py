@@ -1,0 +1,349 @@
+"""Intake: one message in, records stored, or the full list of errors out.
+
+The order is fixed by R-COM-1: hardened parse, XSD, then business checks, then the store.
+Nothing is acknowledged to the sender before the commit; a message that fails any step is
+refused whole (it is signed and sent as a whole), and nothing already accepted is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from schemas import loader as schemas
+from gateway import checks, kinds, xmlsafe
+from gateway.codes import AppStatus, AppType
+from gateway.db import Database
+from gateway.errors import DuplicateDocument, InvalidMessage, StateConflict, Violation
+from gateway.history import Change, Notifier, Source, record
+from gateway.kinds import DocumentKind, Record, key_text
+from gateway.models import Document, Enterprise, Message, Version, utcnow
+from gateway.status import Status
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: int
+    kind: str
+    business_key: str
+    status: str
+    pre_no: str
+    version: int
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    message_id: int
+    message_type: str
+    duplicate: bool
+    documents: tuple[StoredDocument, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "message_type": self.message_type,
+            "duplicate": self.duplicate,
+            "documents": [d.__dict__ for d in self.documents],
+        }
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A message that passed parse, XSD and business checks, ready to store."""
+
+    kind: DocumentKind
+    root: etree._Element
+    records: tuple[Record, ...]
+    data: bytes
+
+
+def check(data: bytes, *, max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES, schema_only: bool = False
+          ) -> Checked:
+    """Everything but the store: raises InvalidMessage with every violation found."""
+    root = xmlsafe.parse(data, max_bytes).getroot()
+    mtype = schemas.message_type(root)
+    kind = kinds.for_message(mtype)
+    violations = schemas.validate(root, mtype)
+    if kind is None and not violations:
+        violations = [_unknown_type(mtype)]
+    if violations:
+        raise InvalidMessage(violations)
+    assert kind is not None
+    if not schema_only:
+        violations = checks.check_message(root)
+        if violations:
+            raise InvalidMessage(violations)
+    return Checked(kind=kind, root=root, records=tuple(kind.records(root)), data=bytes(data))
+
+
+def _unknown_type(mtype: str) -> Violation:
+    known = ", ".join(sorted(kinds.BY_MESSAGE))
+    return Violation(
+        rule="R-COM-1",
+        field=mtype,
+        message=f"the gateway does not accept {mtype} declarations (accepted: {known})",
+    )
+
+
+def check_sender(checked: Checked, ent: Enterprise) -> None:
+    """The transmitting enterprise in BaseTransfer must be the authenticated one (R-COM-3)."""
+    transfer = next((c for c in checked.root if _local(c) == "BaseTransfer"), None)
+    fields = kinds.head_fields(transfer, None) if transfer is not None else {}
+    problems = []
+    if fields.get("copCode") != ent.code:
+        problems.append(_sender("BaseTransfer/copCode", fields.get("copCode"), ent.code))
+    if fields.get("dxpId") != ent.dxp_id:
+        problems.append(_sender("BaseTransfer/dxpId", fields.get("dxpId"), ent.dxp_id))
+    if problems:
+        raise InvalidMessage(problems)
+
+
+def _sender(field_name: str, value: str | None, expected: str) -> Violation:
+    return Violation(
+        rule="R-COM-3",
+        field=field_name,
+        message=f"must be the authenticated enterprise's {expected!r}",
+        value=value,
+    )
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+class Intake:
+    """Stores checked messages. `on_declared` wakes the signing worker after a commit."""
+
+    def __init__(
+        self,
+        db: Database,
+        notifier: Notifier | None,
+        *,
+        max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES,
+        on_declared: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.max_bytes = max_bytes
+        self.on_declared = on_declared
+
+    def submit(self, enterprise_code: str, data: bytes, channel: str) -> IntakeResult:
+        checked = check(data, max_bytes=self.max_bytes)
+        try:
+            result = self._store(enterprise_code, checked, channel)
+        except IntegrityError:
+            # A concurrent submission of the same message or key won the race: run again,
+            # now it is seen as a duplicate (same message) or refused (same key).
+            result = self._store(enterprise_code, checked, channel)
+        if self.on_declared and not result.duplicate:
+            self.on_declared()
+        return result
+
+    def _store(self, enterprise_code: str, checked: Checked, channel: str) -> IntakeResult:
+        with self.db.session() as session:
+            ent = session.scalar(select(Enterprise).where(Enterprise.code == enterprise_code))
+            if ent is None:
+                raise InvalidMessage([_sender("BaseTransfer/copCode", None, enterprise_code)])
+            check_sender(checked, ent)
+            again = _previous(session, ent, checked)
+            if again is not None:
+                return again
+            return _store_new(session, ent, checked, channel, self.notifier)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _previous(session: Session, ent: Enterprise, checked: Checked) -> IntakeResult | None:
+    """The same message sent again gives the same records, not new ones."""
+    guid = checked.root.get("guid", "")
+    msg = session.scalar(
+        select(Message).where(Message.enterprise_id == ent.id, Message.guid == guid)
+    )
+    if msg is None:
+        return None
+    if msg.sha256 != _sha(checked.data):
+        raise InvalidMessage(
+            [
+                Violation(
+                    rule="R-COM-1.guid",
+                    field="guid",
+                    message=f"message guid already used by message {msg.id} with other content;"
+                    " every message needs a new guid",
+                    value=guid,
+                )
+            ]
+        )
+    docs = [v.document for v in msg.versions]
+    return IntakeResult(msg.id, msg.msg_type, True, tuple(_stored(d) for d in docs))
+
+
+def _stored(doc: Document) -> StoredDocument:
+    return StoredDocument(
+        id=doc.id,
+        kind=doc.kind,
+        business_key=doc.business_key,
+        status=doc.status,
+        pre_no=doc.pre_no,
+        version=len(doc.versions),
+    )
+
+
+def _message_state(records: Sequence[Record]) -> str:
+    if all(r.app_type == AppType.DELETE for r in records):
+        return "deleted"
+    declare = records[0].app_status == AppStatus.DECLARE
+    return Status.PENDING_SIGN.value if declare else Status.SAVED.value
+
+
+def _store_new(
+    session: Session, ent: Enterprise, checked: Checked, channel: str, notifier: Notifier | None
+) -> IntakeResult:
+    state = _message_state(checked.records)
+    msg = Message(
+        enterprise_id=ent.id,
+        msg_type=checked.kind.message_type,
+        guid=checked.root.get("guid", ""),
+        sha256=_sha(checked.data),
+        channel=channel,
+        app_status=checked.records[0].app_status,
+        state=state,
+        original=checked.data,
+    )
+    session.add(msg)
+    session.flush([msg])
+    planned = _plan(session, ent, checked)
+    docs = [_apply(session, ent, msg, checked.kind, rec, doc, notifier) for rec, doc in planned]
+    return IntakeResult(msg.id, msg.msg_type, False, tuple(_stored(d) for d in docs))
+
+
+def _plan(
+    session: Session, ent: Enterprise, checked: Checked
+) -> list[tuple[Record, Document | None]]:
+    """Find each record's live document and refuse every conflict at once (R-COM-5)."""
+    planned: list[tuple[Record, Document | None]] = []
+    duplicates: list[Violation] = []
+    conflicts: list[Violation] = []
+    seen: set[tuple[str, ...]] = set()
+    for rec in checked.records:
+        if rec.business_key in seen:
+            duplicates.append(_dup(checked.kind, rec, "appears twice in this message"))
+            continue
+        seen.add(rec.business_key)
+        doc = _live(session, checked.kind, rec.business_key)
+        problem = _conflict(checked.kind, rec, doc, ent)
+        if problem is None:
+            planned.append((rec, doc))
+        elif problem.rule == "R-COM-5.duplicate":
+            duplicates.append(problem)
+        else:
+            conflicts.append(problem)
+    if duplicates:
+        raise DuplicateDocument(duplicates + conflicts)
+    if conflicts:
+        raise StateConflict(conflicts)
+    return planned
+
+
+def _live(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Document | None:
+    stmt = select(Document).where(
+        Document.kind == kind.name,
+        Document.business_key == key_text(key),
+        Document.status != Status.DELETED.value,
+    )
+    return session.scalar(stmt.with_for_update())
+
+
+def _key_label(kind: DocumentKind, rec: Record) -> str:
+    return ", ".join(f"{f}={v}" for f, v in zip(kind.key_fields, rec.business_key, strict=True))
+
+
+def _dup(kind: DocumentKind, rec: Record, why: str) -> Violation:
+    return Violation(
+        rule="R-COM-5.duplicate",
+        field=f"{kind.record_tag}({_key_label(kind, rec)})",
+        message=f"{kind.name} {why}; send appType 2 to modify it",
+    )
+
+
+def _conflict(
+    kind: DocumentKind, rec: Record, doc: Document | None, ent: Enterprise
+) -> Violation | None:
+    where = f"{kind.record_tag}({_key_label(kind, rec)})/appType"
+    if doc is None:
+        if rec.app_type == AppType.ADD:
+            return None
+        return Violation("R-COM-5", where, f"no live {kind.name} with this key to modify or delete",
+                         value=rec.app_type)
+    if doc.enterprise_id != ent.id:
+        return _dup(kind, rec, "is already declared by another enterprise")
+    status = Status(doc.status)
+    if rec.app_type == AppType.ADD:
+        # A saved draft is declared by sending it again with appType 1 (R-COM-2).
+        return None if status is Status.SAVED else _dup(kind, rec, f"already exists ({status})")
+    if status in kind.modifiable_states:
+        return None
+    return Violation(
+        "R-COM-5",
+        where,
+        f"{kind.name} is {status.value}; modify and delete are allowed only when saved, "
+        "returned, send failed or storage failed",
+        value=rec.app_type,
+    )
+
+
+def _apply(
+    session: Session,
+    ent: Enterprise,
+    msg: Message,
+    kind: DocumentKind,
+    rec: Record,
+    doc: Document | None,
+    notifier: Notifier | None,
+) -> Document:
+    if doc is None:
+        doc = _new_document(session, ent, kind, rec)
+    number = len(doc.versions) + 1
+    version = Version(document_id=doc.id, message_id=msg.id, number=number,
+                      app_type=rec.app_type, app_status=rec.app_status, record_guid=rec.guid)
+    session.add(version)
+    doc.versions.append(version)
+    record(session, doc, Change(_target(rec), Source.GATEWAY, _why(rec, number)), notifier)
+    return doc
+
+
+def _new_document(session: Session, ent: Enterprise, kind: DocumentKind, rec: Record) -> Document:
+    doc = Document(
+        enterprise_id=ent.id,
+        kind=kind.name,
+        business_key=key_text(rec.business_key),
+        status=Status.SAVED.value,
+        pre_no="",
+        customs_numbers={},
+    )
+    session.add(doc)
+    session.flush([doc])
+    doc.status = ""  # the first history entry reads "(new) → …"
+    # Pre-entry number (预录入编号): 18 characters like customs' preNo, unique per gateway.
+    doc.pre_no = f"GW{utcnow():%Y%m%d}{doc.id:08d}"[:18]
+    return doc
+
+
+def _target(rec: Record) -> Status:
+    if rec.app_type == AppType.DELETE:
+        return Status.DELETED
+    return Status.PENDING_SIGN if rec.app_status == AppStatus.DECLARE else Status.SAVED
+
+
+def _why(rec: Record, number: int) -> str:
+    verb = {AppType.ADD: "added", AppType.MODIFY: "modified", AppType.DELETE: "deleted"}
+    what = verb.get(AppType(rec.app_type), "received")
+    declare = "declared" if rec.app_status == AppStatus.DECLARE else "saved"
+    return f"version {number} {what} and {declare}"

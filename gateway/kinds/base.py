@@ -1,0 +1,86 @@
+"""A document kind: everything the pipeline needs to know about one business message type.
+
+Adding a kind means adding one `DocumentKind` value, not touching the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from gateway.status import MODIFIABLE, Status
+
+
+@dataclass(frozen=True)
+class Record:
+    """One business record of a message, as the pipeline needs it."""
+
+    element: etree._Element
+    fields: Mapping[str, str]
+    business_key: tuple[str, ...]
+    app_type: str
+    app_status: str
+    guid: str
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    name: str
+    message_type: str
+    receipt_type: str
+    record_tag: str
+    #: the child holding the head fields ("OrderHead"), or None when they are direct children
+    head_tag: str | None
+    key_fields: tuple[str, ...]
+    #: receipt entity local name and its correlation fields, in key order
+    receipt_entity: str
+    receipt_key_fields: tuple[str, ...]
+    signature_required: bool = False
+    #: customs statuses after which no receipt may move the record (never backwards)
+    final_states: frozenset[Status] = frozenset({Status.STORED})
+    modifiable_states: frozenset[Status] = MODIFIABLE
+    #: receipt fields that carry numbers customs assigns (kept on the document)
+    customs_number_fields: tuple[str, ...] = ()
+    title: str = ""
+    #: fields the receipt echoes back; the simulated customs copies them from the record
+    receipt_echo_fields: tuple[str, ...] = field(default=())
+
+    def records(self, root: etree._Element) -> Iterator[Record]:
+        for element in root:
+            if isinstance(element.tag, str) and etree.QName(element).localname == self.record_tag:
+                yield self.record(element)
+
+    def record(self, element: etree._Element) -> Record:
+        fields = head_fields(element, self.head_tag)
+        return Record(
+            element=element,
+            fields=fields,
+            business_key=tuple(fields.get(f, "") for f in self.key_fields),
+            app_type=fields.get("appType", ""),
+            app_status=fields.get("appStatus", ""),
+            guid=fields.get("guid", ""),
+        )
+
+    def is_final(self, status: Status) -> bool:
+        return status in self.final_states or status is Status.DELETED
+
+
+def head_fields(record: etree._Element, head_tag: str | None) -> dict[str, str]:
+    """Leaf children of the record's head, by local name (namespace-agnostic)."""
+    head = record
+    if head_tag is not None:
+        head = next((c for c in record if _local(c) == head_tag), record)
+    return {
+        _local(c): (c.text or "").strip() for c in head if isinstance(c.tag, str) and len(c) == 0
+    }
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def key_text(key: tuple[str, ...]) -> str:
+    """The stored form of a business key; '|' never occurs in CEB code or number fields."""
+    return "|".join(key)

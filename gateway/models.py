@@ -1,0 +1,229 @@
+"""Database models (SQLAlchemy 2). The schema itself is owned by the Alembic migrations.
+
+A *message* is what an enterprise sent (one CEBxxxMessage, 1..100 business records) and
+what the gateway signed and wrapped; a *document* is one business record (an order, a
+waybill…) with its business key, current status and history. A document gets a new
+*version* each time a message adds or modifies it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+
+# SQLite has no real BIGINT autoincrement; INTEGER PRIMARY KEY is its rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    dxp_id: Mapped[str] = mapped_column(String(30))
+    #: key backend binding (R-COM-3): backend, key/cert paths, card number, suite
+    key_binding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    certificate_pem: Mapped[str | None] = mapped_column(Text)
+    webhook: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    #: SHA-256 of the key: keys are long random tokens, so a fast hash is enough
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("enterprise_id", "guid", name="uq_message_guid"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    msg_type: Mapped[str] = mapped_column(String(20))
+    guid: Mapped[str] = mapped_column(String(36))
+    sha256: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10))
+    app_status: Mapped[str] = mapped_column(String(1))
+    #: received → pending_sign → signed → sent; or signing_failed / saved
+    state: Mapped[str] = mapped_column(String(20))
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+    signed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    envelope: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cop_msg_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    versions: Mapped[list[Version]] = relationship(back_populates="message")
+
+
+Index("ix_messages_state", Message.state)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    business_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(30))
+    pre_no: Mapped[str] = mapped_column(String(40))
+    #: numbers customs assigns (invtNo, preNo, sumNo…), only ever from receipts (R-COM-2)
+    customs_numbers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    last_return_time: Mapped[str | None] = mapped_column(String(17))
+    status_info: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[Version]] = relationship(
+        back_populates="document", order_by="Version.number"
+    )
+    history: Mapped[list[StatusChange]] = relationship(
+        back_populates="document", order_by="StatusChange.id"
+    )
+
+
+# One live record per business key: deleted records free the key (R-COM-5).
+Index(
+    "uq_documents_live_key",
+    Document.kind,
+    Document.business_key,
+    unique=True,
+    sqlite_where=text("status != 'deleted'"),
+    postgresql_where=text("status != 'deleted'"),
+)
+Index("ix_documents_enterprise_status", Document.enterprise_id, Document.status)
+
+
+class Version(Base):
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("document_id", "number", name="uq_version_number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    number: Mapped[int] = mapped_column()
+    app_type: Mapped[str] = mapped_column(String(1))
+    app_status: Mapped[str] = mapped_column(String(1))
+    record_guid: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+    message: Mapped[Message] = relationship(back_populates="versions")
+
+
+Index("ix_versions_message", Version.message_id)
+
+
+class Receipt(Base):
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    msg_type: Mapped[str | None] = mapped_column(String(20))
+    cop_msg_id: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    #: the receipt entities as parsed (or the parse error)
+    parsed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    #: matched / partly_matched / unmatched / unreadable
+    outcome: Mapped[str] = mapped_column(String(20))
+
+
+Index("ix_receipts_outcome", Receipt.outcome)
+Index("ix_receipts_sha", Receipt.sha256)
+
+
+class StatusChange(Base):
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    #: gateway / customs / ops
+    source: Mapped[str] = mapped_column(String(10))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    return_status: Mapped[str | None] = mapped_column(String(10))
+    return_time: Mapped[str | None] = mapped_column(String(17))
+    info: Mapped[str | None] = mapped_column(Text)
+    applied: Mapped[bool] = mapped_column(default=True)
+
+    document: Mapped[Document] = relationship(back_populates="history")
+
+
+Index("ix_history_document", StatusChange.document_id)
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(100))
+    routing_key: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(255))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_type: Mapped[str] = mapped_column(String(50), default="application/xml")
+    #: the gateway message this row sends, when it sends one (None for notifications)
+    gateway_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_outbox_unsent", Outbox.sent_at, Outbox.id)

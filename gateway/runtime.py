@@ -1,0 +1,187 @@
+"""Wiring: builds the gateway's parts from the configuration and runs its workers.
+
+Workers are threads of one process (signing, outbox relay, receipts consumer, inbound-queue
+consumer, folder watcher, HTTP API). Several such processes can run against one PostgreSQL
+database and one broker: claims use row locks with SKIP LOCKED, consumers compete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pika
+
+from gateway import enterprises
+from gateway.config import Config
+from gateway.db import Database
+from gateway.errors import AccessDenied, MisuseError
+from gateway.folder import FolderIntake
+from gateway.history import Notifier
+from gateway.intake import Intake
+from gateway.migrate import upgrade
+from gateway.relay import OutboxRelay
+from gateway.signing import Keyring, SigningWorker
+from receipts.apply import ReceiptProcessor
+from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
+from transports.publisher import connection_parameters
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "x-api-key"
+
+
+def topology_for(config: Config) -> Topology:
+    amqp = config.amqp
+    return Topology(prefix=amqp.prefix, delivery_limit=amqp.delivery_limit,
+                    queue_type=amqp.queue_type)
+
+
+def ensure_test_keys(config: Config) -> None:
+    """Create the self-signed identities that config marks `generate: true` (demo, tests)."""
+    from signers.testkeys import ensure_identity
+
+    for ent in config.enterprises:
+        key = ent.key
+        if key.generate and key.key_file and key.cert_file:
+            if key.key_file.exists() and key.cert_file.exists():
+                continue
+            made_key, made_cert = ensure_identity(key.key_file.parent, ent.code,
+                                                  key_type=key.key_type, common_name=ent.name)
+            if made_key != key.key_file:
+                made_key.replace(key.key_file)
+            if made_cert != key.cert_file:
+                made_cert.replace(key.cert_file)
+
+
+def declare_topology(config: Config, topology: Topology) -> None:
+    params = connection_parameters(config.amqp.url, "gateway-setup")
+    connection = pika.BlockingConnection(params)
+    try:
+        channel = connection.channel()
+        topology.declare(channel)
+        for ent in config.enterprises:
+            topology.declare_notify_queue(channel, ent.code)
+    finally:
+        connection.close()
+
+
+@dataclass
+class Gateway:
+    config: Config
+    db: Database = field(init=False)
+    topology: Topology = field(init=False)
+    notifier: Notifier = field(init=False)
+    keyring: Keyring = field(init=False)
+    intake: Intake = field(init=False)
+    signer: SigningWorker = field(init=False)
+    receipts: ReceiptProcessor = field(init=False)
+    _wakers: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.config.database_url)
+        self.topology = topology_for(self.config)
+        self.notifier = Notifier(self.topology)
+        self.keyring = Keyring(self.config.sign_algorithms)
+        self.signer = SigningWorker(self.db, self.keyring, self.topology, self.notifier,
+                                    on_signed=self._wake_relays)
+        self.intake = Intake(self.db, self.notifier, max_bytes=self.config.intake.max_bytes,
+                             on_declared=self.signer.wake.set)
+        self.receipts = ReceiptProcessor(self.db, self.notifier)
+
+    def _wake_relays(self) -> None:
+        for wake in self._wakers:
+            wake()
+
+    def prepare(self, *, broker: bool = True) -> None:
+        """Migrate the database, register enterprises, declare the broker topology."""
+        ensure_test_keys(self.config)
+        upgrade(self.db)
+        with self.db.session() as session:
+            for ent in self.config.enterprises:
+                enterprises.upsert(session, ent)
+            for key in self.config.admin_api_keys:
+                enterprises.add_api_key(session, key, enterprise_id=None, is_admin=True)
+        if broker:
+            declare_topology(self.config, self.topology)
+
+    def new_relay(self) -> OutboxRelay:
+        publisher = Publisher(self.config.amqp.url, self.topology, name="gateway-relay",
+                              declare=False)
+        relay = OutboxRelay(self.db, publisher, self.notifier)
+        self._wakers.append(relay.wake.set)
+        return relay
+
+    def handle_receipt(self, delivery: Delivery) -> None:
+        self.receipts.handle_envelope(delivery.body)
+        self._wake_relays()  # status notifications are waiting in the outbox
+
+    def workers(self, stop: threading.Event, *, folder: bool = True) -> list[threading.Thread]:
+        """Start every background worker; they stop when `stop` is set."""
+        url = self.config.amqp.url
+        jobs: dict[str, Callable[[], None]] = {
+            "signer": lambda: self.signer.run(stop),
+            "relay": lambda: self.new_relay().run(stop),
+            "receipts": lambda: Consumer(url, self.topology.receipts_queue, self.handle_receipt,
+                                         name="gateway-receipts",
+                                         retry_limit=self.topology.consumer_retry_limit).run(stop),
+            "inbound": lambda: Consumer(url, self.topology.inbound_queue,
+                                        InboundHandler(self).handle, name="gateway-inbound",
+                                        retry_limit=self.topology.consumer_retry_limit).run(stop),
+        }
+        if folder and self.config.intake.folder is not None:
+            watcher = FolderIntake(self.intake, self.config.intake.folder,
+                                   self.config.intake.settle_seconds)
+            jobs["folder"] = lambda: watcher.run(stop, self.config.intake.poll_seconds)
+        threads = [threading.Thread(target=job, name=name, daemon=True)
+                   for name, job in jobs.items()]
+        for thread in threads:
+            thread.start()
+        return threads
+
+
+class InboundHandler:
+    """The inbound RabbitMQ channel: a declaration per message, the API key in a header.
+
+    The answer (record ids or every error) goes to the message's `reply_to` queue. A refused
+    message without `reply_to` has nobody to tell, so it is dead-lettered for ops to see.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._local = threading.local()
+
+    def _publisher(self) -> Publisher:
+        pub = getattr(self._local, "publisher", None)
+        if pub is None:
+            gw = self.gateway
+            pub = Publisher(gw.config.amqp.url, gw.topology, name="gateway-replies",
+                            declare=False)
+            self._local.publisher = pub
+        return pub
+
+    def handle(self, delivery: Delivery) -> None:
+        try:
+            answer = {"ok": True, **self._submit(delivery)}
+        except MisuseError as exc:
+            if not delivery.reply_to:
+                raise PermanentFailure(f"refused and no reply_to: {exc.message}") from exc
+            answer = {"ok": False, **exc.as_dict()}
+        if delivery.reply_to:
+            self._publisher().publish("", delivery.reply_to,
+                                      json.dumps(answer, ensure_ascii=False).encode(),
+                                      message_id=f"reply-{delivery.message_id or ''}",
+                                      correlation_id=delivery.correlation_id or delivery.message_id,
+                                      content_type="application/json")
+
+    def _submit(self, delivery: Delivery) -> dict[str, object]:
+        key = delivery.headers.get(API_KEY_HEADER)
+        with self.gateway.db.session() as session:
+            caller = enterprises.authenticate(session, str(key) if key else None)
+        if caller.enterprise_code is None:
+            raise AccessDenied("declarations are submitted with an enterprise's API key")
+        result = self.gateway.intake.submit(caller.enterprise_code, delivery.body, "amqp")
+        return result.as_dict()

@@ -1,0 +1,79 @@
+"""Record statuses and how customs' returnStatus codes map onto them (R-COM-4)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from gateway.codes import ReturnStatus
+
+
+class Status(StrEnum):
+    """Status of one document. Gateway steps first, then customs outcomes."""
+
+    SAVED = "saved"  # 暂存: kept by the gateway, not declared (R-COM-2)
+    PENDING_SIGN = "pending_sign"  # declared by the enterprise, waiting for its signature
+    SIGNING_FAILED = "signing_failed"  # the key backend failed; retryable
+    SIGNED = "signed"  # signed and in the outbox, waiting for the broker
+    SENT = "sent"  # confirmed by the broker on its way to customs
+    SEND_FAILED = "send_failed"  # 发往海关失败 at the gateway
+    EPORT_SAVED = "eport_saved"  # returnStatus 1
+    DECLARING = "declaring"  # returnStatus 2
+    SENT_TO_CUSTOMS = "sent_to_customs"  # returnStatus 3
+    CUSTOMS_SEND_FAILED = "customs_send_failed"  # returnStatus 4
+    RETURNED = "returned"  # 100 退单
+    STORED = "stored"  # 120 入库成功
+    MANUAL_REVIEW = "manual_review"  # 300
+    CONCLUDED = "concluded"  # 399 审结
+    INSPECTION = "inspection"  # 500 查验
+    HANDED_OVER = "handed_over"  # 505
+    SUSPENDED = "suspended"  # 600
+    RELEASED = "released"  # 800 放行
+    CLOSED = "closed"  # 899 结关
+    STORE_FAILED = "store_failed"  # negative business code: 海关入库失败
+    FORMAT_FAILED = "format_failed"  # CEB900, exchange codes 0001-0999
+    SECURITY_FAILED = "security_failed"  # CEB900, exchange codes 1000-1999 (signature)
+    DELETED = "deleted"  # appType 3 on a record customs does not hold
+
+
+FROM_RETURN_STATUS: dict[ReturnStatus, Status] = {
+    ReturnStatus.EPORT_SAVED: Status.EPORT_SAVED,
+    ReturnStatus.EPORT_DECLARING: Status.DECLARING,
+    ReturnStatus.SENT_TO_CUSTOMS: Status.SENT_TO_CUSTOMS,
+    ReturnStatus.SEND_TO_CUSTOMS_FAILED: Status.CUSTOMS_SEND_FAILED,
+    ReturnStatus.RETURNED: Status.RETURNED,
+    ReturnStatus.STORED: Status.STORED,
+    ReturnStatus.MANUAL_REVIEW: Status.MANUAL_REVIEW,
+    ReturnStatus.CONCLUDED: Status.CONCLUDED,
+    ReturnStatus.INSPECTION: Status.INSPECTION,
+    ReturnStatus.HANDED_OVER: Status.HANDED_OVER,
+    ReturnStatus.SUSPENDED: Status.SUSPENDED,
+    ReturnStatus.RELEASED: Status.RELEASED,
+    ReturnStatus.CLOSED: Status.CLOSED,
+}
+
+
+def status_for_return(return_status: str) -> Status | None:
+    """Map a receipt's returnStatus; negative codes are business-rule refusals."""
+    code = return_status.strip()
+    if code.startswith("-"):
+        return Status.STORE_FAILED
+    try:
+        return FROM_RETURN_STATUS[ReturnStatus(code)]
+    except ValueError:
+        return None
+
+
+#: R-COM-5: modify and delete are allowed only here. The gateway's own failures count as
+#: "sent-to-customs failed": nothing reached customs, so the enterprise may fix and resend.
+MODIFIABLE = frozenset(
+    {
+        Status.SAVED,
+        Status.RETURNED,
+        Status.SEND_FAILED,
+        Status.CUSTOMS_SEND_FAILED,
+        Status.STORE_FAILED,
+        Status.FORMAT_FAILED,
+        Status.SECURITY_FAILED,
+        Status.SIGNING_FAILED,
+    }
+)

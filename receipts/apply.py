@@ -1,0 +1,248 @@
+"""Turning customs receipts into status changes (R-COM-4).
+
+Receipts are correlated by business keys (ceb-messages.md), never by the receipt guid; a
+CEB900 by the CopMsgId of the envelope it answers. They are applied in returnTime order: one
+older than the last applied is kept in the history but does not move the record, and nothing
+moves a record out of a final state. A receipt that matches nothing is stored for ops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import kinds
+from gateway.codes import ExchangeErrorCode
+from gateway.db import Database
+from gateway.errors import InvalidMessage, ReceiptError
+from gateway.history import Change, Notifier, Source, record, record_ignored
+from gateway.kinds import DocumentKind, key_text
+from gateway.models import Document, Message, Receipt, Version
+from gateway.status import Status, status_for_return
+from receipts.parse import ParsedReceipt, ReceiptEntity, exchange_code, parse_receipt
+from transports.envelope import unwrap
+
+log = logging.getLogger(__name__)
+
+#: statuses in which no declaration of the record is with customs: receipts cannot apply
+NOT_AT_CUSTOMS = frozenset({Status.SAVED, Status.PENDING_SIGN, Status.SIGNING_FAILED})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receipt_id: int | None
+    outcome: str  # matched / partly_matched / unmatched / unreadable / duplicate
+    applied: int = 0
+
+
+class ReceiptProcessor:
+    def __init__(self, db: Database, notifier: Notifier | None) -> None:
+        self.db = db
+        self.notifier = notifier
+
+    def handle_envelope(self, body: bytes) -> Outcome:
+        """One delivery from the receipts queue: a DxpMsg around a receipt."""
+        try:
+            env = unwrap(body)
+        except InvalidMessage as exc:
+            return self._unreadable(body, None, f"envelope cannot be read: {exc.message}")
+        return self.handle(env.data, cop_msg_id=env.cop_msg_id)
+
+    def handle(self, data: bytes, cop_msg_id: str | None = None) -> Outcome:
+        try:
+            parsed = parse_receipt(data)
+        except ReceiptError as exc:
+            return self._unreadable(data, cop_msg_id, exc.message)
+        with self.db.session() as session:
+            digest = hashlib.sha256(data).hexdigest()
+            if _seen(session, digest):
+                return Outcome(None, "duplicate")
+            row = _store(session, data, digest, parsed, cop_msg_id)
+            applied, matched = self._apply_all(session, parsed, row.id)
+            row.outcome = _outcome(matched, len(parsed.entities))
+            return Outcome(row.id, row.outcome, applied)
+
+    def _unreadable(self, data: bytes, cop_msg_id: str | None, why: str) -> Outcome:
+        log.warning("unreadable receipt kept for ops: %s", why)
+        with self.db.session() as session:
+            row = Receipt(
+                raw=data,
+                sha256=hashlib.sha256(data).hexdigest(),
+                cop_msg_id=cop_msg_id,
+                parsed={},
+                error=why,
+                outcome="unreadable",
+            )
+            session.add(row)
+            session.flush([row])
+            return Outcome(row.id, "unreadable")
+
+    def _apply_all(
+        self, session: Session, parsed: ParsedReceipt, receipt_id: int
+    ) -> tuple[int, int]:
+        applied = matched = 0
+        # Apply in returnTime order so one receipt message with several steps ends right.
+        for entity in sorted(parsed.entities, key=lambda e: _return_time(e) or ""):
+            docs = _correlate(session, entity)
+            matched += bool(docs)
+            for kind, doc in docs:
+                applied += self._apply(session, kind, doc, entity, receipt_id)
+        return applied, matched
+
+    def _apply(
+        self,
+        session: Session,
+        kind: DocumentKind,
+        doc: Document,
+        entity: ReceiptEntity,
+        receipt_id: int,
+    ) -> int:
+        change = _change(entity, receipt_id)
+        if change is None:
+            record_ignored(session, doc, _as_info(entity, receipt_id), "unknown returnStatus")
+            return 0
+        why = _refusal(kind, doc, change)
+        if why:
+            record_ignored(session, doc, change, why)
+            return 0
+        doc.last_return_time = change.return_time or doc.last_return_time
+        doc.customs_numbers = {**(doc.customs_numbers or {}), **entity.assigned_numbers()}
+        record(session, doc, change, self.notifier)
+        return 1
+
+
+def _seen(session: Session, digest: str) -> bool:
+    stmt = select(Receipt.id).where(Receipt.sha256 == digest, Receipt.outcome != "unreadable")
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _store(
+    session: Session, data: bytes, digest: str, parsed: ParsedReceipt, cop_msg_id: str | None
+) -> Receipt:
+    row = Receipt(
+        raw=data,
+        sha256=digest,
+        msg_type=parsed.message_type,
+        cop_msg_id=cop_msg_id,
+        parsed={"guid": parsed.guid, "entities": [_entity_json(e) for e in parsed.entities]},
+        outcome="unmatched",
+    )
+    session.add(row)
+    session.flush([row])
+    return row
+
+
+def _entity_json(entity: ReceiptEntity) -> dict[str, object]:
+    fields = {k: v for k, v in entity.fields.items() if k != "oriBizMessage"}
+    return {"kind": entity.kind, "fields": fields}
+
+
+def _outcome(matched: int, total: int) -> str:
+    if matched == total:
+        return "matched"
+    return "partly_matched" if matched else "unmatched"
+
+
+def _return_time(entity: ReceiptEntity) -> str | None:
+    """returnTime as 17 digits, so that string order is time order."""
+    raw = entity.fields.get("returnTime", "").strip()
+    if len(raw) == 14 and raw.isdigit():
+        return raw + "000"
+    return raw if len(raw) == 17 and raw.isdigit() else None
+
+
+def _change(entity: ReceiptEntity, receipt_id: int) -> Change | None:
+    if entity.kind == "MessageReturn":
+        status: Status | None = _exchange_failure(entity.return_info)
+    else:
+        status = status_for_return(entity.return_status)
+    if status is None:
+        return None
+    return Change(
+        status,
+        Source.CUSTOMS,
+        entity.return_info,
+        receipt_id,
+        entity.return_status,
+        _return_time(entity),
+    )
+
+
+def _as_info(entity: ReceiptEntity, receipt_id: int) -> Change:
+    return Change(
+        Status.SENT,
+        Source.CUSTOMS,
+        entity.return_info,
+        receipt_id,
+        entity.return_status,
+        _return_time(entity),
+    )
+
+
+def _exchange_failure(return_info: str) -> Status:
+    """CEB900: security codes (1000-1999) are signature failures, the rest format failures."""
+    code = exchange_code(return_info)
+    try:
+        family = ExchangeErrorCode(code).family if code else "format"
+    except ValueError:
+        family = "security" if code and 1000 <= int(code) < 2000 else "format"
+    return Status.SECURITY_FAILED if family == "security" else Status.FORMAT_FAILED
+
+
+def _refusal(kind: DocumentKind, doc: Document, change: Change) -> str | None:
+    current = Status(doc.status)
+    if kind.is_final(current):
+        return f"the record is already {current.value}, a final state"
+    if current in NOT_AT_CUSTOMS:
+        return f"the record is {current.value}: no declaration of it is with customs"
+    last = doc.last_return_time
+    if change.return_time and last and change.return_time <= last:
+        return f"returnTime {change.return_time} is not newer than the last applied {last}"
+    return None
+
+
+def _correlate(session: Session, entity: ReceiptEntity) -> list[tuple[DocumentKind, Document]]:
+    if entity.kind == "MessageReturn":
+        return _by_cop_msg_id(session, entity.fields.get("oriCopMsgId", ""))
+    kind = kinds.for_receipt_entity(entity.kind)
+    if kind is None:
+        return []
+    doc = _by_key(session, kind, entity.key(kind.receipt_key_fields))
+    return [(kind, doc)] if doc is not None else []
+
+
+def _by_key(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Document | None:
+    base = select(Document).where(Document.kind == kind.name)
+    # The live record first; a deleted one still takes its own late receipts into its history.
+    stmt = base.where(Document.business_key == key_text(key)).order_by(
+        Document.status == Status.DELETED.value, Document.id.desc()
+    )
+    found = session.scalars(stmt.limit(1)).first()
+    if found is not None or key[-1]:
+        return found
+    # An optional trailing key field (payNo) left out of the receipt: match on the rest.
+    prefix = key_text(key[:-1]) + "|"
+    live = base.where(
+        Document.business_key.startswith(prefix, autoescape=True),
+        Document.status != Status.DELETED.value,
+    )
+    rows = list(session.scalars(live.limit(2)))
+    return rows[0] if len(rows) == 1 else None
+
+
+def _by_cop_msg_id(session: Session, cop_msg_id: str) -> list[tuple[DocumentKind, Document]]:
+    msg = session.scalar(select(Message).where(Message.cop_msg_id == cop_msg_id))
+    kind = kinds.for_message(msg.msg_type) if msg is not None else None
+    if msg is None or kind is None:
+        return []
+    stmt = (
+        select(Document)
+        .join(Version, Version.document_id == Document.id)
+        .where(Version.message_id == msg.id)
+        .order_by(Document.id)
+    )
+    return [(kind, d) for d in session.scalars(stmt) if d.versions[-1].message_id == msg.id]
