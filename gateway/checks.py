@@ -1,0 +1,448 @@
+"""Business checks beyond the XSD: orders (CEB303), payment receipts (CEB403), waybills (CEB505).
+
+The 2022 schema accepts empty mandatory strings, unknown codes, impossible dates and amounts
+that do not add up; customs refuses them later, after signing and sending. These checks refuse
+them before anything is stored. Every violation is collected, so a broker fixes the message in
+one go instead of one error per round trip.
+
+Input is an XSD-valid root (namespace CEB_NS). The module is table-driven:
+`MESSAGES` names each message type's business record and its head/list elements, `FIELDS`
+lists each element's fields (mandatory unless `?`), `VALUE_RULES` checks a field wherever it
+occurs, `BOUNDS` limits amounts per element. Adding a message kind is adding table entries
+(and, for sums across lines, a record check).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+from lxml import etree
+
+from gateway.codes import CEB_NS, CURRENCIES, AppStatus, AppType, OrderType
+from gateway.errors import Violation
+
+# --- rule ids ----------------------------------------------------------------------------------
+
+SCHEMA = "R-COM-1"
+CODE = "R-COM-1.code"
+GUID = "R-COM-1.guid"
+TIME = "R-COM-1.time"
+COUNT = "R-COM-1.count"
+EMPTY = "R-COM-2"
+MIXED = "R-COM-2.mixed"
+SUM = "R-ECX-1.sum"
+LINE = "R-ECX-1.line"
+GNUM = "R-ECX-1.gnum"
+AMOUNT = "R-ECX-1.amount"
+
+#: rule id → one-line description (for error reports and the README).
+RULES: dict[str, str] = {
+    SCHEMA: "The message is valid against the XSD of its message type (checked before these).",
+    CODE: "Coded fields use their code list: appType, appStatus, orderType, currency, dxpMode.",
+    GUID: "Every guid (root attribute and record) is a 36-character UUID, 8-4-4-4-12 hex.",
+    TIME: "appTime and accountingDate are 14 digits YYYYMMDDhhmmss and a real date and time.",
+    COUNT: "A message carries 1 to 100 business records; an order 1 to 100 order lines.",
+    EMPTY: "A mandatory field (not marked (O) in the standard) is not empty or blank.",
+    MIXED: "All records of one message share one appStatus: it is signed and sent as a whole.",
+    SUM: "Order goodsValue equals the sum of its OrderList totalPrice, to the cent.",
+    LINE: "OrderList totalPrice equals qty × price rounded half-up to the cent.",
+    GNUM: "OrderList gnum runs 1, 2, 3… in document order, without gaps or repeats.",
+    AMOUNT: "charge and grossWeight are > 0, packNo ≥ 1, freight and insuredFee ≥ 0.",
+}
+
+MAX_RECORDS = 100
+
+# --- tables ------------------------------------------------------------------------------------
+
+RecordCheck = Callable[["Record"], Iterator[Violation]]
+#: returns what is wrong with a non-empty field value, or None when it is fine
+ValueCheck = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """Shape of one message type: its business record and the record's head/list elements."""
+
+    record: str  # business record element under the root, e.g. "Order"
+    head: str | None = None  # head element inside the record; None when the record is flat
+    lines: str | None = None  # list element inside the record, e.g. "OrderList"
+    max_lines: int = 100
+    record_checks: tuple[RecordCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One business record, with its head (the record itself when flat) and its lines."""
+
+    element: etree._Element
+    head: etree._Element
+    lines: tuple[etree._Element, ...]
+
+
+# Field order per ceb-messages.md; "?" marks an optional (O) field, all others are mandatory.
+FIELDS: dict[str, tuple[str, ...]] = {
+    name: tuple(spec.split())
+    for name, spec in {
+        "BaseTransfer": "copCode copName dxpMode dxpId note?",
+        "BaseSubscribe": "status dxpMode dxpAddress note?",
+        "OrderHead": "guid appType appTime appStatus orderType orderNo ebpCode ebpName ebcCode"
+        " ebcName goodsValue freight currency note?",
+        "OrderList": "gnum itemNo itemName itemDescribe? barCode? unit currency qty price"
+        " totalPrice note?",
+        "Receipts": "guid appType appTime appStatus ebpCode ebpName ebcCode ebcName orderNo"
+        " payCode? payName payNo? charge currency accountingDate note?",
+        "Logistics": "guid appType appTime appStatus logisticsCode logisticsName logisticsNo"
+        " freight insuredFee currency grossWeight packNo goodsInfo ebcCode? ebcName?"
+        " ebcTelephone? note?",
+    }.items()
+}
+
+#: envelope elements checked in every message, next to the business records
+ENVELOPE = ("BaseTransfer", "BaseSubscribe")
+
+#: Chinese terms of the standard, so a broker recognises the field in a message.
+TERMS: dict[str, str] = {
+    "guid": "系统唯一序号", "appType": "企业报送类型", "appTime": "企业报送时间",
+    "appStatus": "业务状态", "orderType": "电子订单类型", "orderNo": "订单编号",
+    "ebpCode": "电商平台代码", "ebpName": "电商平台名称", "ebcCode": "电商企业代码",
+    "ebcName": "电商企业名称", "goodsValue": "商品价格", "freight": "运杂费",
+    "currency": "币制", "gnum": "商品序号", "itemNo": "企业商品货号", "itemName": "企业商品名称",
+    "unit": "计量单位", "qty": "数量", "price": "单价", "totalPrice": "总价",
+    "payName": "支付企业名称", "charge": "收款金额", "accountingDate": "到账时间",
+    "logisticsCode": "物流企业代码", "logisticsName": "物流企业名称",
+    "logisticsNo": "物流运单编号", "insuredFee": "保价费", "grossWeight": "毛重",
+    "packNo": "件数", "goodsInfo": "主要货物信息", "copCode": "传输企业代码",
+    "copName": "传输企业名称", "dxpMode": "报文传输模式", "dxpId": "报文传输编号",
+}  # fmt: skip
+
+
+def _label(name: str) -> str:
+    term = TERMS.get(name)
+    return f"{name} ({term})" if term else name
+
+
+# --- value checks --------------------------------------------------------------------------------
+
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# N19,5 × N19,5 has up to 38 digits: the default 28-digit context would round the product.
+_EXACT = Context(prec=80)
+CENT = Decimal("0.01")
+
+
+def _code_list(codes: Collection[str], what: str) -> ValueCheck:
+    allowed = ", ".join(sorted(codes)) if len(codes) <= 5 else "e.g. 142 (CNY), 502 (USD)"
+
+    def check(value: str) -> str | None:
+        return None if value in codes else f"is not a valid {what}; allowed: {allowed}"
+
+    return check
+
+
+def _check_guid(value: str) -> str | None:
+    if len(value) != 36:
+        return f"must be exactly 36 characters, it has {len(value)}"
+    if not _UUID.fullmatch(value):
+        return "must be a UUID: 8-4-4-4-12 hexadecimal digits (upper case recommended)"
+    return None
+
+
+def _check_time(value: str) -> str | None:
+    if not re.fullmatch(r"[0-9]{14}", value):
+        return "must be 14 digits YYYYMMDDhhmmss"
+    try:
+        datetime.strptime(value, "%Y%m%d%H%M%S")  # 14 digits leave no room for short fields
+    except ValueError:
+        return "is not a real calendar date and time"
+    return None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    # Python's Decimal also reads "NaN", "Infinity" and "1_000"; the wire format does not.
+    text = (text or "").strip()
+    return Decimal(text) if _DECIMAL.fullmatch(text) else None
+
+
+def _at_least(minimum: str, *, strict: bool, wording: str) -> ValueCheck:
+    bound = Decimal(minimum)
+
+    def check(value: str) -> str | None:
+        number = _decimal(value)
+        if number is None:  # not a number at all: the XSD's business
+            return None
+        ok = number > bound if strict else number >= bound
+        return None if ok else wording
+
+    return check
+
+
+_POSITIVE = _at_least("0", strict=True, wording="must be greater than 0")
+_NOT_NEGATIVE = _at_least("0", strict=False, wording="must not be negative")
+_AT_LEAST_ONE = _at_least("1", strict=False, wording="must be at least 1")
+_CURRENCY = _code_list(CURRENCIES, "customs currency code (币制代码)")
+_APP_TYPE = _code_list([t.value for t in AppType], "appType (1 add, 2 modify, 3 delete)")
+_APP_STATUS = _code_list([s.value for s in AppStatus], "appStatus (1 save, 2 declare)")
+_ORDER_TYPE = _code_list([t.value for t in OrderType], "orderType (E, B or W)")
+
+#: checks by field name, wherever the field occurs: (rule id, check)
+VALUE_RULES: dict[str, tuple[str, ValueCheck]] = {
+    "appType": (CODE, _APP_TYPE),
+    "appStatus": (CODE, _APP_STATUS),
+    "orderType": (CODE, _ORDER_TYPE),
+    "currency": (CODE, _CURRENCY),
+    "fCurrency": (CODE, _CURRENCY),
+    "iCurrency": (CODE, _CURRENCY),
+    "dxpMode": (CODE, _code_list(["DXP"], "transport mode")),
+    "status": (CODE, _code_list(["ALL", "DATA", "RET"], "subscription status")),
+    "guid": (GUID, _check_guid),
+    "appTime": (TIME, _check_time),
+    "accountingDate": (TIME, _check_time),
+}
+
+#: amount limits by (element, field): (rule id, check)
+BOUNDS: dict[tuple[str, str], tuple[str, ValueCheck]] = {
+    ("OrderHead", "freight"): (AMOUNT, _NOT_NEGATIVE),
+    ("Receipts", "charge"): (AMOUNT, _POSITIVE),
+    ("Logistics", "grossWeight"): (AMOUNT, _POSITIVE),
+    ("Logistics", "packNo"): (AMOUNT, _AT_LEAST_ONE),
+    ("Logistics", "freight"): (AMOUNT, _NOT_NEGATIVE),
+    ("Logistics", "insuredFee"): (AMOUNT, _NOT_NEGATIVE),
+}
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def check_message(root: etree._Element) -> list[Violation]:
+    """Every business-rule violation of an XSD-valid message, in document order.
+
+    Message types without an entry in MESSAGES give an empty list: the XSD covers them.
+    """
+    spec = _spec_for(root)
+    if spec is None:
+        return []
+    records = [_record(el, spec) for el in _elements(root, spec.record)]
+    found = [
+        *_check_root(root, spec, records),
+        *(v for segment in _segments(root, records) for v in _check_segment(segment)),
+        *_check_mixed(records),
+        *(v for record in records for check in spec.record_checks for v in check(record)),
+    ]
+    return sorted(found, key=lambda v: v.line or 0)  # stable: same line keeps rule order
+
+
+def _spec_for(root: etree._Element) -> MessageSpec | None:
+    qname = etree.QName(root)
+    return MESSAGES.get(qname.localname) if qname.namespace == CEB_NS else None
+
+
+def _record(element: etree._Element, spec: MessageSpec) -> Record:
+    head = _child(element, spec.head) if spec.head else element
+    lines = tuple(_elements(element, spec.lines)) if spec.lines else ()
+    return Record(element, element if head is None else head, lines)
+
+
+def _segments(root: etree._Element, records: list[Record]) -> Iterator[etree._Element]:
+    yield from (el for name in ENVELOPE for el in _elements(root, name))
+    for record in records:
+        yield record.head
+        yield from record.lines
+
+
+# --- message-level checks ----------------------------------------------------------------------
+
+
+def _check_root(
+    root: etree._Element, spec: MessageSpec, records: list[Record]
+) -> Iterator[Violation]:
+    name = etree.QName(root).localname
+    guid = root.get("guid") or ""
+    problem = _check_guid(guid)
+    if problem:
+        yield Violation(GUID, f"{name}/@guid", f"guid {problem}", root.sourceline, guid)
+    yield from _check_count(root, f"{name}/{spec.record}", len(records), MAX_RECORDS)
+    if spec.lines:
+        for record in records:
+            path = f"{_path(record.element)}/{spec.lines}"
+            yield from _check_count(record.element, path, len(record.lines), spec.max_lines)
+
+
+def _check_count(
+    parent: etree._Element, path: str, count: int, maximum: int
+) -> Iterator[Violation]:
+    if not 1 <= count <= maximum:
+        text = f"must occur 1 to {maximum} times, found {count}"
+        yield Violation(COUNT, path, text, parent.sourceline, str(count))
+
+
+def _check_mixed(records: list[Record]) -> Iterator[Violation]:
+    statuses = [el for r in records if (el := _child(r.head, "appStatus")) is not None]
+    values = [(el, _text(el)) for el in statuses if _text(el).strip()]
+    if not values:
+        return
+    first = values[0][1]
+    for el, value in values[1:]:
+        if value != first:
+            text = (
+                f"appStatus differs from the first record's {first}: all records of one message"
+                " must share appStatus (业务状态), as the message is signed and sent as a whole"
+            )
+            yield Violation(MIXED, _path(el), text, el.sourceline, value)
+
+
+# --- field-level checks ------------------------------------------------------------------------
+
+
+def _check_segment(segment: etree._Element) -> Iterator[Violation]:
+    name = etree.QName(segment).localname
+    yield from _check_mandatory(segment, FIELDS.get(name, ()))
+    for field in _elements(segment):
+        yield from _check_value(name, field)
+
+
+def _check_mandatory(segment: etree._Element, fields: Iterable[str]) -> Iterator[Violation]:
+    for name in (f for f in fields if not f.endswith("?")):
+        field = _child(segment, name)
+        if field is None:  # only when called on a message the XSD has not seen
+            path = f"{_path(segment)}/{name}"
+            yield Violation(
+                EMPTY, path, f"mandatory field {_label(name)} is missing", segment.sourceline
+            )
+        elif not _text(field).strip():
+            text = f"mandatory field {_label(name)} is empty (必填项为空)"
+            yield Violation(EMPTY, _path(field), text, field.sourceline, _text(field))
+
+
+def _check_value(segment: str, field: etree._Element) -> Iterator[Violation]:
+    name = etree.QName(field).localname
+    value = _text(field)
+    if not value.strip():  # empty: a mandatory one is reported by _check_mandatory
+        return
+    for rule, check in filter(None, (VALUE_RULES.get(name), BOUNDS.get((segment, name)))):
+        problem = check(value)
+        if problem:
+            yield Violation(
+                rule, _path(field), f"{_label(name)} {problem}", field.sourceline, value
+            )
+
+
+# --- order checks (R-ECX-1) ----------------------------------------------------------------------
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def _check_line_totals(record: Record) -> Iterator[Violation]:
+    for line in record.lines:
+        qty, price, total = (_decimal(_field_text(line, n)) for n in ("qty", "price", "totalPrice"))
+        if qty is None or price is None or total is None:
+            continue  # empty or malformed: reported by R-COM-2 / the XSD
+        expected = _cents(_EXACT.multiply(qty, price))
+        if _cents(total) != expected:
+            field = _child(line, "totalPrice")
+            text = f"totalPrice (总价) must equal qty × price, {qty} × {price} = {expected}"
+            yield Violation(LINE, _path(field), text, _line_of(field), _text(field))
+
+
+def _check_goods_value(record: Record) -> Iterator[Violation]:
+    field = _child(record.head, "goodsValue")
+    value = _decimal(_text(field))
+    totals = [_decimal(_field_text(line, "totalPrice")) for line in record.lines]
+    if value is None or None in totals:
+        return
+    expected = _cents(sum((t for t in totals if t is not None), Decimal(0)))
+    if _cents(value) != expected:
+        text = f"goodsValue (商品价格) must equal the sum of the lines' totalPrice, {expected}"
+        yield Violation(SUM, _path(field), text, _line_of(field), _text(field))
+
+
+def _check_gnum(record: Record) -> Iterator[Violation]:
+    expected = 1
+    for line in record.lines:
+        field = _child(line, "gnum")
+        text = _text(field).strip()
+        if not _INTEGER.fullmatch(text):
+            continue  # empty: reported by R-COM-2
+        number = int(text)
+        if number != expected:
+            yield Violation(
+                GNUM, _path(field), _gnum_problem(number, expected), _line_of(field), text
+            )
+        # after a gap, carry on from the number given so one gap is reported once
+        expected = max(expected, number + 1)
+
+
+def _gnum_problem(number: int, expected: int) -> str:
+    if number < expected:
+        return f"gnum (商品序号) {number} repeats or goes backwards; the next should be {expected}"
+    missing = f"{expected}" if number == expected + 1 else f"{expected} to {number - 1}"
+    return f"gnum (商品序号) {number} skips {missing}: numbers must run 1, 2, 3… without gaps"
+
+
+#: message types checked here; any other type is left to its XSD
+MESSAGES: dict[str, MessageSpec] = {
+    "CEB303Message": MessageSpec(
+        "Order",
+        head="OrderHead",
+        lines="OrderList",
+        record_checks=(_check_gnum, _check_line_totals, _check_goods_value),
+    ),
+    "CEB403Message": MessageSpec("Receipts"),
+    "CEB505Message": MessageSpec("Logistics"),
+}
+
+#: elements that can repeat, shown with their position in paths: Order[2]/OrderList[1]/…
+_REPEATING = (
+    {"BaseSubscribe"}
+    | {s.record for s in MESSAGES.values()}
+    | {s.lines for s in MESSAGES.values() if s.lines}
+)
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _elements(parent: etree._Element, name: str | None = None) -> list[etree._Element]:
+    """Child elements (no comments), all or those with local name `name` in CEB_NS."""
+    if name is not None:
+        return parent.findall(f"{{{CEB_NS}}}{name}")
+    return [c for c in parent if isinstance(c.tag, str)]
+
+
+def _child(parent: etree._Element, name: str) -> etree._Element | None:
+    return parent.find(f"{{{CEB_NS}}}{name}")
+
+
+def _text(element: etree._Element | None) -> str:
+    return "" if element is None else element.text or ""
+
+
+def _field_text(parent: etree._Element, name: str) -> str:
+    return _text(_child(parent, name))
+
+
+def _line_of(element: etree._Element | None) -> int | None:
+    return None if element is None else element.sourceline
+
+
+def _path(element: etree._Element | None) -> str:
+    """Readable path below the root, e.g. Order[2]/OrderList[1]/totalPrice."""
+    steps: list[str] = []
+    while element is not None and element.getparent() is not None:
+        steps.append(_step(element))
+        element = element.getparent()
+    return "/".join(reversed(steps))
+
+
+def _step(element: etree._Element) -> str:
+    name = etree.QName(element).localname
+    if name not in _REPEATING:
+        return name
+    position = 1 + sum(1 for _ in element.itersiblings(element.tag, preceding=True))
+    return f"{name}[{position}]"

@@ -1,0 +1,308 @@
+"""Reading customs receipts: CEB304/404/506 and every other CEBxxx receipt, plus CEB900.
+
+Receipts come back from the e-port in several shapes: with the `ceb:` prefix, with a default
+namespace and no prefix, occasionally with no namespace at all, in UTF-8 or GB2312. So
+elements are matched by local name only, and the bytes go through the hardened parser with
+the encoding the document declares.
+
+The receipt kinds are one table (`RECEIPT_KINDS`): adding a receipt is adding one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+
+from lxml import etree
+
+from gateway import xmlsafe
+from gateway.errors import InvalidMessage, ReceiptError
+
+#: Customs stamps returnTime in Beijing time without an offset; we make it explicit so that a
+#: receipt time never gets compared with a UTC time by accident.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+ORI_BIZ_MESSAGE = "oriBizMessage"
+
+
+@dataclass(frozen=True)
+class ReceiptKind:
+    """One receipt message type: its entity element, field order and correlation key."""
+
+    message_type: str  # root local name, e.g. "CEB304Message"
+    entity: str  # entity local name, e.g. "OrderReturn"
+    fields: tuple[str, ...]  # schema order
+    optional: frozenset[str]
+    correlation: tuple[str, ...]  # business key of the original record
+    assigned: tuple[str, ...] = ()  # numbers customs assigns, used once known ("then preNo")
+
+
+def _kind(message_type: str, entity: str, spec: str, key: str, assigned: str = "") -> ReceiptKind:
+    # spec: field names in schema order, "?" marks an optional (O) field.
+    names = spec.split()
+    return ReceiptKind(
+        message_type=message_type,
+        entity=entity,
+        fields=tuple(n.rstrip("?") for n in names),
+        optional=frozenset(n.rstrip("?") for n in names if n.endswith("?")),
+        correlation=tuple(key.split()),
+        assigned=tuple(assigned.split()),
+    )
+
+
+_RET = "returnStatus returnTime returnInfo"
+
+# One entry per receipt: message type, entity, fields in schema order, correlation key,
+# assigned numbers. Kept in table layout on purpose.
+# fmt: off
+#: Receipts table of ceb-messages.md, keyed by root local name.
+RECEIPT_KINDS: dict[str, ReceiptKind] = {
+    k.message_type: k
+    for k in (
+        _kind("CEB304Message", "OrderReturn", f"guid ebpCode ebcCode orderNo {_RET}",
+              "ebcCode orderNo"),
+        _kind("CEB404Message", "ReceiptsReturn", f"guid ebcCode orderNo payNo? {_RET}",
+              "ebcCode orderNo payNo"),
+        _kind("CEB506Message", "LogisticsReturn", f"guid logisticsCode logisticsNo {_RET}",
+              "logisticsCode logisticsNo"),
+        _kind("CEB508Message", "ArrivalReturn",
+              f"guid operatorCode logisticsCode preNo copNo billNo msgSeqNo {_RET}",
+              "copNo msgSeqNo", "preNo"),
+        _kind("CEB510Message", "DepartureReturn",
+              f"guid logisticsCode copNo preNo msgSeqNo {_RET}", "copNo msgSeqNo", "preNo"),
+        _kind("CEB604Message", "InventoryReturn",
+              f"guid agentCode copNo preNo invtNo ebcCode ebpCode orderNo statisticsFlag {_RET}",
+              "agentCode copNo", "preNo invtNo"),
+        _kind("CEB606Message", "InvtCancelReturn",
+              f"guid agentCode copNo preNo invtNo {_RET}", "agentCode copNo", "preNo invtNo"),
+        _kind("CEB608Message", "WayBillReturn",
+              f"guid agentCode logisticsCode copNo preNo billNo msgSeqNo {_RET}",
+              "copNo msgSeqNo", "preNo"),
+        # The standard names no key for returns and tallies: like inventory, the declarer's
+        # code plus its own document number (coElNo plays the role of copNo).
+        _kind("CEB214Message", "RefundReturn",
+              f"guid ebpCode? ebcCode? agentCode coElNo preNo? invtNo {_RET}",
+              "agentCode coElNo", "preNo"),
+        _kind("CEB216Message", "InvtRefundDetailReturn",
+              f"guid operatorCode logisticsCode logisticsNo coElNo preNo? {_RET}",
+              "operatorCode coElNo", "preNo"),
+        _kind("CEB702Message", "SummaryReturn",
+              f"guid agentCode ebcCode copNo preNo sumNo? msgSeqNo {_RET}",
+              "copNo msgSeqNo", "sumNo"),
+        # CEB900 answers a whole message, found by the CopMsgId of its exchange envelope.
+        _kind("CEB900Message", "MessageReturn",
+              "guid returnStatus returnInfo returnTime oriCopMsgId oriMessageType oriBizMessage",
+              "oriCopMsgId"),
+    )
+}
+# fmt: on
+
+#: receipt entity local name → the fields that find the original record.
+CORRELATION_FIELDS: dict[str, tuple[str, ...]] = {
+    k.entity: k.correlation for k in RECEIPT_KINDS.values()
+}
+
+#: receipt entity local name → numbers customs assigns (preNo, invtNo, sumNo), tried once known.
+ASSIGNED_FIELDS: dict[str, tuple[str, ...]] = {k.entity: k.assigned for k in RECEIPT_KINDS.values()}
+
+
+def kind_for_entity(entity: str) -> ReceiptKind:
+    """The receipt kind whose entity element is `entity` (KeyError if none)."""
+    return {k.entity: k for k in RECEIPT_KINDS.values()}[entity]
+
+
+@dataclass(frozen=True)
+class ReceiptEntity:
+    """One entity of a receipt (an OrderReturn, a MessageReturn…), fields by local name."""
+
+    kind: str
+    fields: Mapping[str, str] = field(hash=False)  # read-only view; hash by the rest
+    return_status: str
+    return_time: datetime | None
+    return_info: str
+    guid: str
+    #: CEB900 only: the original message as it came (base64 text, escaped or inline XML).
+    ori_biz_message: str | None = None
+
+    def key(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Values of the named fields, "" for an absent one (an absent payNo is a valid key)."""
+        return tuple(self.fields.get(name, "") for name in names)
+
+    def correlation_key(self) -> tuple[str, ...]:
+        """The business key of the original record, per ceb-messages.md."""
+        return self.key(CORRELATION_FIELDS.get(self.kind, ()))
+
+    def assigned_numbers(self) -> dict[str, str]:
+        """Customs-assigned numbers present on this receipt (preNo, invtNo, sumNo)."""
+        names = ASSIGNED_FIELDS.get(self.kind, ())
+        return {n: self.fields[n] for n in names if self.fields.get(n)}
+
+    @property
+    def is_error(self) -> bool:
+        return is_error(self.return_status)
+
+    def original_message(self) -> bytes | None:
+        """CEB900: the original message bytes, decoding base64 when that is what was sent."""
+        if not self.ori_biz_message:
+            return None
+        return _decode_original(self.ori_biz_message)
+
+
+@dataclass(frozen=True)
+class ParsedReceipt:
+    """A whole receipt message: its root local name and its entities in document order."""
+
+    message_type: str
+    entities: tuple[ReceiptEntity, ...]
+    guid: str = ""  # the root guid attribute, when present
+
+    @property
+    def kind(self) -> ReceiptKind:
+        return RECEIPT_KINDS[self.message_type]
+
+
+def is_error(return_status: str) -> bool:
+    """Negative returnStatus codes are errors (format errors on CEB900, business ones else)."""
+    try:
+        return int(return_status.strip()) < 0
+    except ValueError:
+        return False
+
+
+_EXCHANGE_CODE = re.compile(r"Code\s*[:：]\s*([0-9]+)", re.IGNORECASE)
+
+
+def exchange_code(return_info: str) -> str | None:
+    """The `Code:NNNN` of a returnInfo like `[Code:1004;Desc:签名与数据不符]`, or None."""
+    # Chinese systems sometimes write the full-width colon; accept both.
+    match = _EXCHANGE_CODE.search(return_info)
+    return match.group(1) if match else None
+
+
+def parse_return_time(text: str | None) -> datetime | None:
+    """yyyyMMddHHmmssfff (or yyyyMMddHHmmss) in Beijing time; None if absent or malformed."""
+    text = (text or "").strip()
+    if not re.fullmatch(r"[0-9]{14}(?:[0-9]{3})?", text):
+        return None
+    try:
+        stamp = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    millis = int(text[14:] or "0")
+    return stamp.replace(microsecond=millis * 1000, tzinfo=CHINA_TZ)
+
+
+def parse_receipt(data: bytes) -> ParsedReceipt:
+    """Parse a receipt message; ReceiptError says why one cannot be read."""
+    root = _parse_root(data)
+    message_type = xmlsafe.local_name(root)
+    kind = RECEIPT_KINDS.get(message_type)
+    if kind is None:
+        known = ", ".join(sorted(RECEIPT_KINDS))
+        raise ReceiptError(
+            f"{message_type} is not a known receipt message (expected one of {known})",
+            message_type=message_type,
+        )
+    elements = [c for c in _children(root) if xmlsafe.local_name(c) == kind.entity]
+    if not elements:
+        raise ReceiptError(
+            f"{message_type} carries no {kind.entity} entity", message_type=message_type
+        )
+    entities = tuple(_entity(kind, el, n) for n, el in enumerate(elements, start=1))
+    return ParsedReceipt(message_type, entities, (root.get("guid") or "").strip())
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+_DECLARED_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._-]+)""")
+# Senders declare GB2312 yet write characters only GBK/GB18030 have (rare names like 喆 or
+# 镕): GB18030 is a superset of both, so a failed GB2312/GBK decode is retried as GB18030.
+_GB_FAMILY = {b"gb2312", b"gbk", b"cp936", b"gb_2312-80", b"euc-cn", b"x-gbk"}
+
+
+def _parse_root(data: bytes) -> etree._Element:
+    try:
+        return xmlsafe.parse(data).getroot()
+    except InvalidMessage as exc:
+        retried = _as_gb18030(data)
+        if retried is not None:
+            try:
+                return xmlsafe.parse(retried).getroot()
+            except InvalidMessage:
+                pass
+        raise ReceiptError(f"receipt cannot be read: {exc.violations[0].message}") from exc
+
+
+def _as_gb18030(data: bytes) -> bytes | None:
+    match = _DECLARED_ENCODING.match(data[:200])
+    if not match or match.group(2).lower() not in _GB_FAMILY:
+        return None
+    return _DECLARED_ENCODING.sub(rb"\g<1>GB18030", data, count=1)
+
+
+def _children(element: etree._Element) -> list[etree._Element]:
+    # Comments and processing instructions are children too in lxml; skip them.
+    return [c for c in element if isinstance(c.tag, str)]
+
+
+def _entity(kind: ReceiptKind, element: etree._Element, number: int) -> ReceiptEntity:
+    fields = {xmlsafe.local_name(c): _content(c).strip() for c in _children(element)}
+    status = fields.get("returnStatus", "")
+    where = f"{kind.entity}[{number}] (line {element.sourceline})"
+    if not status:
+        raise ReceiptError(f"{where} has no returnStatus", message_type=kind.message_type)
+    if not re.fullmatch(r"-?[0-9]+", status):
+        raise ReceiptError(
+            f"{where} returnStatus {status!r} is not a status code",
+            message_type=kind.message_type,
+        )
+    return ReceiptEntity(
+        kind=kind.entity,
+        fields=MappingProxyType(fields),
+        return_status=status,
+        return_time=parse_return_time(fields.get("returnTime")),
+        return_info=fields.get("returnInfo", ""),
+        guid=fields.get("guid", ""),
+        ori_biz_message=fields.get(ORI_BIZ_MESSAGE),
+    )
+
+
+def _content(element: etree._Element) -> str:
+    """Text of a simple field; for one holding elements (inline oriBizMessage), its markup."""
+    if not len(element):
+        return element.text or ""
+    inner = "".join(etree.tostring(child, encoding="unicode") for child in element)
+    return (element.text or "") + inner
+
+
+def _decode_original(text: str) -> bytes:
+    compact = "".join(text.split())
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return text.encode("UTF-8")
+    # A short plain word can also be valid base64: believe the decoding only if it is XML.
+    if decoded.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return decoded
+    return text.encode("UTF-8")
+
+
+__all__ = [
+    "ASSIGNED_FIELDS",
+    "CHINA_TZ",
+    "CORRELATION_FIELDS",
+    "RECEIPT_KINDS",
+    "ParsedReceipt",
+    "ReceiptEntity",
+    "ReceiptKind",
+    "exchange_code",
+    "is_error",
+    "kind_for_entity",
+    "parse_receipt",
+    "parse_return_time",
+]
