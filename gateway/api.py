@@ -54,27 +54,37 @@ class BodyTooLarge(InvalidMessage):
     pass
 
 
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with _gateway(request).db.session() as session:
+        yield session
+
+
+def _caller(
+    session: Annotated[Session, Depends(_session)],
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    return enterprises.authenticate(session, x_api_key)
+
+
+Auth = Annotated[Caller, Depends(_caller)]
+Db = Annotated[Session, Depends(_session)]
+Gw = Annotated[Gateway, Depends(_gateway)]
+
+
 def create_app(gateway: Gateway) -> FastAPI:
     app = FastAPI(title="Customs EDI gateway", version="0.1.0")
+    app.state.gateway = gateway
     limit = gateway.config.http.max_body_bytes
 
     @app.exception_handler(GatewayError)
     async def _gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
         code = 413 if isinstance(exc, BodyTooLarge) else http_status(exc)
         return JSONResponse(exc.as_dict(), status_code=code)
-
-    def session() -> Iterator[Session]:
-        with gateway.db.session() as s:
-            yield s
-
-    def caller(
-        s: Annotated[Session, Depends(session)],
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> Caller:
-        return enterprises.authenticate(s, x_api_key)
-
-    Auth = Annotated[Caller, Depends(caller)]
-    Db = Annotated[Session, Depends(session)]
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

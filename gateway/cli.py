@@ -24,7 +24,8 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
     )
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    for noisy in ("pika", "alembic", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @click.group()

@@ -166,12 +166,17 @@ class CustomsSim:
         problem = self._format_problem(msg_type, data)
         if problem is not None:
             return fail("0002", f"报文格式校验失败: {problem}")
-        if _fraction(cop_msg_id, "format") < self.sim.format_failure_rate:
+        if self._sampled_format_failure(data):
             return fail("0002", "报文格式校验失败(模拟抽样)")
         security = self._signature_problem(sender, data)
         if security is not None:
             return fail(*security)
         return None
+
+    def _sampled_format_failure(self, data: bytes) -> bool:
+        # Keyed on the message guid (not the random CopMsgId) so a run can be repeated.
+        guid = xmlsafe.parse(data).getroot().get("guid", "")
+        return _fraction(str(self.sim.seed), guid, "format") < self.sim.format_failure_rate
 
     def _format_problem(self, msg_type: str, data: bytes) -> str | None:
         try:
@@ -226,15 +231,15 @@ class CustomsSim:
         refusal = _refusal(rec, held)
         if refusal is not None:
             return refusal[0], refusal[1], ("", "")
-        result = self._result(kind, key, cop_msg_id)
+        result = self._result(kind, key, (held.versions if held else 0) + 1)
         if held is None:
             held = Declaration(kind=kind.name, business_key=key, sender_id=sender, versions=0)
             session.add(held)
         held.status, held.versions, held.last_cop_msg_id = result[0], held.versions + 1, cop_msg_id
         return ReturnStatus.EPORT_DECLARING.value, "", result
 
-    def _result(self, kind: DocumentKind, key: str, cop_msg_id: str) -> tuple[str, str]:
-        share = _fraction(kind.name, key, cop_msg_id, "return")
+    def _result(self, kind: DocumentKind, key: str, version: int) -> tuple[str, str]:
+        share = _fraction(str(self.sim.seed), kind.name, key, str(version), "return")
         if share < self.sim.return_rate:
             reason = RETURN_REASONS[int(share * 1000) % len(RETURN_REASONS)]
             return ReturnStatus.RETURNED.value, reason
