@@ -1,0 +1,260 @@
+"""Consuming with ack-after-commit and bounded retries.
+
+The handler is synchronous and does its whole effect (database commit, publish…) before it
+returns; only then is the message acked. So a crash at any point leaves the message in the
+queue, and handlers must be idempotent (a redelivery after a lost ack is normal).
+
+What the handler's outcome does to the message:
+
+    returns                                  basic_ack
+    raises a non-retryable GatewayError      basic_nack(requeue=False) -> `{queue}.dead` now
+      (MisuseError and its family, PermanentFailure, ReceiptError)
+    raises anything else                     basic_nack(requeue=True) -> tried again, until
+                                             the quorum queue's x-delivery-limit dead-letters it
+
+Measured on RabbitMQ 3.10 quorum queues: `x-delivery-limit: N` gives N + 1 deliveries in all,
+and unacked messages returned by a closing channel (a stopped or crashed consumer) count as
+deliveries too — every stop burns one attempt for up to `prefetch` prefetched messages. Keep
+`delivery_limit` well above the number of restarts a message may live through, or `prefetch`
+low where restarts are frequent.
+
+Classic queues cannot count deliveries; pass `retry_limit` (Topology.consumer_retry_limit)
+and the consumer counts handler failures in the `x-gateway-retries` header by re-publishing
+a copy to the queue's tail (confirmed) before acking the original. That bounds handler
+exceptions only: a message that crashes the process is retried forever on a classic queue.
+
+pika's blocking connection services heartbeats only between messages: a handler that runs
+longer than the negotiated heartbeat timeout (60 s by default) loses the connection and the
+message comes back. Not thread-safe: one Consumer per thread (several may share a queue).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import AMQPError
+from pika.spec import Basic, BasicProperties
+
+from gateway.errors import GatewayError
+from transports.publisher import close_quietly, connection_parameters
+
+log = logging.getLogger(__name__)
+
+RETRY_HEADER = "x-gateway-retries"
+ORIGINAL_EXCHANGE_HEADER = "x-gateway-original-exchange"
+ORIGINAL_ROUTING_KEY_HEADER = "x-gateway-original-routing-key"
+#: how long the consume loop waits for a message before it looks at `stop` again
+POLL_SECONDS = 0.5
+
+
+class PermanentFailure(GatewayError):
+    """A handler's way to say "retrying cannot help": the message is dead-lettered at once."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One received message, as the handler sees it."""
+
+    body: bytes
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    routing_key: str = ""
+    exchange: str = ""
+    redelivered: bool = False
+    #: earlier deliveries of this message: quorum `x-delivery-count` (or the classic retry
+    #: header), 0 on the first delivery
+    delivery_count: int = 0
+    content_type: str | None = None
+
+
+Handler = Callable[[Delivery], None]
+
+
+class Consumer:
+    """Feed one queue's messages to `handler` until `stop` is set, reconnecting as needed."""
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        handler: Handler,
+        *,
+        prefetch: int = 20,
+        name: str = "",
+        retry_limit: int | None = None,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.queue = queue
+        self.handler = handler
+        self.prefetch = prefetch
+        self.name = name or f"consumer:{queue}"
+        self.retry_limit = retry_limit
+        self._params = connection_parameters(url, self.name)
+        self._backoff = _Backoff(maximum=max_backoff)
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set (honoured within about POLL_SECONDS when idle)."""
+        while not stop.is_set():
+            try:
+                self._session(stop)
+            except (AMQPError, OSError) as exc:
+                delay = self._backoff.next()
+                log.warning(
+                    "%s: broker unavailable (%s: %s); retrying in %.1f s",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                stop.wait(delay)
+        log.info("%s: stopped", self.name)
+
+    def _session(self, stop: threading.Event) -> None:
+        connection = pika.BlockingConnection(self._params)
+        try:
+            channel = connection.channel()
+            channel.basic_qos(prefetch_count=self.prefetch)
+            if self.retry_limit is not None:
+                channel.confirm_delivery()  # the retry copy must be safe before the ack
+            self._loop(channel, stop)
+        finally:
+            close_quietly(connection)
+
+    def _loop(self, channel: BlockingChannel, stop: threading.Event) -> None:
+        messages = channel.consume(self.queue, inactivity_timeout=POLL_SECONDS)
+        for method, props, body in messages:
+            self._backoff.reset()  # the queue answered: the broker is back
+            if stop.is_set():
+                break
+            if method is not None:
+                self._dispatch(channel, method, props, body)
+        # Give prefetched, unhandled messages back (each counts as a delivery on quorum).
+        channel.cancel()
+
+    def _dispatch(
+        self, channel: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes
+    ) -> None:
+        delivery = _delivery(method, props, body)
+        try:
+            self.handler(delivery)
+        except Exception as exc:
+            self._failed(channel, method, props, delivery, exc)
+            return
+        # Outside the try: a failed ack is a broker problem (reconnect), not a handler failure.
+        # The effect is committed; the redelivery that follows must be absorbed by idempotency.
+        channel.basic_ack(method.delivery_tag)
+
+    def _failed(
+        self,
+        channel: BlockingChannel,
+        method: Basic.Deliver,
+        props: BasicProperties,
+        delivery: Delivery,
+        exc: Exception,
+    ) -> None:
+        tag, msg = method.delivery_tag, delivery.message_id
+        if isinstance(exc, GatewayError) and not exc.retryable:
+            log.error(
+                "%s: message %s refused (%s); dead-lettered", self.name, msg, exc, exc_info=exc
+            )
+            channel.basic_nack(tag, requeue=False)
+        elif self.retry_limit is None:
+            log.warning(
+                "%s: message %s failed on delivery %d; requeued",
+                self.name,
+                msg,
+                delivery.delivery_count + 1,
+                exc_info=exc,
+            )
+            channel.basic_nack(tag, requeue=True)
+        else:
+            self._retry_counted(channel, method, props, delivery, exc)
+
+    def _retry_counted(
+        self,
+        channel: BlockingChannel,
+        method: Basic.Deliver,
+        props: BasicProperties,
+        delivery: Delivery,
+        exc: Exception,
+    ) -> None:
+        assert self.retry_limit is not None
+        tag, msg, tries = method.delivery_tag, delivery.message_id, delivery.delivery_count
+        if tries >= self.retry_limit:
+            log.error(
+                "%s: message %s failed %d times; dead-lettered",
+                self.name,
+                msg,
+                tries + 1,
+                exc_info=exc,
+            )
+            channel.basic_nack(tag, requeue=False)
+            return
+        log.warning(
+            "%s: message %s failed on delivery %d; retrying",
+            self.name,
+            msg,
+            tries + 1,
+            exc_info=exc,
+        )
+        channel.basic_publish("", self.queue, delivery.body, _retry_props(method, props, tries))
+        channel.basic_ack(tag)
+
+
+def _delivery(method: Basic.Deliver, props: BasicProperties, body: bytes) -> Delivery:
+    headers = dict(props.headers or {})
+    return Delivery(
+        body=body,
+        headers=headers,
+        message_id=props.message_id,
+        correlation_id=props.correlation_id,
+        reply_to=props.reply_to,
+        routing_key=headers.get(ORIGINAL_ROUTING_KEY_HEADER, method.routing_key),
+        exchange=headers.get(ORIGINAL_EXCHANGE_HEADER, method.exchange),
+        redelivered=bool(method.redelivered),
+        delivery_count=_delivery_count(headers),
+        content_type=props.content_type,
+    )
+
+
+def _delivery_count(headers: Mapping[str, Any]) -> int:
+    count = headers.get("x-delivery-count", headers.get(RETRY_HEADER, 0))
+    # Headers come from any publisher: a malformed count must not crash the consumer.
+    return count if isinstance(count, int) and count >= 0 else 0
+
+
+def _retry_props(method: Basic.Deliver, props: BasicProperties, tries: int) -> BasicProperties:
+    # The copy goes through the default exchange; remember where the original came from.
+    out = copy.copy(props)
+    headers = dict(props.headers or {})
+    headers.setdefault(ORIGINAL_EXCHANGE_HEADER, method.exchange)
+    headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, method.routing_key)
+    headers[RETRY_HEADER] = tries + 1
+    out.headers = headers
+    return out
+
+
+class _Backoff:
+    """Exponential reconnect delay with jitter, so consumers do not reconnect in lockstep."""
+
+    def __init__(self, first: float = 0.5, maximum: float = 30.0) -> None:
+        self.first, self.maximum, self.current = first, maximum, first
+
+    def next(self) -> float:
+        delay, self.current = self.current, min(self.current * 2, self.maximum)
+        return delay * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        self.current = self.first
