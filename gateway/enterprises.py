@@ -58,7 +58,7 @@ def upsert(session: Session, ent: EnterpriseConfig) -> Enterprise:
     row.key_binding = binding(ent.key)
     cert = ent.key.cert_file
     row.certificate_pem = cert.read_text() if cert and Path(cert).exists() else None
-    session.flush([row])
+    session.flush()
     for key in ent.api_keys:
         add_api_key(session, key, enterprise_id=row.id)
     return row

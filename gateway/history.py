@@ -92,7 +92,7 @@ def record(session: Session, doc: Document, change: Change, notifier: Notifier |
     doc.status_info = change.info
     doc.updated_at = entry.at
     session.add(entry)
-    session.flush([entry])
+    session.flush()
     if notifier is not None:
         notifier.queue(session, doc, entry)
 

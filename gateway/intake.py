@@ -218,7 +218,7 @@ def _store_new(
         original=checked.data,
     )
     session.add(msg)
-    session.flush([msg])
+    session.flush()
     planned = _plan(session, ent, checked)
     docs = [_apply(session, ent, msg, checked.kind, rec, doc, notifier) for rec, doc in planned]
     return IntakeResult(msg.id, msg.msg_type, False, tuple(_stored(d) for d in docs))
@@ -329,7 +329,7 @@ def _new_document(session: Session, ent: Enterprise, kind: DocumentKind, rec: Re
         customs_numbers={},
     )
     session.add(doc)
-    session.flush([doc])
+    session.flush()
     doc.status = ""  # the first history entry reads "(new) → …"
     # Pre-entry number (预录入编号): 18 characters like customs' preNo, unique per gateway.
     doc.pre_no = f"GW{utcnow():%Y%m%d}{doc.id:08d}"[:18]

@@ -42,6 +42,7 @@ class OutboxRelay:
             rows = list(session.scalars(stmt.limit(self.batch).with_for_update(skip_locked=True)))
             sent = 0
             for row in rows:
+                crash_point("relay.before_publish")
                 if not self._publish(row):
                     break  # broker trouble: keep order, commit what went out, retry later
                 crash_point("relay.after_publish")

@@ -78,7 +78,7 @@ class ReceiptProcessor:
                 outcome="unreadable",
             )
             session.add(row)
-            session.flush([row])
+            session.flush()
             return Outcome(row.id, "unreadable")
 
     def _apply_all(
@@ -132,7 +132,7 @@ def _store(
         outcome="unmatched",
     )
     session.add(row)
-    session.flush([row])
+    session.flush()
     return row
 
 

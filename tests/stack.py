@@ -1,0 +1,130 @@
+"""A whole gateway for integration tests: its own SQLite (or PostgreSQL) database, its own
+broker names on the real RabbitMQ, and optionally the simulated customs in the same process."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pika
+
+from gateway import config as config_mod
+from gateway import queries, samples
+from gateway.config import Config
+from gateway.customs_sim import run as sim_run
+from gateway.customs_sim.service import CustomsSim
+from gateway.enterprises import Caller
+from gateway.runtime import Gateway
+from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
+
+PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ADMIN = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+EBC_KEY = "test-key-ebc"
+CARRIER_KEY = "test-key-carrier"
+PLATFORM = samples.Party("3301960P01", "杭州云选跨境电商平台有限公司", "DXPENT0000300001")
+PAYER = samples.Party("312226T001", "杭州云付支付服务有限公司", "DXPENT0000300002")
+
+
+def raw_config(base: Path, keys: Path, *, prefix: str, db_url: str | None = None,
+               **sim: Any) -> dict[str, Any]:
+    def ent(code: str, name: str, dxp: str, key: str, suite: str) -> dict[str, Any]:
+        return {"code": code, "name": name, "dxp_id": dxp, "api_keys": [key],
+                "key": {"key_file": str(keys / f"{code}.key.pem"),
+                        "cert_file": str(keys / f"{code}.cert.pem"),
+                        "suite": suite, "generate": True}}
+
+    return {
+        "state_dir": str(base),
+        "database": {"url": db_url or f"sqlite:///{base / 'gateway.db'}"},
+        "amqp": {"url": AMQP_URL, "prefix": prefix, "delivery_limit": 3},
+        "intake": {"folder": str(base / "inbound"), "settle_seconds": 0.2, "poll_seconds": 0.1},
+        "admin_api_keys": ["test-admin-key"],
+        "default_enterprise": "3301960Z01",
+        "enterprises": [
+            ent("3301960Z01", "杭州云锦跨境电子商务有限公司", "DXPENT0000458763", EBC_KEY,
+                "rsa-sha1"),
+            ent("3301980W02", "宁波海捷国际物流有限公司", "DXPENT0000512209", CARRIER_KEY,
+                "rsa-sha256"),
+        ],
+        "customs_sim": {"database_url": f"sqlite:///{base / 'customs-sim.db'}",
+                        "declaring_delay": 0.05, "result_delay": 0.2, **sim},
+    }
+
+
+def make_config(base: Path, keys: Path, **kw: Any) -> Config:
+    return config_mod.from_dict(raw_config(base, keys, **kw), base)
+
+
+@dataclass
+class Stack:
+    config: Config
+    gateway: Gateway
+    stop: threading.Event = field(default_factory=threading.Event)
+    sim: CustomsSim | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def ebc(self) -> samples.Party:
+        e = self.config.enterprises[0]
+        return samples.Party(e.code, e.name, e.dxp_id)
+
+    @property
+    def carrier(self) -> samples.Party:
+        e = self.config.enterprises[1]
+        return samples.Party(e.code, e.name, e.dxp_id)
+
+    def start(self, *, sim: bool = True, workers: bool = True) -> Stack:
+        if sim:
+            self.sim, sim_threads = sim_run.start(self.config, self.stop)
+            self.threads += sim_threads
+        if workers:
+            self.threads += self.gateway.workers(self.stop)
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        try:
+            delete_topology(connection.channel(), self.gateway.topology,
+                            [e.code for e in self.config.enterprises])
+        finally:
+            connection.close()
+        self.gateway.db.dispose()
+
+    def submit(self, data: bytes, code: str | None = None) -> Any:
+        return self.gateway.intake.submit(code or self.ebc.code, data, "test")
+
+    def status(self, doc_id: int) -> str:
+        with self.gateway.db.session() as session:
+            return queries.get_document(session, ADMIN, doc_id).status
+
+    def view(self, doc_id: int) -> dict[str, Any]:
+        with self.gateway.db.session() as session:
+            return queries.document_view(session, ADMIN, doc_id)
+
+    def wait_status(self, doc_id: int, wanted: set[str] | str, timeout: float = 20.0) -> str:
+        want = {wanted} if isinstance(wanted, str) else wanted
+        return wait_value(lambda: self.status(doc_id), lambda s: s in want, timeout)
+
+
+def wait_value(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
+def new_stack(base: Path, keys: Path, **kw: Any) -> Stack:
+    cfg = make_config(base, keys, prefix=unique_prefix(), **kw)
+    gw = Gateway(cfg)
+    gw.prepare()
+    return Stack(cfg, gw)
