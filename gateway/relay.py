@@ -42,10 +42,11 @@ class OutboxRelay:
             rows = list(session.scalars(stmt.limit(self.batch).with_for_update(skip_locked=True)))
             sent = 0
             for row in rows:
-                crash_point("relay.before_publish")
+                what = "declaration" if row.gateway_message_id else "notification"
+                crash_point(f"relay.before_publish.{what}")
                 if not self._publish(row):
                     break  # broker trouble: keep order, commit what went out, retry later
-                crash_point("relay.after_publish")
+                crash_point(f"relay.after_publish.{what}")
                 self._mark(session, row)
                 sent += 1
         return sent
