@@ -1,13 +1,13 @@
 """The HTTP API (FastAPI). Authenticated by `X-API-Key`; an enterprise sees only its records.
 
-    POST /v1/messages                 submit one XML message (body = the XML bytes)
-    GET  /v1/documents                list, filtered by kind/status/business_key/time, paged
-    GET  /v1/documents/{id}           one record with its status history and versions
-    GET  /v1/messages/{id}/{part}     archived original / signed / envelope bytes
-    POST /v1/messages/{id}/retry      put a message that failed to sign back in the queue
-    GET  /v1/receipts?outcome=…       receipts for ops (admin): unmatched, unreadable…
-    GET  /v1/stats                    document counts by status
-    GET  /healthz                     liveness
+POST /v1/messages                 submit one XML message (body = the XML bytes)
+GET  /v1/documents                list, filtered by kind/status/business_key/time, paged
+GET  /v1/documents/{id}           one record with its status history and versions
+GET  /v1/messages/{id}/{part}     archived original / signed / envelope bytes
+POST /v1/messages/{id}/retry      put a message that failed to sign back in the queue
+GET  /v1/receipts?outcome=…       receipts for ops (admin): unmatched, unreadable…
+GET  /v1/stats                    document counts by status
+GET  /healthz                     liveness
 """
 
 from __future__ import annotations
@@ -91,8 +91,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/messages", status_code=201)
-    async def submit(request: Request, who: Auth,
-                     enterprise: str | None = None) -> JSONResponse:
+    async def submit(request: Request, who: Auth, enterprise: str | None = None) -> JSONResponse:
         data = await _read_limited(request, limit)
         code = _submitter(who, enterprise)
         # Intake is synchronous (lxml, SQLAlchemy): run it off the event loop.
@@ -129,8 +128,12 @@ def create_app(gateway: Gateway) -> FastAPI:
         return {"message_id": message_id, "requeued": gateway.signer.retry(message_id)}
 
     @app.get("/v1/receipts")
-    def receipts(who: Auth, s: Db, outcome: str = "unmatched",
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    def receipts(
+        who: Auth,
+        s: Db,
+        outcome: str = "unmatched",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
         if not who.is_admin:
             raise AccessDenied("receipts that matched no record are shown to admins only")
         return queries.receipts_by_outcome(s, outcome, limit)

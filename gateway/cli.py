@@ -29,8 +29,13 @@ def _setup_logging(verbose: bool) -> None:
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="config file (default: $CUSTOMS_GATEWAY_CONFIG or ./config.yaml of the repo)")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="config file (default: $CUSTOMS_GATEWAY_CONFIG or ./config.yaml of the repo)",
+)
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
@@ -142,15 +147,19 @@ def status(ctx: click.Context, doc_id: int) -> None:
 
 
 def _print_document(view: dict[str, Any]) -> None:
-    click.echo(f"document {view['id']}  {view['kind']}  {view['business_key']}  "
-               f"pre-entry {view['pre_no']}  status {view['status'].upper()}")
+    click.echo(
+        f"document {view['id']}  {view['kind']}  {view['business_key']}  "
+        f"pre-entry {view['pre_no']}  status {view['status'].upper()}"
+    )
     if view["customs_numbers"]:
         click.echo(f"  customs numbers: {view['customs_numbers']}")
     for h in view["history"]:
         mark = "" if h["applied"] else "  (not applied)"
         code = f" [{h['return_status']}]" if h["return_status"] else ""
-        click.echo(f"  {h['at'][:23]}  {h['source']:<8} {h['from'] or '(new)':>16} -> "
-                   f"{h['to']:<16}{code} {h['info'] or ''}{mark}")
+        click.echo(
+            f"  {h['at'][:23]}  {h['source']:<8} {h['from'] or '(new)':>16} -> "
+            f"{h['to']:<16}{code} {h['info'] or ''}{mark}"
+        )
 
 
 @main.command()
@@ -166,8 +175,11 @@ def retry(ctx: click.Context, message_id: int) -> None:
 
 
 @main.command()
-@click.option("--outcome", default="unmatched",
-              type=click.Choice(["unmatched", "partly_matched", "unreadable", "matched"]))
+@click.option(
+    "--outcome",
+    default="unmatched",
+    type=click.Choice(["unmatched", "partly_matched", "unreadable", "matched"]),
+)
 @click.pass_context
 def receipts(ctx: click.Context, outcome: str) -> None:
     """List receipts kept for ops: those that matched no record, or could not be read."""

@@ -55,19 +55,25 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
     raw: dict[str, Any] = {
         "state_dir": str(base),
         "database": {"url": f"sqlite:///{base / 'gateway.db'}"},
-        "amqp": {"url": config.amqp.url, "prefix": DEMO_PREFIX,
-                 "delivery_limit": config.amqp.delivery_limit,
-                 "queue_type": config.amqp.queue_type},
+        "amqp": {
+            "url": config.amqp.url,
+            "prefix": DEMO_PREFIX,
+            "delivery_limit": config.amqp.delivery_limit,
+            "queue_type": config.amqp.queue_type,
+        },
         "http": {"host": "127.0.0.1", "port": port},
         "intake": {"folder": str(base / "inbound")},
         "admin_api_keys": list(config.admin_api_keys),
         "default_enterprise": config.default_enterprise,
         "enterprises": [_enterprise_raw(e) for e in config.enterprises],
-        "customs_sim": {"database_url": f"sqlite:///{base / 'customs-sim.db'}",
-                        "declaring_delay": 0.3, "result_delay": 1.2,
-                        "return_rate": max(config.sim.return_rate, 0.25),
-                        "format_failure_rate": max(config.sim.format_failure_rate, 0.15),
-                        "seed": config.sim.seed},
+        "customs_sim": {
+            "database_url": f"sqlite:///{base / 'customs-sim.db'}",
+            "declaring_delay": 0.3,
+            "result_delay": 1.2,
+            "return_rate": max(config.sim.return_rate, 0.25),
+            "format_failure_rate": max(config.sim.format_failure_rate, 0.15),
+            "seed": config.sim.seed,
+        },
     }
     path = base / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
@@ -76,11 +82,20 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
 
 def _enterprise_raw(ent: Any) -> dict[str, Any]:
     key = ent.key
-    return {"code": ent.code, "name": ent.name, "dxp_id": ent.dxp_id,
-            "api_keys": list(ent.api_keys),
-            "key": {"backend": key.backend, "key_file": str(key.key_file),
-                    "cert_file": str(key.cert_file), "suite": key.suite,
-                    "generate": key.generate, "key_type": key.key_type}}
+    return {
+        "code": ent.code,
+        "name": ent.name,
+        "dxp_id": ent.dxp_id,
+        "api_keys": list(ent.api_keys),
+        "key": {
+            "backend": key.backend,
+            "key_file": str(key.key_file),
+            "cert_file": str(key.cert_file),
+            "suite": key.suite,
+            "generate": key.generate,
+            "key_type": key.key_type,
+        },
+    }
 
 
 def _free_port() -> int:
@@ -134,27 +149,61 @@ def pushes(config: Config, count: int) -> list[Push]:
     orders = samples.order_numbers(count)
     batches = _chunks(orders, 2)
     shipments = [(no.replace("EO", "YT"), ebc) for no in orders]
-    good = [Push(f"orders {', '.join(b)}", ebc_key,
-                 samples.order_message(ebc, PLATFORM, b, seed=1), "accepted") for b in batches]
-    good += [Push(f"payments for {len(b)} orders", ebc_key,
-                  samples.payment_message(ebc, PLATFORM, PAYER, b, seed=1), "accepted")
-             for b in _chunks(orders, 3)]
-    good += [Push(f"waybills for {len(b)} parcels", carrier_key,
-                  samples.waybill_message(carrier, b, seed=1), "accepted")
-             for b in [shipments[i : i + 3] for i in range(0, len(shipments), 3)]]
+    good = [
+        Push(
+            f"orders {', '.join(b)}",
+            ebc_key,
+            samples.order_message(ebc, PLATFORM, b, seed=1),
+            "accepted",
+        )
+        for b in batches
+    ]
+    good += [
+        Push(
+            f"payments for {len(b)} orders",
+            ebc_key,
+            samples.payment_message(ebc, PLATFORM, PAYER, b, seed=1),
+            "accepted",
+        )
+        for b in _chunks(orders, 3)
+    ]
+    good += [
+        Push(
+            f"waybills for {len(b)} parcels",
+            carrier_key,
+            samples.waybill_message(carrier, b, seed=1),
+            "accepted",
+        )
+        for b in [shipments[i : i + 3] for i in range(0, len(shipments), 3)]
+    ]
     bad_sum = samples.order_message(ebc, PLATFORM, [orders[0] + "X"], seed=2)
     no_order_no = samples.order_message(ebc, PLATFORM, [orders[0] + "Y"], seed=3)
     return good + [
         Push("the first orders sent again", ebc_key, good[0].body, "same records (idempotent)"),
-        Push("order whose goodsValue is not the sum of its lines", ebc_key,
-             _edit(bad_sum, "goodsValue", "999.99"), "refused: R-ECX-1.sum"),
-        Push("order without orderNo", ebc_key, _edit(no_order_no, "orderNo", None),
-             "refused: R-COM-1 (XSD)"),
-        Push("an existing order sent again as new (appType 1)", ebc_key,
-             samples.order_message(ebc, PLATFORM, orders[:1], seed=9),
-             "refused: R-COM-5.duplicate"),
-        Push("the carrier's waybill sent with the e-commerce firm's API key", ebc_key,
-             samples.waybill_message(carrier, shipments[:1], seed=4), "refused: R-COM-3"),
+        Push(
+            "order whose goodsValue is not the sum of its lines",
+            ebc_key,
+            _edit(bad_sum, "goodsValue", "999.99"),
+            "refused: R-ECX-1.sum",
+        ),
+        Push(
+            "order without orderNo",
+            ebc_key,
+            _edit(no_order_no, "orderNo", None),
+            "refused: R-COM-1 (XSD)",
+        ),
+        Push(
+            "an existing order sent again as new (appType 1)",
+            ebc_key,
+            samples.order_message(ebc, PLATFORM, orders[:1], seed=9),
+            "refused: R-COM-5.duplicate",
+        ),
+        Push(
+            "the carrier's waybill sent with the e-commerce firm's API key",
+            ebc_key,
+            samples.waybill_message(carrier, shipments[:1], seed=4),
+            "refused: R-COM-3",
+        ),
     ]
 
 
@@ -162,8 +211,11 @@ def pushes(config: Config, count: int) -> list[Push]:
 
 
 def _post(client: httpx.Client, push: Push) -> tuple[int, dict[str, Any]]:
-    resp = client.post("/v1/messages", content=push.body,
-                       headers={"X-API-Key": push.api_key, "Content-Type": "application/xml"})
+    resp = client.post(
+        "/v1/messages",
+        content=push.body,
+        headers={"X-API-Key": push.api_key, "Content-Type": "application/xml"},
+    )
     return resp.status_code, resp.json()
 
 
@@ -172,8 +224,10 @@ def _show_push(push: Push, code: int, answer: dict[str, Any]) -> list[int]:
     if code in (200, 201):
         docs = answer["documents"]
         tag = "duplicate: " if answer.get("duplicate") else ""
-        click.echo(f"  HTTP {code} {tag}message {answer['message_id']}, "
-                   + ", ".join(f"#{d['id']} {d['kind']} {d['business_key']}" for d in docs))
+        click.echo(
+            f"  HTTP {code} {tag}message {answer['message_id']}, "
+            + ", ".join(f"#{d['id']} {d['kind']} {d['business_key']}" for d in docs)
+        )
         return [d["id"] for d in docs]
     click.secho(f"  HTTP {code} {answer.get('error')}: ", fg="yellow")
     for v in answer.get("violations", [])[:4]:
@@ -201,8 +255,12 @@ def _fix_returned(client: httpx.Client, config: Config, gw: Gateway, ids: set[in
     for doc in returned:
         order_no = doc.business_key.split("|")[1]
         body = samples.order_message(ebc, PLATFORM, [order_no], app_type="2", seed=1)
-        push = Push(f"returned order {order_no} corrected (appType 2)",
-                    config.enterprises[0].api_keys[0], body, "accepted as version 2")
+        push = Push(
+            f"returned order {order_no} corrected (appType 2)",
+            config.enterprises[0].api_keys[0],
+            body,
+            "accepted as version 2",
+        )
         fixed |= set(_show_push(push, *_post(client, push)))
     return fixed
 
@@ -241,11 +299,14 @@ def run_demo(config: Config, *, count: int = 6, timeout: float = 90.0) -> int:
     _reset_broker(cfg, gw)
     gw.prepare()
     stop = threading.Event()
-    sim = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(path),
-                            "customs-sim"], stdout=(base / "customs-sim.log").open("w"),
-                           stderr=subprocess.STDOUT)
-    server = uvicorn.Server(uvicorn.Config(create_app(gw), host="127.0.0.1",
-                                           port=cfg.http.port, log_level="warning"))
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "--config", str(path), "customs-sim"],
+        stdout=(base / "customs-sim.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gw), host="127.0.0.1", port=cfg.http.port, log_level="warning")
+    )
     threading.Thread(target=server.run, name="http", daemon=True).start()
     try:
         gw.workers(stop, folder=False)
@@ -259,9 +320,11 @@ def run_demo(config: Config, *, count: int = 6, timeout: float = 90.0) -> int:
 
 def _drive(cfg: Config, gw: Gateway, count: int, timeout: float) -> int:
     click.secho("Customs EDI gateway demo — pushing declarations over HTTP", bold=True)
-    click.echo(f"state in {cfg.state_dir}, broker prefix {cfg.amqp.prefix!r}, "
-               f"customs returns ~{cfg.sim.return_rate:.0%}, "
-               f"format failures ~{cfg.sim.format_failure_rate:.0%}")
+    click.echo(
+        f"state in {cfg.state_dir}, broker prefix {cfg.amqp.prefix!r}, "
+        f"customs returns ~{cfg.sim.return_rate:.0%}, "
+        f"format failures ~{cfg.sim.format_failure_rate:.0%}"
+    )
     with httpx.Client(base_url=f"http://127.0.0.1:{cfg.http.port}", timeout=30) as client:
         _await_http(client)
         ids: set[int] = set()
@@ -279,8 +342,9 @@ def _drive(cfg: Config, gw: Gateway, count: int, timeout: float) -> int:
     _summary(_report(gw, ids), refused, duplicates)
     unsettled = [i for i, s in final.items() if s not in SETTLED]
     if unsettled:
-        click.secho(f"\n{len(unsettled)} declaration(s) did not settle in time: {unsettled}",
-                    fg="red")
+        click.secho(
+            f"\n{len(unsettled)} declaration(s) did not settle in time: {unsettled}", fg="red"
+        )
         return 1
     click.secho(f"\nall {len(final)} declarations reached a final status", fg="green")
     return 0

@@ -1,8 +1,9 @@
 """Fail points for crash tests: `crash_point(name)` kills the process when asked to.
 
-Set `CUSTOMS_GATEWAY_CRASH_AT=relay.after_publish.declaration` (optionally `name:N` to die at the N-th
-pass) to make a worker die exactly there, as `kill -9` would: no cleanup, no commit. This is
-how the tests prove that a crash between two steps loses nothing and sends nothing twice.
+Set `CUSTOMS_GATEWAY_CRASH_AT=relay.after_publish.declaration` (optionally `name:N` to die
+at the N-th pass) to make a worker die exactly there, as `kill -9` would: no cleanup, no
+commit. This is how the tests prove that a crash between two steps loses nothing and sends
+nothing twice.
 Unset, it costs one dictionary lookup.
 """
 

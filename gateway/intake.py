@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from schemas import loader as schemas
 from gateway import checks, kinds, xmlsafe
 from gateway.codes import AppStatus, AppType
 from gateway.db import Database
@@ -25,6 +24,7 @@ from gateway.history import Change, Notifier, Source, record
 from gateway.kinds import DocumentKind, Record, key_text
 from gateway.models import Document, Enterprise, Message, Version, utcnow
 from gateway.status import Status
+from schemas import loader as schemas
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ class Checked:
     data: bytes
 
 
-def check(data: bytes, *, max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES, schema_only: bool = False
-          ) -> Checked:
+def check(
+    data: bytes, *, max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES, schema_only: bool = False
+) -> Checked:
     """Everything but the store: raises InvalidMessage with every violation found."""
     root = xmlsafe.parse(data, max_bytes).getroot()
     mtype = schemas.message_type(root)
@@ -280,8 +281,12 @@ def _conflict(
     if doc is None:
         if rec.app_type == AppType.ADD:
             return None
-        return Violation("R-COM-5", where, f"no live {kind.name} with this key to modify or delete",
-                         value=rec.app_type)
+        return Violation(
+            "R-COM-5",
+            where,
+            f"no live {kind.name} with this key to modify or delete",
+            value=rec.app_type,
+        )
     if doc.enterprise_id != ent.id:
         return _dup(kind, rec, "is already declared by another enterprise")
     status = Status(doc.status)
@@ -311,8 +316,14 @@ def _apply(
     if doc is None:
         doc = _new_document(session, ent, kind, rec)
     number = len(doc.versions) + 1
-    version = Version(document_id=doc.id, message_id=msg.id, number=number,
-                      app_type=rec.app_type, app_status=rec.app_status, record_guid=rec.guid)
+    version = Version(
+        document_id=doc.id,
+        message_id=msg.id,
+        number=number,
+        app_type=rec.app_type,
+        app_status=rec.app_status,
+        record_guid=rec.guid,
+    )
     session.add(version)
     doc.versions.append(version)
     record(session, doc, Change(_target(rec), Source.GATEWAY, _why(rec, number)), notifier)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -15,9 +15,10 @@ from gateway.errors import NotFound
 from gateway.models import Document, Enterprise, Message, Receipt, StatusChange
 
 MAX_PAGE_SIZE = 500
+S = TypeVar("S", bound=Select)
 
 
-def _scoped(stmt: Select[Any], caller: Caller, column: Any) -> Select[Any]:
+def _scoped(stmt: S, caller: Caller, column: Any) -> S:
     return stmt if caller.is_admin else stmt.where(column == caller.enterprise_id)
 
 
@@ -114,8 +115,11 @@ class DocumentFilter:
 
 def list_documents(session: Session, caller: Caller, flt: DocumentFilter) -> dict[str, Any]:
     stmt = _scoped(select(Document), caller, Document.enterprise_id)
-    for column, value in ((Document.kind, flt.kind), (Document.status, flt.status),
-                          (Document.business_key, flt.business_key)):
+    for column, value in (
+        (Document.kind, flt.kind),
+        (Document.status, flt.status),
+        (Document.business_key, flt.business_key),
+    ):
         if value:
             stmt = stmt.where(column == value)
     if flt.since:
@@ -126,8 +130,12 @@ def list_documents(session: Session, caller: Caller, flt: DocumentFilter) -> dic
     size = max(1, min(flt.page_size, MAX_PAGE_SIZE))
     page = max(1, flt.page)
     rows = session.scalars(stmt.order_by(Document.id.desc()).offset((page - 1) * size).limit(size))
-    return {"total": total, "page": page, "page_size": size,
-            "items": [document_summary(d) for d in rows]}
+    return {
+        "total": total,
+        "page": page,
+        "page_size": size,
+        "items": [document_summary(d) for d in rows],
+    }
 
 
 def status_counts(session: Session, caller: Caller) -> dict[str, int]:

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, publisher: Publisher, notifier: Notifier | None,
-                 batch: int = 200) -> None:
+    def __init__(
+        self, db: Database, publisher: Publisher, notifier: Notifier | None, batch: int = 200
+    ) -> None:
         self.db = db
         self.publisher = publisher
         self.notifier = notifier

@@ -36,8 +36,9 @@ API_KEY_HEADER = "x-api-key"
 
 def topology_for(config: Config) -> Topology:
     amqp = config.amqp
-    return Topology(prefix=amqp.prefix, delivery_limit=amqp.delivery_limit,
-                    queue_type=amqp.queue_type)
+    return Topology(
+        prefix=amqp.prefix, delivery_limit=amqp.delivery_limit, queue_type=amqp.queue_type
+    )
 
 
 def ensure_test_keys(config: Config) -> None:
@@ -49,8 +50,9 @@ def ensure_test_keys(config: Config) -> None:
         if key.generate and key.key_file and key.cert_file:
             if key.key_file.exists() and key.cert_file.exists():
                 continue
-            made_key, made_cert = ensure_identity(key.key_file.parent, ent.code,
-                                                  key_type=key.key_type, common_name=ent.name)
+            made_key, made_cert = ensure_identity(
+                key.key_file.parent, ent.code, key_type=key.key_type, common_name=ent.name
+            )
             if made_key != key.key_file:
                 made_key.replace(key.key_file)
             if made_cert != key.cert_file:
@@ -86,10 +88,15 @@ class Gateway:
         self.topology = topology_for(self.config)
         self.notifier = Notifier(self.topology)
         self.keyring = Keyring(self.config.sign_algorithms)
-        self.signer = SigningWorker(self.db, self.keyring, self.topology, self.notifier,
-                                    on_signed=self._wake_relays)
-        self.intake = Intake(self.db, self.notifier, max_bytes=self.config.intake.max_bytes,
-                             on_declared=self.signer.wake.set)
+        self.signer = SigningWorker(
+            self.db, self.keyring, self.topology, self.notifier, on_signed=self._wake_relays
+        )
+        self.intake = Intake(
+            self.db,
+            self.notifier,
+            max_bytes=self.config.intake.max_bytes,
+            on_declared=self.signer.wake.set,
+        )
         self.receipts = ReceiptProcessor(self.db, self.notifier)
 
     def _wake_relays(self) -> None:
@@ -109,8 +116,9 @@ class Gateway:
             declare_topology(self.config, self.topology)
 
     def new_relay(self) -> OutboxRelay:
-        publisher = Publisher(self.config.amqp.url, self.topology, name="gateway-relay",
-                              declare=False)
+        publisher = Publisher(
+            self.config.amqp.url, self.topology, name="gateway-relay", declare=False
+        )
         relay = OutboxRelay(self.db, publisher, self.notifier)
         self._wakers.append(relay.wake.set)
         return relay
@@ -125,19 +133,29 @@ class Gateway:
         jobs: dict[str, Callable[[], None]] = {
             "signer": lambda: self.signer.run(stop),
             "relay": lambda: self.new_relay().run(stop),
-            "receipts": lambda: Consumer(url, self.topology.receipts_queue, self.handle_receipt,
-                                         name="gateway-receipts",
-                                         retry_limit=self.topology.consumer_retry_limit).run(stop),
-            "inbound": lambda: Consumer(url, self.topology.inbound_queue,
-                                        InboundHandler(self).handle, name="gateway-inbound",
-                                        retry_limit=self.topology.consumer_retry_limit).run(stop),
+            "receipts": lambda: Consumer(
+                url,
+                self.topology.receipts_queue,
+                self.handle_receipt,
+                name="gateway-receipts",
+                retry_limit=self.topology.consumer_retry_limit,
+            ).run(stop),
+            "inbound": lambda: Consumer(
+                url,
+                self.topology.inbound_queue,
+                InboundHandler(self).handle,
+                name="gateway-inbound",
+                retry_limit=self.topology.consumer_retry_limit,
+            ).run(stop),
         }
         if folder and self.config.intake.folder is not None:
-            watcher = FolderIntake(self.intake, self.config.intake.folder,
-                                   self.config.intake.settle_seconds)
+            watcher = FolderIntake(
+                self.intake, self.config.intake.folder, self.config.intake.settle_seconds
+            )
             jobs["folder"] = lambda: watcher.run(stop, self.config.intake.poll_seconds)
-        threads = [threading.Thread(target=job, name=name, daemon=True)
-                   for name, job in jobs.items()]
+        threads = [
+            threading.Thread(target=job, name=name, daemon=True) for name, job in jobs.items()
+        ]
         for thread in threads:
             thread.start()
         return threads
@@ -158,8 +176,7 @@ class InboundHandler:
         pub = getattr(self._local, "publisher", None)
         if pub is None:
             gw = self.gateway
-            pub = Publisher(gw.config.amqp.url, gw.topology, name="gateway-replies",
-                            declare=False)
+            pub = Publisher(gw.config.amqp.url, gw.topology, name="gateway-replies", declare=False)
             self._local.publisher = pub
         return pub
 
@@ -171,11 +188,14 @@ class InboundHandler:
                 raise PermanentFailure(f"refused and no reply_to: {exc.message}") from exc
             answer = {"ok": False, **exc.as_dict()}
         if delivery.reply_to:
-            self._publisher().publish("", delivery.reply_to,
-                                      json.dumps(answer, ensure_ascii=False).encode(),
-                                      message_id=f"reply-{delivery.message_id or ''}",
-                                      correlation_id=delivery.correlation_id or delivery.message_id,
-                                      content_type="application/json")
+            self._publisher().publish(
+                "",
+                delivery.reply_to,
+                json.dumps(answer, ensure_ascii=False).encode(),
+                message_id=f"reply-{delivery.message_id or ''}",
+                correlation_id=delivery.correlation_id or delivery.message_id,
+                content_type="application/json",
+            )
 
     def _submit(self, delivery: Delivery) -> dict[str, object]:
         key = delivery.headers.get(API_KEY_HEADER)

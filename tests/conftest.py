@@ -21,8 +21,10 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def broker() -> None:
     if not broker_available():
-        pytest.fail("RabbitMQ is not reachable at AMQP_URL: integration tests need it "
-                    "(.ci/run installs and starts it)")
+        pytest.fail(
+            "RabbitMQ is not reachable at AMQP_URL: integration tests need it "
+            "(.ci/run installs and starts it)"
+        )
 
 
 @pytest.fixture
@@ -48,3 +50,26 @@ def make_stack(tmp_path: Path, keys_dir: Path, broker: None) -> Iterator:
     yield make
     for s in made:
         s.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.stack import PG_URL
+
+    name = f"gw_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - say plainly what is missing
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

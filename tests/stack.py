@@ -22,7 +22,7 @@ from gateway.enterprises import Caller
 from gateway.runtime import Gateway
 from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
 
-PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")
 ADMIN = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
 EBC_KEY = "test-key-ebc"
 CARRIER_KEY = "test-key-carrier"
@@ -30,13 +30,22 @@ PLATFORM = samples.Party("3301960P01", "杭州云选跨境电商平台有限公�
 PAYER = samples.Party("312226T001", "杭州云付支付服务有限公司", "DXPENT0000300002")
 
 
-def raw_config(base: Path, keys: Path, *, prefix: str, db_url: str | None = None,
-               **sim: Any) -> dict[str, Any]:
+def raw_config(
+    base: Path, keys: Path, *, prefix: str, db_url: str | None = None, **sim: Any
+) -> dict[str, Any]:
     def ent(code: str, name: str, dxp: str, key: str, suite: str) -> dict[str, Any]:
-        return {"code": code, "name": name, "dxp_id": dxp, "api_keys": [key],
-                "key": {"key_file": str(keys / f"{code}.key.pem"),
-                        "cert_file": str(keys / f"{code}.cert.pem"),
-                        "suite": suite, "generate": True}}
+        return {
+            "code": code,
+            "name": name,
+            "dxp_id": dxp,
+            "api_keys": [key],
+            "key": {
+                "key_file": str(keys / f"{code}.key.pem"),
+                "cert_file": str(keys / f"{code}.cert.pem"),
+                "suite": suite,
+                "generate": True,
+            },
+        }
 
     return {
         "state_dir": str(base),
@@ -46,13 +55,27 @@ def raw_config(base: Path, keys: Path, *, prefix: str, db_url: str | None = None
         "admin_api_keys": ["test-admin-key"],
         "default_enterprise": "3301960Z01",
         "enterprises": [
-            ent("3301960Z01", "杭州云锦跨境电子商务有限公司", "DXPENT0000458763", EBC_KEY,
-                "rsa-sha1"),
-            ent("3301980W02", "宁波海捷国际物流有限公司", "DXPENT0000512209", CARRIER_KEY,
-                "rsa-sha256"),
+            ent(
+                "3301960Z01",
+                "杭州云锦跨境电子商务有限公司",
+                "DXPENT0000458763",
+                EBC_KEY,
+                "rsa-sha1",
+            ),
+            ent(
+                "3301980W02",
+                "宁波海捷国际物流有限公司",
+                "DXPENT0000512209",
+                CARRIER_KEY,
+                "rsa-sha256",
+            ),
         ],
-        "customs_sim": {"database_url": f"sqlite:///{base / 'customs-sim.db'}",
-                        "declaring_delay": 0.05, "result_delay": 0.2, **sim},
+        "customs_sim": {
+            "database_url": f"sqlite:///{base / 'customs-sim.db'}",
+            "declaring_delay": 0.05,
+            "result_delay": 0.2,
+            **sim,
+        },
     }
 
 
@@ -92,8 +115,11 @@ class Stack:
             thread.join(timeout=5)
         connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
         try:
-            delete_topology(connection.channel(), self.gateway.topology,
-                            [e.code for e in self.config.enterprises])
+            delete_topology(
+                connection.channel(),
+                self.gateway.topology,
+                [e.code for e in self.config.enterprises],
+            )
         finally:
             connection.close()
         self.gateway.db.dispose()

@@ -59,7 +59,8 @@ def test_same_message_twice_is_one_record(api) -> None:  # type: ignore[no-untyp
 def test_an_enterprise_cannot_read_anothers_record(api) -> None:  # type: ignore[no-untyped-def]
     client, gw = api
     doc_id = _post(client, samples.order_message(_ebc(gw), PLATFORM, ["EO2026112200303"]))[
-        "documents"][0]["id"]
+        "documents"
+    ][0]["id"]
     other = client.get(f"/v1/documents/{doc_id}", headers={"X-API-Key": CARRIER_KEY})
     assert other.status_code == 404 and other.json()["error"] == "NotFound"
     listed = client.get("/v1/documents", headers={"X-API-Key": CARRIER_KEY}).json()
@@ -78,7 +79,8 @@ def test_errors_name_field_and_rule(api) -> None:  # type: ignore[no-untyped-def
     client, gw = api
     body = samples.order_message(_ebc(gw), PLATFORM, ["EO2026112200304"])
     bad = body.replace(b"<ceb:appTime>2026", b"<ceb:appTime>2025", 1).replace(
-        b"<ceb:orderType>E</ceb:orderType>", b"<ceb:orderType>Q</ceb:orderType>")
+        b"<ceb:orderType>E</ceb:orderType>", b"<ceb:orderType>Q</ceb:orderType>"
+    )
     answer = _post(client, bad)
     assert answer["status"] == 422
     rules = {(v["rule"], v["field"].split("/")[-1]) for v in answer["violations"]}
@@ -101,8 +103,9 @@ def test_listing_filters_and_pages(api) -> None:  # type: ignore[no-untyped-def]
 def test_oversized_body_is_refused_before_it_is_read_whole(api) -> None:  # type: ignore[no-untyped-def]
     client, gw = api
     limit = gw.config.http.max_body_bytes
-    resp = client.post("/v1/messages", content=b"<a>" + b"x" * limit + b"</a>",
-                       headers={"X-API-Key": EBC_KEY})
+    resp = client.post(
+        "/v1/messages", content=b"<a>" + b"x" * limit + b"</a>", headers={"X-API-Key": EBC_KEY}
+    )
     assert resp.status_code == 413
 
 

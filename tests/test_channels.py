@@ -29,8 +29,9 @@ def test_folder_files_end_in_done_or_failed_with_a_report(make_stack) -> None:  
     inbox = _inbox(stack)
     good = samples.order_message(stack.ebc, PLATFORM, ["EO2026112200501"])
     (inbox / "good.xml").write_bytes(good)
-    (inbox / "bad.xml").write_bytes(good.replace(b"<ceb:orderNo>", b"<ceb:orderNo>   ", 1)
-                                   .replace(b"EO2026112200501", b"", 1))
+    (inbox / "bad.xml").write_bytes(
+        good.replace(b"<ceb:orderNo>", b"<ceb:orderNo>   ", 1).replace(b"EO2026112200501", b"", 1)
+    )
     wait_value(lambda: sorted(p.name for p in inbox.rglob("*.json")), lambda v: len(v) == 2, 15)
     assert (inbox / "done" / "good.xml").read_bytes() == good
     result = json.loads((inbox / "done" / "good.xml.result.json").read_text())
@@ -57,8 +58,11 @@ def test_folder_never_reads_a_file_still_being_written(make_stack) -> None:  # t
     assert partial.exists()  # a .part file is left alone
     partial.write_bytes(samples.order_message(stack.ebc, PLATFORM, ["EO2026112200503"]))
     partial.rename(inbox / "slow.xml")
-    wait_value(lambda: len(list((inbox / "done").glob("*.xml"))) if (inbox / "done").exists()
-               else 0, lambda n: n == 2, 15)
+    wait_value(
+        lambda: len(list((inbox / "done").glob("*.xml"))) if (inbox / "done").exists() else 0,
+        lambda n: n == 2,
+        15,
+    )
     assert sorted(p.name for p in (inbox / "done").glob("*.xml")) == ["growing.xml", "slow.xml"]
     assert not (inbox / "failed").exists()
 
@@ -74,13 +78,20 @@ def test_inbound_queue_answers_with_record_ids_or_errors(make_stack) -> None:  #
         channel.confirm_delivery()
         for body, key in ((good, EBC_KEY), (bad, EBC_KEY), (good, "wrong-key")):
             channel.basic_publish(
-                stack.gateway.topology.intake_exchange, "declaration", body,
-                pika.BasicProperties(delivery_mode=2, reply_to=reply,
-                                     message_id=str(uuid.uuid4()),
-                                     headers={"x-api-key": key}))
+                stack.gateway.topology.intake_exchange,
+                "declaration",
+                body,
+                pika.BasicProperties(
+                    delivery_mode=2,
+                    reply_to=reply,
+                    message_id=str(uuid.uuid4()),
+                    headers={"x-api-key": key},
+                ),
+            )
         answers = []
-        for _method, _props, payload in channel.consume(reply, auto_ack=True,
-                                                       inactivity_timeout=15):
+        for _method, _props, payload in channel.consume(
+            reply, auto_ack=True, inactivity_timeout=15
+        ):
             if payload is None:
                 break
             answers.append(json.loads(payload))

@@ -28,13 +28,20 @@ def _serve(config_path: Path, crash_at: str | None, log: Path) -> subprocess.Pop
         env["CUSTOMS_GATEWAY_CRASH_AT"] = crash_at
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "--config", str(config_path), "serve", "--no-http"],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
-@pytest.mark.parametrize("crash_at", ["relay.before_publish.declaration", "relay.after_publish.declaration"])
+@pytest.mark.parametrize(
+    "crash_at", ["relay.before_publish.declaration", "relay.after_publish.declaration"]
+)
 def test_killed_between_commit_and_publish_reaches_customs_once(
-    crash_at: str, make_stack, tmp_path: Path, keys_dir: Path  # type: ignore[no-untyped-def]
+    crash_at: str,
+    make_stack,
+    tmp_path: Path,
+    keys_dir: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     stack = make_stack().start(workers=False)  # the simulator only; the gateway is a process
     path = tmp_path / "gateway.yaml"

@@ -90,8 +90,9 @@ def test_signature_tampered_in_transit_is_refused_by_customs(make_stack) -> None
         assert tampered != env.data
         from transports import wrap
 
-        row.body = wrap(tampered, msg_type=env.msg_type, sender_id=env.sender_id,
-                        cop_msg_id=env.cop_msg_id).body
+        row.body = wrap(
+            tampered, msg_type=env.msg_type, sender_id=env.sender_id, cop_msg_id=env.cop_msg_id
+        ).body
     stack.threads += stack.gateway.workers(stack.stop)
     doc_id = result.documents[0].id
     assert stack.wait_status(doc_id, "security_failed") == "security_failed"
@@ -118,8 +119,9 @@ def test_same_key_as_new_is_refused_and_modify_follows_the_state(stack: Stack) -
         stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026112200007"], seed=8))
     assert dup.value.violations[0].rule == "R-COM-5.duplicate"
     with pytest.raises(StateConflict) as conflict:
-        stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026112200007"],
-                                           app_type="2", seed=8))
+        stack.submit(
+            samples.order_message(stack.ebc, PLATFORM, ["EO2026112200007"], app_type="2", seed=8)
+        )
     assert conflict.value.violations[0].rule == "R-COM-5"
     assert "stored" in conflict.value.violations[0].message
 

@@ -29,23 +29,33 @@ def _sent_order(make_stack, order_no: str) -> tuple[Stack, int]:  # type: ignore
 
 
 def _publish(stack: Stack, receipt: bytes, msg_type: str = "CEB304Message") -> None:
-    env = wrap(receipt, msg_type=msg_type, sender_id="DXPEDCCEB0000003",
-               receiver_ids=(stack.ebc.dxp_id,))
+    env = wrap(
+        receipt, msg_type=msg_type, sender_id="DXPEDCCEB0000003", receiver_ids=(stack.ebc.dxp_id,)
+    )
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish(stack.gateway.topology.receipts_exchange, stack.ebc.dxp_id,
-                              env.body, pika.BasicProperties(delivery_mode=2,
-                                                             message_id=env.cop_msg_id))
+        channel.basic_publish(
+            stack.gateway.topology.receipts_exchange,
+            stack.ebc.dxp_id,
+            env.body,
+            pika.BasicProperties(delivery_mode=2, message_id=env.cop_msg_id),
+        )
     finally:
         connection.close()
 
 
 def _order_return(stack: Stack, order_no: str, status: str, at: datetime, **kw: str) -> bytes:
-    entity = {"guid": new_guid(), "ebpCode": PLATFORM.code, "ebcCode": stack.ebc.code,
-              "orderNo": order_no, "returnStatus": status, "returnTime": return_time(at),
-              "returnInfo": kw.pop("info", f"status {status}")}
+    entity = {
+        "guid": new_guid(),
+        "ebpCode": PLATFORM.code,
+        "ebcCode": stack.ebc.code,
+        "orderNo": order_no,
+        "returnStatus": status,
+        "returnTime": return_time(at),
+        "returnInfo": kw.pop("info", f"status {status}"),
+    }
     return build_receipt("CEB304Message", [entity], **kw)
 
 
@@ -90,9 +100,15 @@ def test_nothing_moves_a_record_out_of_a_final_state(make_stack) -> None:  # typ
 
 def test_default_namespace_gb2312_receipt_is_applied(make_stack) -> None:  # type: ignore[no-untyped-def]
     stack, doc_id = _sent_order(make_stack, "EO2026112200103")
-    receipt = _order_return(stack, "EO2026112200103", "100", datetime.now(UTC),
-                            info="订单商品信息与备案不符", default_namespace=True,
-                            encoding="GB2312")
+    receipt = _order_return(
+        stack,
+        "EO2026112200103",
+        "100",
+        datetime.now(UTC),
+        info="订单商品信息与备案不符",
+        default_namespace=True,
+        encoding="GB2312",
+    )
     assert b"xmlns=" in receipt and b"GB2312" in receipt
     _publish(stack, receipt)
     assert stack.wait_status(doc_id, "returned") == "returned"
@@ -123,8 +139,12 @@ def test_unmatched_and_unreadable_receipts_are_kept_for_ops(make_stack) -> None:
 def test_ceb900_security_failure_is_correlated_by_cop_msg_id(make_stack) -> None:  # type: ignore[no-untyped-def]
     stack, doc_id = _sent_order(make_stack, "EO2026112200106")
     cop_msg_id = stack.view(doc_id)["versions"][0]["cop_msg_id"]
-    ret = build_message_return(ori_cop_msg_id=cop_msg_id, ori_message_type="CEB303Message",
-                               return_status="-1", return_info="[Code:1001;Desc:签名无效]",
-                               ori_biz_message=b"<x/>")
+    ret = build_message_return(
+        ori_cop_msg_id=cop_msg_id,
+        ori_message_type="CEB303Message",
+        return_status="-1",
+        return_info="[Code:1001;Desc:签名无效]",
+        ori_biz_message=b"<x/>",
+    )
     _publish(stack, ret, "CEB900Message")
     assert stack.wait_status(doc_id, "security_failed") == "security_failed"

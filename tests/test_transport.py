@@ -17,7 +17,6 @@ from gateway.codes import EXPORT_RECEIVER_ID
 from gateway.errors import ConfigError, InvalidMessage, TransportError, Violation
 from tests.transport_fixtures import (
     AMQP_URL,
-    broker_available,
     close_connections_named,
     consuming,
     delete_topology,
@@ -31,7 +30,7 @@ from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not broker_available(), reason=f"no RabbitMQ at {AMQP_URL}"),
+    pytest.mark.usefixtures("broker"),  # fails loudly without RabbitMQ (conftest)
 ]
 
 SENDER = "DXPENT0000000001"

@@ -26,7 +26,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from schemas import loader as schemas
 from gateway import kinds, xmlsafe
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID, AppType, ReturnStatus
 from gateway.config import Config, SimConfig
@@ -35,6 +34,7 @@ from gateway.db import Database
 from gateway.errors import InvalidMessage, SignatureInvalid
 from gateway.kinds import DocumentKind, Record, key_text
 from receipts.build import build_message_return, build_receipt, return_time
+from schemas import loader as schemas
 from signers import REGISTRY, allow_list, verify
 from transports import Delivery, Publisher, Topology, unwrap, wrap
 
@@ -114,20 +114,31 @@ class CustomsSim:
             return
         try:
             with self.db.session() as session:
-                self._receive(session, env.cop_msg_id, env.msg_type, env.sender_id,
-                              env.receiver_ids, env.data)
+                self._receive(
+                    session, env.cop_msg_id, env.msg_type, env.sender_id, env.receiver_ids, env.data
+                )
         except IntegrityError:
             self._count_repeat(env.cop_msg_id)
 
     def _count_repeat(self, cop_msg_id: str) -> None:
         # Same CopMsgId again: the exchange platform drops repeats, customs counts them.
         with self.db.session() as session:
-            session.execute(update(Received).where(Received.cop_msg_id == cop_msg_id)
-                            .values(deliveries=Received.deliveries + 1))
+            session.execute(
+                update(Received)
+                .where(Received.cop_msg_id == cop_msg_id)
+                .values(deliveries=Received.deliveries + 1)
+            )
         log.info("customs dropped a repeat of CopMsgId %s", cop_msg_id)
 
-    def _receive(self, session: Session, cop_msg_id: str, msg_type: str, sender: str,
-                 receivers: Sequence[str], data: bytes) -> None:
+    def _receive(
+        self,
+        session: Session,
+        cop_msg_id: str,
+        msg_type: str,
+        sender: str,
+        receivers: Sequence[str],
+        data: bytes,
+    ) -> None:
         row = Received(cop_msg_id=cop_msg_id, msg_type=msg_type, sender_id=sender, outcome="")
         session.add(row)
         session.flush()  # IntegrityError here means a repeat
@@ -137,13 +148,31 @@ class CustomsSim:
             self._schedule(session, sender, answer)
 
     def _schedule(self, session: Session, receiver: str, answer: Answer) -> None:
-        env = wrap(answer.body, msg_type=answer.msg_type, sender_id=EXPORT_RECEIVER_ID,
-                   receiver_ids=(receiver,))
-        session.add(Scheduled(due=time.time() + answer.delay, routing_key=receiver,
-                              message_id=env.cop_msg_id, body=env.body, note=answer.note))
+        env = wrap(
+            answer.body,
+            msg_type=answer.msg_type,
+            sender_id=EXPORT_RECEIVER_ID,
+            receiver_ids=(receiver,),
+        )
+        session.add(
+            Scheduled(
+                due=time.time() + answer.delay,
+                routing_key=receiver,
+                message_id=env.cop_msg_id,
+                body=env.body,
+                note=answer.note,
+            )
+        )
 
-    def _judge(self, session: Session, cop_msg_id: str, msg_type: str, sender: str,
-               receivers: Sequence[str], data: bytes) -> tuple[list[Answer], str]:
+    def _judge(
+        self,
+        session: Session,
+        cop_msg_id: str,
+        msg_type: str,
+        sender: str,
+        receivers: Sequence[str],
+        data: bytes,
+    ) -> tuple[list[Answer], str]:
         failure = self._exchange_check(cop_msg_id, msg_type, sender, receivers, data)
         if failure is not None:
             return [failure], "format_or_security_failure"
@@ -153,12 +182,17 @@ class CustomsSim:
         records = list(kind.records(root))
         return self._business(session, kind, records, cop_msg_id, sender), "accepted"
 
-    def _exchange_check(self, cop_msg_id: str, msg_type: str, sender: str,
-                        receivers: Sequence[str], data: bytes) -> Answer | None:
+    def _exchange_check(
+        self, cop_msg_id: str, msg_type: str, sender: str, receivers: Sequence[str], data: bytes
+    ) -> Answer | None:
         def fail(code: str, desc: str) -> Answer:
-            body = build_message_return(ori_cop_msg_id=cop_msg_id, ori_message_type=msg_type,
-                                        return_status="-1", return_info=exchange_error(code, desc),
-                                        ori_biz_message=data)
+            body = build_message_return(
+                ori_cop_msg_id=cop_msg_id,
+                ori_message_type=msg_type,
+                return_status="-1",
+                return_info=exchange_error(code, desc),
+                ori_biz_message=data,
+            )
             return Answer(self.sim.declaring_delay, "CEB900Message", body, f"CEB900 {code}")
 
         if not {EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID} & set(receivers):
@@ -203,34 +237,73 @@ class CustomsSim:
 
     # --- business rules ------------------------------------------------------------------
 
-    def _business(self, session: Session, kind: DocumentKind, records: list[Record],
-                  cop_msg_id: str, sender: str) -> list[Answer]:
+    def _business(
+        self,
+        session: Session,
+        kind: DocumentKind,
+        records: list[Record],
+        cop_msg_id: str,
+        sender: str,
+    ) -> list[Answer]:
         first: list[dict[str, str]] = []
         later: list[dict[str, str]] = []
         for rec in records:
             status, info, final = self._decide(session, kind, rec, cop_msg_id, sender)
             entity = _echo(kind, rec)
             if status.startswith("-"):
-                first.append({**entity, "returnStatus": status, "returnInfo": info,
-                              "returnTime": _at(self.sim.declaring_delay)})
+                first.append(
+                    {
+                        **entity,
+                        "returnStatus": status,
+                        "returnInfo": info,
+                        "returnTime": _at(self.sim.declaring_delay),
+                    }
+                )
                 continue
-            first.append({**entity, "returnStatus": ReturnStatus.EPORT_DECLARING.value,
-                          "returnInfo": f"新增申报成功[{rec.guid}]",
-                          "returnTime": _at(self.sim.declaring_delay)})
-            later.append({**entity, "returnStatus": final[0], "returnInfo": final[1],
-                          "returnTime": _at(self.sim.result_delay)})
-        answers = [Answer(self.sim.declaring_delay, kind.receipt_type,
-                          build_receipt(kind.receipt_type, first), "declaring")]
+            first.append(
+                {
+                    **entity,
+                    "returnStatus": ReturnStatus.EPORT_DECLARING.value,
+                    "returnInfo": f"新增申报成功[{rec.guid}]",
+                    "returnTime": _at(self.sim.declaring_delay),
+                }
+            )
+            later.append(
+                {
+                    **entity,
+                    "returnStatus": final[0],
+                    "returnInfo": final[1],
+                    "returnTime": _at(self.sim.result_delay),
+                }
+            )
+        answers = [
+            Answer(
+                self.sim.declaring_delay,
+                kind.receipt_type,
+                build_receipt(kind.receipt_type, first),
+                "declaring",
+            )
+        ]
         if later:
-            answers.append(Answer(self.sim.result_delay, kind.receipt_type,
-                                  build_receipt(kind.receipt_type, later), "result"))
+            answers.append(
+                Answer(
+                    self.sim.result_delay,
+                    kind.receipt_type,
+                    build_receipt(kind.receipt_type, later),
+                    "result",
+                )
+            )
         return answers
 
-    def _decide(self, session: Session, kind: DocumentKind, rec: Record, cop_msg_id: str,
-                sender: str) -> tuple[str, str, tuple[str, str]]:
+    def _decide(
+        self, session: Session, kind: DocumentKind, rec: Record, cop_msg_id: str, sender: str
+    ) -> tuple[str, str, tuple[str, str]]:
         key = key_text(rec.business_key)
-        held = session.scalar(select(Declaration).where(Declaration.kind == kind.name,
-                                                        Declaration.business_key == key))
+        held = session.scalar(
+            select(Declaration).where(
+                Declaration.kind == kind.name, Declaration.business_key == key
+            )
+        )
         refusal = _refusal(rec, held)
         if refusal is not None:
             return refusal[0], refusal[1], ("", "")
@@ -252,12 +325,20 @@ class CustomsSim:
 
     def send_due(self, publisher: Publisher, limit: int = 200) -> int:
         with self.db.session() as session:
-            stmt = (select(Scheduled).where(Scheduled.sent.is_(False), Scheduled.due <= time.time())
-                    .order_by(Scheduled.due, Scheduled.id).limit(limit))
+            stmt = (
+                select(Scheduled)
+                .where(Scheduled.sent.is_(False), Scheduled.due <= time.time())
+                .order_by(Scheduled.due, Scheduled.id)
+                .limit(limit)
+            )
             rows = list(session.scalars(stmt))
             for row in rows:
-                publisher.publish(self.topology.receipts_exchange, row.routing_key, row.body,
-                                  message_id=row.message_id)
+                publisher.publish(
+                    self.topology.receipts_exchange,
+                    row.routing_key,
+                    row.body,
+                    message_id=row.message_id,
+                )
                 row.sent = True
         return len(rows)
 
@@ -284,8 +365,11 @@ def _refusal(rec: Record, held: Declaration | None) -> tuple[str, str] | None:
 
 
 def _echo(kind: DocumentKind, rec: Record) -> dict[str, str]:
-    return {name: rec.fields.get(name, "") for name in kind.receipt_echo_fields
-            if rec.fields.get(name, "") or name != "payNo"}
+    return {
+        name: rec.fields.get(name, "")
+        for name in kind.receipt_echo_fields
+        if rec.fields.get(name, "") or name != "payNo"
+    }
 
 
 def stats(db: Database) -> dict[str, int]:
@@ -293,8 +377,10 @@ def stats(db: Database) -> dict[str, int]:
     with db.session() as session:
         received = list(session.scalars(select(Received)))
         held = list(session.scalars(select(Declaration)))
-    out = {"envelopes": len(received),
-           "received_more_than_once": sum(r.deliveries > 1 for r in received)}
+    out = {
+        "envelopes": len(received),
+        "received_more_than_once": sum(r.deliveries > 1 for r in received),
+    }
     for row in held:
         out[f"status_{row.status}"] = out.get(f"status_{row.status}", 0) + 1
     return out

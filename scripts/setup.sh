@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine (and a no-op where things already run):
+# system packages, RabbitMQ and PostgreSQL started, the virtual environment with the project.
+# Sourced by scripts/test.sh and scripts/demo.sh; needs root (or sudo) only to install.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+export AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
+export PG_URL="${PG_URL:-postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\033[31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+port_open() {  # port_open PORT — no netcat on a minimal Debian, so ask bash itself
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_port() {  # wait_port PORT SECONDS NAME
+    local i
+    for ((i = 0; i < $2 * 2; i++)); do port_open "$1" && return 0; sleep 0.5; done
+    die "$3 did not open port $1 within $2 s"
+}
+
+APT_UPDATED=0
+apt_install() {  # apt_install PACKAGE...
+    if [ "$APT_UPDATED" = 0 ]; then
+        say "apt-get update"
+        as_root apt-get update -qq
+        APT_UPDATED=1
+    fi
+    say "apt-get install $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+ensure_packages() {
+    local missing=()
+    command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+    command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+    if ! port_open 5432 && ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        missing+=(postgresql)
+    fi
+    if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+ensure_rabbitmq() {
+    if port_open 5672; then return 0; fi
+    say "starting RabbitMQ"
+    # Loopback only: the broker is for this machine's gateway and tests.
+    if [ ! -s /etc/rabbitmq/rabbitmq.conf ]; then
+        echo "listeners.tcp.default = 127.0.0.1:5672" | as_root tee /etc/rabbitmq/rabbitmq.conf >/dev/null
+    fi
+    as_root env ERL_EPMD_ADDRESS=127.0.0.1 rabbitmq-server -detached
+    wait_port 5672 90 RabbitMQ
+    as_root rabbitmqctl await_startup >/dev/null 2>&1 || true
+}
+
+ensure_postgres() {
+    if port_open 5432; then return 0; fi
+    say "starting PostgreSQL"
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    wait_port 5432 60 PostgreSQL
+    # A fresh cluster: give the postgres role the password the tests use, and a test database.
+    as_root su postgres -c "psql -qc \"ALTER ROLE postgres PASSWORD 'postgres'\"" >/dev/null
+    as_root su postgres -c "createdb test" 2>/dev/null || true
+}
+
+ensure_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the virtual environment in $VENV"
+        python3 -m venv "$VENV"
+    fi
+    local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+    if [ ! -e "$stamp" ]; then
+        say "installing the gateway and its dependencies"
+        "$VENV/bin/python" -m pip install -q --upgrade pip
+        "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
+        touch "$stamp"
+    fi
+}
+
+setup_all() {
+    ensure_packages
+    ensure_rabbitmq
+    ensure_postgres
+    ensure_venv
+}
