@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        #: called with the session just before each commit (e.g. to write the notifications
+        #: gathered during the transaction into the outbox, in the same transaction)
+        self.before_commit: list[Callable[[Session], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -50,6 +53,8 @@ class Database:
         """A unit of work: commits on success, rolls back on any exception."""
         with self._factory() as session, session.begin():
             yield session
+            for hook in self.before_commit:
+                hook(session)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -34,7 +34,14 @@ class Change:
 
 
 class Notifier:
-    """Queues status notifications on the per-enterprise notify exchange through the outbox."""
+    """Status notifications to each enterprise, through the outbox.
+
+    The changes of one transaction are gathered in the session and written as one outbox
+    row per enterprise just before the commit (`Database.before_commit`): a batch of 100
+    records signed together is one notification, not 100 publishes with confirms.
+    """
+
+    KEY = "pending_notifications"
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
@@ -49,37 +56,57 @@ class Notifier:
         return code
 
     def queue(self, session: Session, doc: Document, entry: StatusChange) -> None:
-        code = self.enterprise_code(session, doc.enterprise_id)
-        body = {
-            "document_id": doc.id,
-            "kind": doc.kind,
-            "business_key": doc.business_key,
-            "pre_no": doc.pre_no,
-            "from": entry.from_status,
-            "to": entry.to_status,
-            "source": entry.source,
-            "at": entry.at.isoformat(),
-            "return_status": entry.return_status,
-            "info": entry.info,
-            "customs_numbers": doc.customs_numbers,
-        }
-        session.add(
-            Outbox(
-                exchange=self.topology.notify_exchange,
-                routing_key=code,
-                message_id=f"status-{doc.id}-{entry.id}",
-                body=json.dumps(body, ensure_ascii=False).encode(),
-                content_type="application/json",
+        pending = session.info.setdefault(self.KEY, {})
+        pending.setdefault(doc.enterprise_id, []).append((doc, entry))
+
+    def flush(self, session: Session) -> None:
+        pending: dict[int, list[tuple[Document, StatusChange]]] = session.info.pop(self.KEY, {})
+        if pending:
+            session.flush()  # new documents get their ids
+        for enterprise_id, pairs in pending.items():
+            changes = [_change_json(doc, entry) for doc, entry in pairs]
+            code = self.enterprise_code(session, enterprise_id)
+            body = {"enterprise": code, "changes": changes}
+            first = changes[0]
+            session.add(
+                Outbox(
+                    exchange=self.topology.notify_exchange,
+                    routing_key=code,
+                    message_id=f"status-{first['document_id']}-{first['at']}-{len(changes)}",
+                    body=json.dumps(body, ensure_ascii=False).encode(),
+                    content_type="application/json",
+                )
             )
-        )
 
 
-def record(session: Session, doc: Document, change: Change, notifier: Notifier | None) -> None:
+def _change_json(doc: Document, entry: StatusChange) -> dict[str, object]:
+    return {
+        "document_id": doc.id,
+        "kind": doc.kind,
+        "business_key": doc.business_key,
+        "pre_no": doc.pre_no,
+        "from": entry.from_status,
+        "to": entry.to_status,
+        "source": entry.source,
+        "at": entry.at.isoformat(),
+        "return_status": entry.return_status,
+        "info": entry.info,
+        "customs_numbers": dict(doc.customs_numbers or {}),
+    }
+
+
+def record(
+    session: Session,
+    doc: Document,
+    change: Change,
+    notifier: Notifier | None,
+    *,
+    initial: bool = False,
+) -> None:
     """Move `doc` to `change.to`, append the history entry and queue the notification."""
     entry = StatusChange(
-        document_id=doc.id,
         at=utcnow(),
-        from_status=doc.status or None,
+        from_status=None if initial else doc.status,
         to_status=change.to.value,
         source=change.source,
         receipt_id=change.receipt_id,
@@ -91,10 +118,19 @@ def record(session: Session, doc: Document, change: Change, notifier: Notifier |
     doc.status = change.to.value
     doc.status_info = change.info
     doc.updated_at = entry.at
-    session.add(entry)
-    session.flush()
+    _attach(session, doc, entry)
     if notifier is not None:
         notifier.queue(session, doc, entry)
+
+
+def _attach(session: Session, doc: Document, entry: StatusChange) -> None:
+    # A new document's history is an empty list already in memory; an existing one's is
+    # not loaded, and need not be: the foreign key is enough.
+    if doc.id is None:
+        doc.history.append(entry)
+    else:
+        entry.document_id = doc.id
+        session.add(entry)
 
 
 def record_ignored(session: Session, doc: Document, change: Change, why: str) -> None:

@@ -22,7 +22,7 @@ from gateway.db import Database
 from gateway.errors import DuplicateDocument, InvalidMessage, StateConflict, Violation
 from gateway.history import Change, Notifier, Source, record
 from gateway.kinds import DocumentKind, Record, key_text
-from gateway.models import Document, Enterprise, Message, Version, utcnow
+from gateway.models import Document, Enterprise, Message, Version
 from gateway.status import Status
 from schemas import loader as schemas
 
@@ -207,7 +207,6 @@ def _message_state(records: Sequence[Record]) -> str:
 def _store_new(
     session: Session, ent: Enterprise, checked: Checked, channel: str, notifier: Notifier | None
 ) -> IntakeResult:
-    state = _message_state(checked.records)
     msg = Message(
         enterprise_id=ent.id,
         msg_type=checked.kind.message_type,
@@ -215,13 +214,17 @@ def _store_new(
         sha256=_sha(checked.data),
         channel=channel,
         app_status=checked.records[0].app_status,
-        state=state,
+        state=_message_state(checked.records),
         original=checked.data,
     )
     session.add(msg)
-    session.flush()
     planned = _plan(session, ent, checked)
-    docs = [_apply(session, ent, msg, checked.kind, rec, doc, notifier) for rec, doc in planned]
+    session.flush()  # the message id makes the pre-entry numbers
+    docs = [
+        _apply(session, ent, msg, checked.kind, n, rec, doc, notifier)
+        for n, (rec, doc) in enumerate(planned, start=1)
+    ]
+    session.flush()  # documents, versions and history in batched INSERTs
     return IntakeResult(msg.id, msg.msg_type, False, tuple(_stored(d) for d in docs))
 
 
@@ -233,12 +236,13 @@ def _plan(
     duplicates: list[Violation] = []
     conflicts: list[Violation] = []
     seen: set[tuple[str, ...]] = set()
+    live = _live(session, checked.kind, [r.business_key for r in checked.records])
     for rec in checked.records:
         if rec.business_key in seen:
             duplicates.append(_dup(checked.kind, rec, "appears twice in this message"))
             continue
         seen.add(rec.business_key)
-        doc = _live(session, checked.kind, rec.business_key)
+        doc = live.get(key_text(rec.business_key))
         problem = _conflict(checked.kind, rec, doc, ent)
         if problem is None:
             planned.append((rec, doc))
@@ -253,13 +257,14 @@ def _plan(
     return planned
 
 
-def _live(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Document | None:
+def _live(session: Session, kind: DocumentKind, keys: list[tuple[str, ...]]) -> dict[str, Document]:
+    """The live documents of these keys, locked for this transaction (one query)."""
     stmt = select(Document).where(
         Document.kind == kind.name,
-        Document.business_key == key_text(key),
+        Document.business_key.in_([key_text(k) for k in keys]),
         Document.status != Status.DELETED.value,
     )
-    return session.scalar(stmt.with_for_update())
+    return {d.business_key: d for d in session.scalars(stmt.with_for_update())}
 
 
 def _key_label(kind: DocumentKind, rec: Record) -> str:
@@ -309,41 +314,44 @@ def _apply(
     ent: Enterprise,
     msg: Message,
     kind: DocumentKind,
+    index: int,
     rec: Record,
     doc: Document | None,
     notifier: Notifier | None,
 ) -> Document:
+    is_new = doc is None
     if doc is None:
-        doc = _new_document(session, ent, kind, rec)
-    number = len(doc.versions) + 1
+        doc = _new_document(session, ent, kind, rec, msg, index)
+    number = 1 if is_new else len(doc.versions) + 1
     version = Version(
-        document_id=doc.id,
-        message_id=msg.id,
+        message=msg,
         number=number,
         app_type=rec.app_type,
         app_status=rec.app_status,
         record_guid=rec.guid,
     )
-    session.add(version)
     doc.versions.append(version)
-    record(session, doc, Change(_target(rec), Source.GATEWAY, _why(rec, number)), notifier)
+    change = Change(_target(rec), Source.GATEWAY, _why(rec, number))
+    record(session, doc, change, notifier, initial=is_new)
     return doc
 
 
-def _new_document(session: Session, ent: Enterprise, kind: DocumentKind, rec: Record) -> Document:
+def _new_document(
+    session: Session, ent: Enterprise, kind: DocumentKind, rec: Record, msg: Message, index: int
+) -> Document:
     doc = Document(
         enterprise_id=ent.id,
         kind=kind.name,
         business_key=key_text(rec.business_key),
-        status=Status.SAVED.value,
-        pre_no="",
+        status=_target(rec).value,
+        # Pre-entry number (预录入编号): 18 characters like customs' preNo, unique per
+        # gateway: the message id and the record's place in it (1..100).
+        pre_no=f"GW{msg.id:013d}{index:03d}",
         customs_numbers={},
+        versions=[],
+        history=[],
     )
     session.add(doc)
-    session.flush()
-    doc.status = ""  # the first history entry reads "(new) → …"
-    # Pre-entry number (预录入编号): 18 characters like customs' preNo, unique per gateway.
-    doc.pre_no = f"GW{utcnow():%Y%m%d}{doc.id:08d}"[:18]
     return doc
 
 

@@ -1,6 +1,6 @@
-"""The outbox relay: publishes committed outbox rows with publisher confirms, then marks them.
+"""The outbox relay: publishes committed outbox rows in broker transactions, then marks them.
 
-A crash between the broker's confirm and the mark publishes the row again on restart. That is
+A crash between the broker's commit and the mark publishes the row again on restart. That is
 the only way a message can go out twice, and it goes out with the same AMQP message id and
 the same CopMsgId, which the receiving side (customs' exchange platform, our simulator)
 uses to drop the repeat — so customs counts each declaration once.
@@ -21,14 +21,16 @@ from gateway.history import Change, Notifier, Source, record
 from gateway.models import Message, Outbox, utcnow
 from gateway.signing import documents_of
 from gateway.status import Status
-from transports.publisher import Publisher
+from transports.batch import BatchPublisher, Outgoing
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
+    """Publishes outbox rows in batches, each batch in one broker transaction."""
+
     def __init__(
-        self, db: Database, publisher: Publisher, notifier: Notifier | None, batch: int = 200
+        self, db: Database, publisher: BatchPublisher, notifier: Notifier | None, batch: int = 200
     ) -> None:
         self.db = db
         self.publisher = publisher
@@ -41,33 +43,41 @@ class OutboxRelay:
         with self.db.session() as session:
             stmt = select(Outbox).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
             rows = list(session.scalars(stmt.limit(self.batch).with_for_update(skip_locked=True)))
-            sent = 0
-            for row in rows:
-                what = "declaration" if row.gateway_message_id else "notification"
-                crash_point(f"relay.before_publish.{what}")
-                if not self._publish(row):
-                    break  # broker trouble: keep order, commit what went out, retry later
-                crash_point(f"relay.after_publish.{what}")
+            if not rows:
+                return 0
+            what = "declaration" if any(r.gateway_message_id for r in rows) else "notification"
+            crash_point(f"relay.before_publish.{what}")
+            returned = self._publish(rows)
+            if returned is None:
+                return 0  # the attempts are recorded; the rows wait for the broker
+            crash_point(f"relay.after_publish.{what}")
+            sent = [r for r in rows if r.message_id not in returned]
+            for row in sent:
                 self._mark(session, row)
-                sent += 1
-        return sent
+            for row in rows:
+                if row.message_id in returned:
+                    self._failed(row, "no queue took it (unroutable); will retry")
+            return len(sent)
 
-    def _publish(self, row: Outbox) -> bool:
-        try:
-            self.publisher.publish(
-                row.exchange,
-                row.routing_key,
-                row.body,
-                message_id=row.message_id,
-                headers=row.headers or None,
-                content_type=row.content_type,
+    def _publish(self, rows: list[Outbox]) -> set[str] | None:
+        batch = [
+            Outgoing(
+                r.exchange, r.routing_key, r.body, r.message_id, r.headers or {}, r.content_type
             )
-            return True
+            for r in rows
+        ]
+        try:
+            return self.publisher.publish_batch(batch)
         except TransportError as exc:
-            row.attempts += 1
-            row.last_error = exc.message
-            log.warning("publishing outbox row %s failed: %s", row.id, exc.message)
-            return False
+            for row in rows:
+                self._failed(row, exc.message)
+            return None
+
+    @staticmethod
+    def _failed(row: Outbox, why: str) -> None:
+        row.attempts += 1
+        row.last_error = why
+        log.warning("outbox row %s (%s) not sent: %s", row.id, row.message_id, why)
 
     def _mark(self, session: Session, row: Outbox) -> None:
         row.sent_at = utcnow()
@@ -78,7 +88,7 @@ class OutboxRelay:
         if msg is None:
             return
         msg.state, msg.sent_at = Status.SENT.value, row.sent_at
-        note = f"confirmed by the broker for {row.routing_key}"
+        note = f"committed by the broker for {row.routing_key}"
         for doc in documents_of(session, msg.id, Status.SIGNED):
             record(session, doc, Change(Status.SENT, Source.GATEWAY, note), self.notifier)
 
@@ -86,7 +96,7 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 sent = self.run_once()
-            except Exception:  # the relay must outlive a database or broker outage
+            except Exception:  # the relay must outlive a database outage
                 log.exception("outbox relay failed; retrying")
                 sent = 0
             if not sent:

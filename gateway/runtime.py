@@ -27,6 +27,7 @@ from gateway.relay import OutboxRelay
 from gateway.signing import Keyring, SigningWorker
 from receipts.apply import ReceiptProcessor
 from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
+from transports.batch import BatchPublisher
 from transports.publisher import connection_parameters
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class Gateway:
         self.db = Database(self.config.database_url)
         self.topology = topology_for(self.config)
         self.notifier = Notifier(self.topology)
+        self.db.before_commit.append(self.notifier.flush)
         self.keyring = Keyring(self.config.sign_algorithms)
         self.signer = SigningWorker(
             self.db, self.keyring, self.topology, self.notifier, on_signed=self._wake_relays
@@ -116,9 +118,7 @@ class Gateway:
             declare_topology(self.config, self.topology)
 
     def new_relay(self) -> OutboxRelay:
-        publisher = Publisher(
-            self.config.amqp.url, self.topology, name="gateway-relay", declare=False
-        )
+        publisher = BatchPublisher(self.config.amqp.url, name="gateway-relay")
         relay = OutboxRelay(self.db, publisher, self.notifier)
         self._wakers.append(relay.wake.set)
         return relay

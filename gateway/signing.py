@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import xmlsafe
@@ -117,18 +117,36 @@ class SigningWorker:
         self.on_signed = on_signed
         self.wake = threading.Event()
 
-    def pending(self, limit: int) -> list[int]:
-        with self.db.session() as session:
-            stmt = select(Message.id).where(Message.state == Status.PENDING_SIGN.value)
-            return list(session.scalars(stmt.order_by(Message.id).limit(limit)))
-
     def run_once(self, limit: int = 100) -> int:
-        ids = self.pending(limit)
-        for message_id in ids:
-            self.process(message_id)
-            if self.on_signed:
-                self.on_signed()
-        return len(ids)
+        """Sign up to `limit` pending messages, written in one transaction."""
+        with self.db.session() as session:
+            stmt = (
+                select(Message)
+                .where(Message.state == Status.PENDING_SIGN.value)
+                .order_by(Message.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            msgs = list(session.scalars(stmt))
+            # Every signature first, every write after: SQLite's write lock is taken only
+            # once the (possibly slow, card-backed) signing is done.
+            outcomes = [(msg, self._try_sign(session, msg)) for msg in msgs]
+            for msg, out in outcomes:
+                if isinstance(out, Signed):
+                    self._queue(session, msg, out)
+                else:
+                    self._fail(session, msg, out)
+        if msgs and self.on_signed:
+            self.on_signed()
+        return len(msgs)
+
+    def _try_sign(self, session: Session, msg: Message) -> Signed | GatewayError:
+        ent = session.get(Enterprise, msg.enterprise_id)
+        assert ent is not None
+        try:
+            return self._sign(msg, ent)
+        except GatewayError as exc:
+            return exc
 
     def run(self, stop: threading.Event, idle: float = 0.5) -> None:
         while not stop.is_set():
@@ -140,23 +158,6 @@ class SigningWorker:
             if not done:
                 self.wake.wait(idle)
                 self.wake.clear()
-
-    def process(self, message_id: int) -> None:
-        try:
-            self._sign_and_queue(message_id)
-        except GatewayError as exc:
-            self._fail(message_id, exc)
-
-    def _sign_and_queue(self, message_id: int) -> None:
-        with self.db.session() as session:
-            stmt = select(Message).where(Message.id == message_id)
-            msg = session.scalar(stmt.with_for_update(skip_locked=True))
-            if msg is None or msg.state != Status.PENDING_SIGN.value:
-                return  # another worker has it, or it is done
-            ent = session.get(Enterprise, msg.enterprise_id)
-            assert ent is not None
-            out = self._sign(msg, ent)
-            self._queue(session, msg, out)
 
     def _sign(self, msg: Message, ent: Enterprise) -> Signed:
         key, suite = self.keyring.for_enterprise(ent)
@@ -183,19 +184,15 @@ class SigningWorker:
         for doc in documents_of(session, msg.id, Status.PENDING_SIGN):
             record(session, doc, Change(Status.SIGNED, Source.GATEWAY, note), self.notifier)
 
-    def _fail(self, message_id: int, exc: GatewayError) -> None:
+    def _fail(self, session: Session, msg: Message, exc: GatewayError) -> None:
         # A misconfigured key is as much a signing failure to the enterprise as a pulled card.
-        log.warning("signing message %s failed: %s", message_id, exc.message)
-        reason = f"signing failed: {exc.message} (retry with `customs-gateway retry`)"
-        with self.db.session() as session:
-            msg = session.get(Message, message_id)
-            if msg is None or msg.state != Status.PENDING_SIGN.value:
-                return
-            msg.state, msg.error = Status.SIGNING_FAILED.value, reason
-            msg.attempts += 1
-            change = Change(Status.SIGNING_FAILED, Source.GATEWAY, reason)
-            for doc in documents_of(session, message_id, Status.PENDING_SIGN):
-                record(session, doc, change, self.notifier)
+        log.warning("signing message %s failed: %s", msg.id, exc.message)
+        reason = f"signing failed: {exc.message} (retry with `customs-gateway retry {msg.id}`)"
+        msg.state, msg.error = Status.SIGNING_FAILED.value, reason
+        msg.attempts += 1
+        change = Change(Status.SIGNING_FAILED, Source.GATEWAY, reason)
+        for doc in documents_of(session, msg.id, Status.PENDING_SIGN):
+            record(session, doc, change, self.notifier)
 
     def retry(self, message_id: int) -> bool:
         """Put a message that failed to sign back in the queue (ops action)."""
@@ -213,14 +210,23 @@ class SigningWorker:
 
 def documents_of(session: Session, message_id: int, status: Status) -> list[Document]:
     """Documents whose latest version came in this message and that are still in `status`."""
+    newest = (
+        select(func.max(Version.number))
+        .where(Version.document_id == Document.id)
+        .correlate(Document)
+        .scalar_subquery()
+    )
     stmt = (
         select(Document)
         .join(Version, Version.document_id == Document.id)
-        .where(Version.message_id == message_id, Document.status == status.value)
+        .where(
+            Version.message_id == message_id,
+            Document.status == status.value,
+            Version.number == newest,
+        )
         .order_by(Document.id)
     )
-    docs = list(session.scalars(stmt))
-    return [d for d in docs if d.versions[-1].message_id == message_id]
+    return list(session.scalars(stmt))
 
 
 __all__ = ["Keyring", "SigningError", "SigningWorker", "documents_of"]

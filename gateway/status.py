@@ -77,3 +77,31 @@ MODIFIABLE = frozenset(
         Status.SIGNING_FAILED,
     }
 )
+
+
+#: Lifecycle order, to break a returnTime tie between two receipts (customs can stamp two
+#: steps in the same millisecond): the later step wins, an earlier one never undoes it.
+LIFECYCLE = (
+    Status.SENT,
+    Status.EPORT_SAVED,
+    Status.DECLARING,
+    Status.SENT_TO_CUSTOMS,
+    Status.CUSTOMS_SEND_FAILED,
+    Status.STORE_FAILED,
+    Status.FORMAT_FAILED,
+    Status.SECURITY_FAILED,
+    Status.RETURNED,
+    Status.STORED,
+    Status.MANUAL_REVIEW,
+    Status.INSPECTION,
+    Status.SUSPENDED,
+    Status.CONCLUDED,
+    Status.HANDED_OVER,
+    Status.RELEASED,
+    Status.CLOSED,
+)
+_RANK = {status: n for n, status in enumerate(LIFECYCLE)}
+
+
+def later_in_lifecycle(new: Status, current: Status) -> bool:
+    return _RANK.get(new, -1) > _RANK.get(current, -1)

@@ -22,7 +22,7 @@ from gateway.errors import InvalidMessage, ReceiptError
 from gateway.history import Change, Notifier, Source, record, record_ignored
 from gateway.kinds import DocumentKind, key_text
 from gateway.models import Document, Message, Receipt, Version
-from gateway.status import Status, status_for_return
+from gateway.status import Status, later_in_lifecycle, status_for_return
 from receipts.parse import ParsedReceipt, ReceiptEntity, exchange_code, parse_receipt
 from transports.envelope import unwrap
 
@@ -199,9 +199,11 @@ def _refusal(kind: DocumentKind, doc: Document, change: Change) -> str | None:
         return f"the record is already {current.value}, a final state"
     if current in NOT_AT_CUSTOMS:
         return f"the record is {current.value}: no declaration of it is with customs"
-    last = doc.last_return_time
-    if change.return_time and last and change.return_time <= last:
-        return f"returnTime {change.return_time} is not newer than the last applied {last}"
+    last, new = doc.last_return_time, change.return_time
+    if new and last and new == last and later_in_lifecycle(change.to, current):
+        return None  # same millisecond: the later lifecycle step wins
+    if new and last and new <= last:
+        return f"returnTime {new} is not newer than the last applied {last}"
     return None
 
 

@@ -148,3 +148,16 @@ def test_ceb900_security_failure_is_correlated_by_cop_msg_id(make_stack) -> None
     )
     _publish(stack, ret, "CEB900Message")
     assert stack.wait_status(doc_id, "security_failed") == "security_failed"
+
+
+def test_two_steps_in_the_same_millisecond_end_at_the_later_step(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack, doc_id = _sent_order(make_stack, "EO2026112200107")
+    same = datetime.now(UTC)
+    stored = _order_return(stack, "EO2026112200107", "120", same)
+    declaring = _order_return(stack, "EO2026112200107", "2", same)
+    _publish(stack, declaring)
+    _publish(stack, stored)
+    _publish(stack, declaring)  # and the earlier step again, late: it must not undo "stored"
+    assert stack.wait_status(doc_id, "stored") == "stored"
+    wait_value(lambda: _receipt_count(stack), lambda n: n >= 2, 10)
+    assert stack.status(doc_id) == "stored"

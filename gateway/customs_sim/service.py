@@ -247,6 +247,9 @@ class CustomsSim:
     ) -> list[Answer]:
         first: list[dict[str, str]] = []
         later: list[dict[str, str]] = []
+        # Customs' result is always stamped after the e-port's "declaring", even with no delay.
+        declared_at = _at(self.sim.declaring_delay)
+        result_at = _at(max(self.sim.result_delay, self.sim.declaring_delay + 0.002))
         for rec in records:
             status, info, final = self._decide(session, kind, rec, cop_msg_id, sender)
             entity = _echo(kind, rec)
@@ -256,7 +259,7 @@ class CustomsSim:
                         **entity,
                         "returnStatus": status,
                         "returnInfo": info,
-                        "returnTime": _at(self.sim.declaring_delay),
+                        "returnTime": declared_at,
                     }
                 )
                 continue
@@ -265,7 +268,7 @@ class CustomsSim:
                     **entity,
                     "returnStatus": ReturnStatus.EPORT_DECLARING.value,
                     "returnInfo": f"新增申报成功[{rec.guid}]",
-                    "returnTime": _at(self.sim.declaring_delay),
+                    "returnTime": declared_at,
                 }
             )
             later.append(
@@ -273,7 +276,7 @@ class CustomsSim:
                     **entity,
                     "returnStatus": final[0],
                     "returnInfo": final[1],
-                    "returnTime": _at(self.sim.result_delay),
+                    "returnTime": result_at,
                 }
             )
         answers = [
