@@ -32,7 +32,10 @@ def test_folder_files_end_in_done_or_failed_with_a_report(make_stack) -> None:  
     (inbox / "bad.xml").write_bytes(
         good.replace(b"<ceb:orderNo>", b"<ceb:orderNo>   ", 1).replace(b"EO2026112200501", b"", 1)
     )
-    wait_value(lambda: sorted(p.name for p in inbox.rglob("*.json")), lambda v: len(v) == 2, 15)
+    # The report is written before the file moves (a crash in between re-takes the file),
+    # so wait for the files themselves.
+    moved = (inbox / "done" / "good.xml", inbox / "failed" / "bad.xml")
+    wait_value(lambda: all(p.exists() for p in moved), bool, 15)
     assert (inbox / "done" / "good.xml").read_bytes() == good
     result = json.loads((inbox / "done" / "good.xml.result.json").read_text())
     assert result["documents"][0]["business_key"] == "3301960Z01|EO2026112200501"
