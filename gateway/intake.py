@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lxml import etree
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from gateway.db import Database
 from gateway.errors import DuplicateDocument, InvalidMessage, StateConflict, Violation
 from gateway.history import Change, Notifier, Source, record
 from gateway.kinds import DocumentKind, Record, key_text
-from gateway.models import Document, Enterprise, Message, Version
+from gateway.models import Document, Enterprise, Message, Version, utcnow
 from gateway.status import Status
 from schemas import loader as schemas
 
@@ -134,19 +135,25 @@ class Intake:
         self.max_bytes = max_bytes
         self.on_declared = on_declared
 
-    def submit(self, enterprise_code: str, data: bytes, channel: str) -> IntakeResult:
+    def submit(
+        self, enterprise_code: str, data: bytes, channel: str, *, at: datetime | None = None
+    ) -> IntakeResult:
+        """Check and store one message. `at` is the submission time the rules see (now)."""
         checked = check(data, max_bytes=self.max_bytes)
+        when = at or utcnow()
         try:
-            result = self._store(enterprise_code, checked, channel)
+            result = self._store(enterprise_code, checked, channel, when)
         except IntegrityError:
             # A concurrent submission of the same message or key won the race: run again,
             # now it is seen as a duplicate (same message) or refused (same key).
-            result = self._store(enterprise_code, checked, channel)
+            result = self._store(enterprise_code, checked, channel, when)
         if self.on_declared and not result.duplicate:
             self.on_declared()
         return result
 
-    def _store(self, enterprise_code: str, checked: Checked, channel: str) -> IntakeResult:
+    def _store(
+        self, enterprise_code: str, checked: Checked, channel: str, at: datetime
+    ) -> IntakeResult:
         with self.db.session() as session:
             ent = session.scalar(select(Enterprise).where(Enterprise.code == enterprise_code))
             if ent is None:
@@ -155,7 +162,17 @@ class Intake:
             again = _previous(session, ent, checked)
             if again is not None:
                 return again
+            store_checks(session, ent, checked, at)
             return _store_new(session, ent, checked, channel, self.notifier)
+
+
+def store_checks(session: Session, ent: Enterprise, checked: Checked, at: datetime) -> None:
+    """The kind's rules that need the store or the clock (e.g. appointment lead times)."""
+    hook = checked.kind.store_checks
+    if hook is not None:
+        problems = hook(session, ent, checked, at)
+        if problems:
+            raise InvalidMessage(problems)
 
 
 def _sha(data: bytes) -> str:

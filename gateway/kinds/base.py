@@ -5,8 +5,9 @@ Adding a kind means adding one `DocumentKind` value, not touching the pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -46,6 +47,10 @@ class DocumentKind:
     title: str = ""
     #: fields the receipt echoes back; the simulated customs copies them from the record
     receipt_echo_fields: tuple[str, ...] = field(default=())
+    #: rules that need the store or the clock (reference data, deadlines, other records):
+    #: called inside the intake transaction as `store_checks(session, enterprise, checked,
+    #: at)` and returning violations; None for kinds the XSD and `gateway.checks` cover
+    store_checks: Callable[..., list[Any]] | None = None
 
     def records(self, root: etree._Element) -> Iterator[Record]:
         for element in root:
