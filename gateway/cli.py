@@ -203,7 +203,7 @@ def serve(ctx: click.Context, no_http: bool) -> None:
 
     cfg = _config(ctx)
     gw = Gateway(cfg)
-    gw.prepare()
+    gw.prepare_when_ready()
     stop = threading.Event()
     _stop_on_signals(stop)
     gw.workers(stop)
@@ -214,8 +214,9 @@ def serve(ctx: click.Context, no_http: bool) -> None:
     import uvicorn
 
     from gateway.api import create_app
+    from gateway.httpserver import uvicorn_options
 
-    uvicorn.run(create_app(gw), host=cfg.http.host, port=cfg.http.port, log_level="warning")
+    uvicorn.run(create_app(gw), **uvicorn_options(cfg))
     stop.set()
 
 

@@ -3,7 +3,8 @@
 Relative paths are resolved against the directory of the config file, so the default
 `config.yaml` at the repository root keeps its state under `var/` whatever the CWD is.
 Environment variables override the two things deployments change most:
-`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_AMQP_PREFIX`).
+`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_AMQP_PREFIX` and
+`CUSTOMS_GATEWAY_HTTP_PORT`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 10 * 1024 * 1024
+    #: slow clients: seconds to send a request's headers, its body, and idle keep-alive
+    header_seconds: float = 10.0
+    body_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,12 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _http(raw: dict[str, Any]) -> HttpConfig:
+    # Several processes on one machine share a config file but not a port.
+    port = os.environ.get("CUSTOMS_GATEWAY_HTTP_PORT")
+    return HttpConfig(**{**raw, **({"port": int(port)} if port else {})})
+
+
 def _sim(base: Path, raw: dict[str, Any]) -> SimConfig:
     url = _sqlite_relative(base, str(raw.get("database_url", SimConfig.database_url)))
     known = {k: raw[k] for k in SimConfig.__dataclass_fields__ if k in raw}
@@ -170,7 +181,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
             delivery_limit=int(amqp.get("delivery_limit", 5)),
             queue_type=str(amqp.get("queue_type", "quorum")),
         ),
-        http=HttpConfig(**_section(raw, "http")),
+        http=_http(_section(raw, "http")),
         intake=IntakeConfig(
             folder=_path(base, intake.get("folder")),
             settle_seconds=float(intake.get("settle_seconds", 1.0)),

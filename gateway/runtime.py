@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pika
+from pika.exceptions import AMQPError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from gateway import enterprises
 from gateway.config import Config
@@ -110,12 +114,28 @@ class Gateway:
         ensure_test_keys(self.config)
         upgrade(self.db)
         with self.db.session() as session:
+            if not self.db.is_sqlite:
+                # Several processes starting together register the same enterprises.
+                session.execute(text("SELECT pg_advisory_xact_lock(7263002)"))
             for ent in self.config.enterprises:
                 enterprises.upsert(session, ent)
             for key in self.config.admin_api_keys:
                 enterprises.add_api_key(session, key, enterprise_id=None, is_admin=True)
         if broker:
             declare_topology(self.config, self.topology)
+
+    def prepare_when_ready(self, timeout: float = 120.0) -> None:
+        """`prepare`, waiting for the database and the broker when they are (re)starting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.prepare()
+                return
+            except (DBAPIError, AMQPError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("database or broker not ready (%s); retrying", type(exc).__name__)
+                time.sleep(2.0)
 
     def new_relay(self) -> OutboxRelay:
         publisher = BatchPublisher(self.config.amqp.url, name="gateway-relay")

@@ -101,7 +101,7 @@ class ReceiptProcessor:
         entity: ReceiptEntity,
         receipt_id: int,
     ) -> int:
-        change = _change(entity, receipt_id)
+        change = _change(entity, receipt_id, kind)
         if change is None:
             record_ignored(session, doc, _as_info(entity, receipt_id), "unknown returnStatus")
             return 0
@@ -155,9 +155,12 @@ def _return_time(entity: ReceiptEntity) -> str | None:
     return raw if len(raw) == 17 and raw.isdigit() else None
 
 
-def _change(entity: ReceiptEntity, receipt_id: int) -> Change | None:
+def _change(entity: ReceiptEntity, receipt_id: int, kind: DocumentKind) -> Change | None:
     if entity.kind == "MessageReturn":
         status: Status | None = _exchange_failure(entity.return_info)
+    elif kind.receipt_statuses is not None:  # the kind's own codes (appointments)
+        code = entity.return_status.strip()
+        status = Status.STORE_FAILED if code.startswith("-") else kind.receipt_statuses.get(code)
     else:
         status = status_for_return(entity.return_status)
     if status is None:
@@ -223,7 +226,8 @@ def _by_key(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Docum
     stmt = base.where(Document.business_key == key_text(key)).order_by(
         Document.status == Status.DELETED.value, Document.id.desc()
     )
-    found = session.scalars(stmt.limit(1)).first()
+    # Locked: two consumers applying receipts of one record must not both read the old state.
+    found = session.scalars(stmt.limit(1).with_for_update()).first()
     if found is not None or key[-1]:
         return found
     # An optional trailing key field (payNo) left out of the receipt: match on the rest.
