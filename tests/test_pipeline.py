@@ -147,3 +147,34 @@ def test_invalid_message_is_refused_whole_and_nothing_is_stored(stack: Stack) ->
     assert {v.rule for v in err.value.violations} == {"R-COM-1.code"}
     with stack.gateway.db.session() as session:
         assert session.scalars(select(Message)).first() is None
+
+
+def test_every_status_change_is_notified_on_the_enterprise_queue(stack: Stack) -> None:
+    import json
+
+    import pika
+
+    from tests.transport_fixtures import AMQP_URL
+
+    result = stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026112200011"]))
+    doc_id = result.documents[0].id
+    assert stack.wait_status(doc_id, "stored") == "stored"
+    queue = stack.gateway.topology.notify_queue(stack.ebc.code)
+    seen: list[str] = []
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = connection.channel()
+        for _m, _p, body in channel.consume(queue, auto_ack=True, inactivity_timeout=3):
+            if body is None:
+                break
+            note = json.loads(body)
+            assert note["enterprise"] == stack.ebc.code
+            seen += [c["to"] for c in note["changes"] if c["document_id"] == doc_id]
+            if "stored" in seen:
+                break
+        other = stack.gateway.topology.notify_queue(stack.carrier.code)
+        carrier_waiting = channel.queue_declare(other, passive=True).method.message_count
+    finally:
+        connection.close()
+    assert seen == CUSTOMS_PATH
+    assert carrier_waiting == 0  # another enterprise is told nothing of these records
