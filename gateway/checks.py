@@ -70,8 +70,9 @@ class MessageSpec:
     record: str  # business record element under the root, e.g. "Order"
     head: str | None = None  # head element inside the record; None when the record is flat
     lines: str | None = None  # list element inside the record, e.g. "OrderList"
-    max_lines: int = 100
+    max_lines: int | None = 100  # None: unbounded (the catalogue's "1..n" / "0..n")
     record_checks: tuple[RecordCheck, ...] = ()
+    min_lines: int = 1  # 0 for the catalogue's "0..n" lists
 
 
 @dataclass(frozen=True)
@@ -269,14 +270,16 @@ def _check_root(
     if spec.lines:
         for record in records:
             path = f"{_path(record.element)}/{spec.lines}"
-            yield from _check_count(record.element, path, len(record.lines), spec.max_lines)
+            limits = (spec.max_lines, spec.min_lines)
+            yield from _check_count(record.element, path, len(record.lines), *limits)
 
 
 def _check_count(
-    parent: etree._Element, path: str, count: int, maximum: int
+    parent: etree._Element, path: str, count: int, maximum: int | None, minimum: int = 1
 ) -> Iterator[Violation]:
-    if not 1 <= count <= maximum:
-        text = f"must occur 1 to {maximum} times, found {count}"
+    if count < minimum or (maximum is not None and count > maximum):
+        upper = "n" if maximum is None else maximum
+        text = f"must occur {minimum} to {upper} times, found {count}"
         yield Violation(COUNT, path, text, parent.sourceline, str(count))
 
 
@@ -446,3 +449,8 @@ def _step(element: etree._Element) -> str:
         return name
     position = 1 + sum(1 for _ in element.itersiblings(element.tag, preceding=True))
     return f"{name}[{position}]"
+
+
+# The rest of the export set (arrival … summary application) keeps its tables in its own
+# module, which adds them to the tables above when imported.
+from gateway import checks_ecx  # noqa: E402, F401

@@ -499,7 +499,8 @@ def test_int5(value: str, ok: bool) -> None:
 
 
 def test_known_message_types() -> None:
-    assert known_message_types() == {
+    # Other families (tests/test_schemas_ecx.py, appointments…) add their own types.
+    assert known_message_types() >= {
         "CEB303Message",
         "CEB304Message",
         "CEB403Message",
