@@ -1,0 +1,83 @@
+"""Wire codes of the appointment messages: enums whose values are the codes (README)."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from enum import StrEnum
+
+from gateway.status import Status
+
+#: the gateway's own namespace: no public standard exists for appointment messages
+APT_NS = "urn:customs-gateway:apt:1"
+
+#: appointment times, appTime and declaration dates are Beijing time, like every CEB time
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+
+class IeFlag(StrEnum):
+    IMPORT = "I"
+    EXPORT = "E"
+
+
+class CreditClass(StrEnum):
+    """Customs credit classes (R-APT-2). Dishonest (失信) is a separate flag."""
+
+    ADVANCED = "advanced"  # 高级认证企业
+    GENERAL_CERTIFIED = "general_certified"  # 一般认证企业
+    GENERAL = "general"  # 一般信用企业
+
+    @property
+    def is_advanced(self) -> bool:
+        return self is CreditClass.ADVANCED
+
+
+class AptReturn(StrEnum):
+    """returnStatus of APT102 (AppointmentReturn): every change of the appointment."""
+
+    ACCEPTED = "1"  # 已受理
+    BOOKED = "2"  # 预约成功 (审批通过), aptNo assigned
+    CANCELLED = "3"  # 已取消
+    CLEARED = "4"  # 通关完成, numbers fed back
+    CLEARED_NO_FEEDBACK = "5"  # I-通关完成未反馈
+    OVERDUE = "6"  # 逾期未反馈 (违约)
+    EXPLAINED = "7"  # 情况说明已接收
+    RETURNED = "100"  # 退单, returnInfo says why
+
+
+APPOINTMENT_STATUSES: dict[str, Status] = {
+    AptReturn.ACCEPTED: Status.ACCEPTED,
+    AptReturn.BOOKED: Status.BOOKED,
+    AptReturn.CANCELLED: Status.CANCELLED,
+    AptReturn.CLEARED: Status.CLEARED,
+    AptReturn.CLEARED_NO_FEEDBACK: Status.CLEARED_NO_FEEDBACK,
+    AptReturn.OVERDUE: Status.OVERDUE,
+    AptReturn.EXPLAINED: Status.EXPLAINED,
+    AptReturn.RETURNED: Status.RETURNED,
+}
+
+
+class OpReturn(StrEnum):
+    """returnStatus of APT104/106/108 (cancel, feedback, explanation receipts)."""
+
+    ACCEPTED = "120"  # 接收成功: the operation took effect (see the APT102 that follows)
+    RETURNED = "100"  # 退单, returnInfo says why
+    # negative codes: refused by a rule at customs (returnInfo names it)
+
+
+OPERATION_STATUSES: dict[str, Status] = {
+    OpReturn.ACCEPTED: Status.STORED,
+    OpReturn.RETURNED: Status.RETURNED,
+}
+
+#: the states in which an enterprise may not book (R-APT-3, R-APT-9)
+BLOCKING = frozenset({Status.CLEARED_NO_FEEDBACK, Status.OVERDUE})
+#: approved, no numbers fed back: feedback and explanation are possible (R-APT-6, R-APT-8)
+APPROVED_OPEN = frozenset({Status.BOOKED, Status.CLEARED_NO_FEEDBACK, Status.OVERDUE})
+#: cancel is possible (R-APT-7)
+CANCELLABLE = frozenset({Status.ACCEPTED, Status.BOOKED})
+
+#: transport modes (运输方式, customs code list)
+TRAF_MODES: dict[str, str] = {
+    "0": "非保税区", "1": "监管仓库", "2": "水路运输", "3": "铁路运输", "4": "公路运输",
+    "5": "航空运输", "6": "邮件运输", "7": "保税区", "8": "保税仓库", "9": "其它运输",
+}  # fmt: skip
