@@ -7,11 +7,14 @@ GET  /v1/messages/{id}/{part}     archived original / signed / envelope bytes
 POST /v1/messages/{id}/retry      put a message that failed to sign back in the queue
 GET  /v1/receipts?outcome=…       receipts for ops (admin): unmatched, unreadable…
 GET  /v1/stats                    document counts by status
+GET  /v1/ops/…                    ops tools (admin): queues, dead letters, stuck records (ops.py)
+GET  /metrics                     Prometheus metrics (admin key or bearer token; metrics.py)
 GET  /healthz                     liveness
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,7 +24,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from gateway import enterprises, queries
+from gateway import enterprises, metrics, ops, queries
+from gateway.appointments import api as appointments_api
 from gateway.enterprises import Caller
 from gateway.errors import (
     AccessDenied,
@@ -54,6 +58,10 @@ class BodyTooLarge(InvalidMessage):
     pass
 
 
+class BodyTooSlow(InvalidMessage):
+    """The body did not arrive within `http.body_seconds` (408): a slow client holds nothing."""
+
+
 def _gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
@@ -84,7 +92,13 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.exception_handler(GatewayError)
     async def _gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
         code = 413 if isinstance(exc, BodyTooLarge) else http_status(exc)
+        if isinstance(exc, BodyTooSlow):  # the rest of the body may still trickle in: hang up
+            return JSONResponse(exc.as_dict(), status_code=408, headers={"connection": "close"})
         return JSONResponse(exc.as_dict(), status_code=code)
+
+    app.include_router(ops.router())
+    app.include_router(metrics.router())
+    app.include_router(appointments_api.router())
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -142,6 +156,14 @@ def create_app(gateway: Gateway) -> FastAPI:
     def stats(who: Auth, s: Db) -> dict[str, int]:
         return queries.status_counts(s, who)
 
+    @app.get("/v1/cards")
+    def cards(who: Auth, s: Db, warn_days: Annotated[int, Query(ge=0)] = 30) -> list[Any]:
+        from gateway.cards import keyring_health
+
+        if not who.is_admin:
+            raise AccessDenied("card health is shown to admins only")
+        return keyring_health(s, gateway.keyring, warn_days)
+
     return app
 
 
@@ -163,11 +185,18 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    seconds = _gateway(request).config.http.body_seconds
+    try:
+        async with asyncio.timeout(seconds):  # a client trickling its body holds nothing long
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTooSlow(
+            [Violation("R-COM-1", "(body)", f"request body not received within {seconds} s")]
+        ) from None
     return b"".join(chunks)
 
 

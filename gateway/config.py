@@ -31,6 +31,26 @@ class KeyConfig:
     #: generate a self-signed test identity when the files are missing (demo and tests only)
     generate: bool = False
     key_type: str = "rsa"
+    #: backend "card": the reader and/or the bound card number; PIN inline or in a file
+    #: (`cert_file` is then the certificate registered for the card, R-COM-3)
+    reader: str | None = None
+    card_number: str | None = None
+    pin: str | None = field(default=None, repr=False)
+    pin_file: Path | None = None
+    #: several card numbers: a pool, one worker per card; seconds one signature may take
+    cards: tuple[str, ...] = ()
+    card_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class EmulatedCardConfig:
+    """An emulated IC card for the demo (devices/emulated.py): never in production."""
+
+    number: str
+    key_file: Path
+    cert_file: Path
+    pin_file: Path
+    delay: float = 0.24
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,8 @@ class Config:
     state_dir: Path
     admin_api_keys: tuple[str, ...] = ()
     sign_algorithms: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: demo only: IC cards emulated in a private pcscd (needs root), slot by slot
+    emulated_cards: tuple[EmulatedCardConfig, ...] = ()
 
     def enterprise(self, code: str | None = None) -> EnterpriseConfig:
         wanted = code or self.default_enterprise
@@ -130,7 +152,26 @@ def _key(base: Path, raw: dict[str, Any]) -> KeyConfig:
         suite=str(raw.get("suite", "rsa-sha1")),
         generate=bool(raw.get("generate", False)),
         key_type=str(raw.get("key_type", "rsa")),
+        reader=raw.get("reader"),
+        card_number=str(raw["card_number"]) if raw.get("card_number") else None,
+        pin=str(raw["pin"]) if raw.get("pin") is not None else None,
+        pin_file=_path(base, raw.get("pin_file")),
+        cards=tuple(str(c) for c in raw.get("cards") or ()),
+        card_timeout=float(raw.get("card_timeout", 10.0)),
     )
+
+
+def _emulated_card(base: Path, raw: dict[str, Any]) -> EmulatedCardConfig:
+    try:
+        return EmulatedCardConfig(
+            number=str(raw["number"]),
+            key_file=_path(base, raw["key_file"]) or base,
+            cert_file=_path(base, raw["cert_file"]) or base,
+            pin_file=_path(base, raw["pin_file"]) or base,
+            delay=float(raw.get("delay", 0.24)),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"emulated card entry is missing {exc.args[0]!r}") from exc
 
 
 def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
@@ -194,6 +235,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
         state_dir=_path(base, raw.get("state_dir", "var")) or base / "var",
         admin_api_keys=tuple(str(k) for k in raw.get("admin_api_keys", ())),
         sign_algorithms=dict(raw.get("sign_algorithms") or {}),
+        emulated_cards=tuple(_emulated_card(base, c) for c in raw.get("emulated_cards") or ()),
     )
 
 

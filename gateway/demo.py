@@ -66,6 +66,10 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
         "admin_api_keys": list(config.admin_api_keys),
         "default_enterprise": config.default_enterprise,
         "enterprises": [_enterprise_raw(e) for e in config.enterprises],
+        "emulated_cards": [
+            {k: str(v) if isinstance(v, Path) else v for k, v in vars(c).items()}
+            for c in config.emulated_cards
+        ],
         "customs_sim": {
             "database_url": f"sqlite:///{base / 'customs-sim.db'}",
             "declaring_delay": 0.3,
@@ -94,6 +98,11 @@ def _enterprise_raw(ent: Any) -> dict[str, Any]:
             "suite": key.suite,
             "generate": key.generate,
             "key_type": key.key_type,
+            # IC card binding (backend "card"); the PIN stays in its file
+            "reader": key.reader,
+            "card_number": key.card_number,
+            "pin_file": str(key.pin_file) if key.pin_file else None,
+            "cards": list(key.cards),
         },
     }
 

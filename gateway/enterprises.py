@@ -46,6 +46,11 @@ def binding(key: KeyConfig) -> dict[str, Any]:
         "password_file": str(key.password_file) if key.password_file else None,
         "suite": key.suite,
         "key_type": key.key_type,
+        "reader": key.reader,
+        "card_number": key.card_number,
+        "pin_file": str(key.pin_file) if key.pin_file else None,
+        "cards": list(key.cards),
+        "card_timeout": key.card_timeout,
     }
 
 

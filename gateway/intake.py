@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import checks, kinds, xmlsafe
+from gateway import checks, kinds, logs, metrics, xmlsafe
 from gateway.codes import AppStatus, AppType
 from gateway.db import Database
 from gateway.errors import DuplicateDocument, InvalidMessage, StateConflict, Violation
@@ -135,6 +135,8 @@ class Intake:
         self.max_bytes = max_bytes
         self.on_declared = on_declared
 
+    @logs.with_context(lambda _self, code, _data, channel, **_kw: {"enterprise": code})
+    @metrics.timed("intake", lambda result: "duplicate" if result.duplicate else "accepted")
     def submit(
         self, enterprise_code: str, data: bytes, channel: str, *, at: datetime | None = None
     ) -> IntakeResult:

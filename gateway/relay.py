@@ -14,6 +14,7 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import logs, metrics
 from gateway.db import Database
 from gateway.errors import TransportError
 from gateway.faults import crash_point
@@ -24,6 +25,10 @@ from gateway.status import Status
 from transports.batch import BatchPublisher, Outgoing
 
 log = logging.getLogger(__name__)
+
+
+def _rows(_relay: OutboxRelay, rows: list[Outbox]) -> int:
+    return len(rows)
 
 
 class OutboxRelay:
@@ -59,6 +64,7 @@ class OutboxRelay:
                     self._failed(row, "no queue took it (unroutable); will retry")
             return len(sent)
 
+    @metrics.timed("publish", lambda out: "failed" if out is None else "published", _rows)
     def _publish(self, rows: list[Outbox]) -> set[str] | None:
         batch = [
             Outgoing(
@@ -74,6 +80,7 @@ class OutboxRelay:
             return None
 
     @staticmethod
+    @logs.with_context(lambda row, _why: {"outbox_id": row.id, "cop_msg_id": row.message_id})
     def _failed(row: Outbox, why: str) -> None:
         row.attempts += 1
         row.last_error = why

@@ -20,6 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gateway import enterprises
+from gateway.appointments import refmessage
+from gateway.appointments.deadlines import run_scheduler
 from gateway.config import Config
 from gateway.db import Database
 from gateway.errors import AccessDenied, MisuseError
@@ -93,7 +95,9 @@ class Gateway:
         self.topology = topology_for(self.config)
         self.notifier = Notifier(self.topology)
         self.db.before_commit.append(self.notifier.flush)
-        self.keyring = Keyring(self.config.sign_algorithms)
+        self.keyring = Keyring(
+            self.config.sign_algorithms, {e.code: e.key for e in self.config.enterprises}
+        )
         self.signer = SigningWorker(
             self.db, self.keyring, self.topology, self.notifier, on_signed=self._wake_relays
         )
@@ -112,6 +116,10 @@ class Gateway:
     def prepare(self, *, broker: bool = True) -> None:
         """Migrate the database, register enterprises, declare the broker topology."""
         ensure_test_keys(self.config)
+        if self.config.emulated_cards:  # demo: emulated IC cards behind a private pcscd
+            from devices.emulated import start_emulated_cards
+
+            start_emulated_cards(self.config)
         upgrade(self.db)
         with self.db.session() as session:
             if not self.db.is_sqlite:
@@ -144,6 +152,8 @@ class Gateway:
         return relay
 
     def handle_receipt(self, delivery: Delivery) -> None:
+        if refmessage.handle_envelope(self.db, delivery.body):  # customs' APT110 reference data
+            return
         self.receipts.handle_envelope(delivery.body)
         self._wake_relays()  # status notifications are waiting in the outbox
 
@@ -168,6 +178,8 @@ class Gateway:
                 retry_limit=self.topology.consumer_retry_limit,
             ).run(stop),
         }
+        # R-APT-9: every process schedules it; a database lease lets one run each round.
+        jobs["apt-deadlines"] = lambda: run_scheduler(self.db, self.notifier, stop)
         if folder and self.config.intake.folder is not None:
             watcher = FolderIntake(
                 self.intake, self.config.intake.folder, self.config.intake.settle_seconds

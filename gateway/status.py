@@ -33,6 +33,15 @@ class Status(StrEnum):
     FORMAT_FAILED = "format_failed"  # CEB900, exchange codes 0001-0999
     SECURITY_FAILED = "security_failed"  # CEB900, exchange codes 1000-1999 (signature)
     DELETED = "deleted"  # appType 3 on a record customs does not hold
+    # Appointment clearance (预约通关, gateway/appointments), from APT102 receipts and the
+    # deadline job (R-APT-9):
+    ACCEPTED = "accepted"  # 已受理
+    BOOKED = "booked"  # 预约成功 / 审批通过, with the application number (aptNo)
+    CANCELLED = "cancelled"  # 已取消 (R-APT-7)
+    CLEARED = "cleared"  # 通关完成, declaration numbers fed back (R-APT-6)
+    CLEARED_NO_FEEDBACK = "cleared_no_feedback"  # I-通关完成未反馈: blocks (R-APT-3)
+    OVERDUE = "overdue"  # no feedback 5 days after the appointment time: blocks (R-APT-9)
+    EXPLAINED = "explained"  # 情况说明 accepted by customs (R-APT-8)
 
 
 FROM_RETURN_STATUS: dict[ReturnStatus, Status] = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import kinds
+from gateway import kinds, logs, metrics
 from gateway.codes import ExchangeErrorCode
 from gateway.db import Database
 from gateway.errors import InvalidMessage, ReceiptError
@@ -44,6 +44,7 @@ class ReceiptProcessor:
         self.db = db
         self.notifier = notifier
 
+    @metrics.timed("receipt", lambda outcome: outcome.outcome)
     def handle_envelope(self, body: bytes) -> Outcome:
         """One delivery from the receipts queue: a DxpMsg around a receipt."""
         try:
@@ -52,6 +53,7 @@ class ReceiptProcessor:
             return self._unreadable(body, None, f"envelope cannot be read: {exc.message}")
         return self.handle(env.data, cop_msg_id=env.cop_msg_id)
 
+    @logs.with_context(lambda _self, _data, cop_msg_id=None: {"cop_msg_id": cop_msg_id})
     def handle(self, data: bytes, cop_msg_id: str | None = None) -> Outcome:
         try:
             parsed = parse_receipt(data)
@@ -93,6 +95,12 @@ class ReceiptProcessor:
                 applied += self._apply(session, kind, doc, entity, receipt_id)
         return applied, matched
 
+    @logs.with_context(
+        lambda _self, _s, _kind, doc, _entity, receipt_id: {
+            "document_id": doc.id,
+            "receipt_id": receipt_id,
+        }
+    )
     def _apply(
         self,
         session: Session,

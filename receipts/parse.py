@@ -94,6 +94,14 @@ RECEIPT_KINDS: dict[str, ReceiptKind] = {
         _kind("CEB702Message", "SummaryReturn",
               f"guid agentCode ebcCode copNo preNo sumNo? msgSeqNo {_RET}",
               "copNo msgSeqNo", "sumNo"),
+        # Appointment clearance (gateway/appointments): the gateway's own APT receipts,
+        # keyed like their requests by the declarant's code and its own number.
+        *(_kind(t, e, f"guid declarantCode copNo preNo? aptNo? {_RET}",
+                "declarantCode copNo", "aptNo")
+          for t, e in (("APT102Message", "AppointmentReturn"),
+                       ("APT104Message", "AptCancelReturn"),
+                       ("APT106Message", "AptFeedbackReturn"),
+                       ("APT108Message", "AptExplanationReturn"))),
         # CEB900 answers a whole message, found by the CopMsgId of its exchange envelope.
         _kind("CEB900Message", "MessageReturn",
               "guid returnStatus returnInfo returnTime oriCopMsgId oriMessageType oriBizMessage",

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
+from gateway.appointments.codes import APT_NS
 from gateway.codes import CEB_NS, DSIG_NS, DXP_NS
 from gateway.errors import Violation
 
@@ -37,11 +38,31 @@ _ROOTS: dict[str, tuple[str, str]] = {
     "CEB404Message": (CEB_NS, "ceb_receipts.xsd"),
     "CEB506Message": (CEB_NS, "ceb_receipts.xsd"),
     "CEB900Message": (CEB_NS, "ceb_receipts.xsd"),
+    "CEB507Message": (CEB_NS, "ceb_arrival.xsd"),
+    "CEB509Message": (CEB_NS, "ceb_departure.xsd"),
+    "CEB603Message": (CEB_NS, "ceb_inventory.xsd"),
+    "CEB605Message": (CEB_NS, "ceb_invt_cancel.xsd"),
+    "CEB607Message": (CEB_NS, "ceb_waybill_list.xsd"),
+    "CEB213Message": (CEB_NS, "ceb_refund.xsd"),
+    "CEB215Message": (CEB_NS, "ceb_refund_detail.xsd"),
+    "CEB701Message": (CEB_NS, "ceb_summary.xsd"),
+    "CEB792Message": (CEB_NS, "ceb_summary.xsd"),
+    "CEB508Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB510Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB604Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB606Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB608Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB214Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB216Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
+    "CEB702Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
     "DxpMsg": (DXP_NS, "dxp.xsd"),
+    # Appointment clearance (预约通关): the gateway's own format, see gateway/appointments.
+    **{f"APT{n}Message": (APT_NS, "apt_messages.xsd") for n in (101, 103, 105, 107)},
+    **{f"APT{n}Message": (APT_NS, "apt_receipts.xsd") for n in (102, 104, 106, 108, 110)},
 }
 
 #: prefixes used in reported paths and messages, whatever prefixes the sender chose
-_PREFIXES = {CEB_NS: "ceb", DXP_NS: "dxp", DSIG_NS: "ds"}
+_PREFIXES = {CEB_NS: "ceb", DXP_NS: "dxp", DSIG_NS: "ds", APT_NS: "apt"}
 
 _KNOWN = frozenset(_ROOTS)
 

@@ -40,6 +40,15 @@ ensure_packages() {
     command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+    # IC cards over PC/SC: pcscd, the vpcd virtual reader for the emulated cards, the
+    # headers pyscard builds against (no Linux wheel), iproute2 for pcscd's private network
+    command -v pcscd >/dev/null 2>&1 || missing+=(pcscd)
+    [ -e /usr/include/PCSC/winscard.h ] || missing+=(libpcsclite-dev)
+    [ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || missing+=(vsmartcard-vpcd)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+    [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] \
+        || missing+=(python3-dev)
     if ! port_open 5432 && ! command -v pg_ctlcluster >/dev/null 2>&1; then
         missing+=(postgresql)
     fi

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.runtime import ensure_test_keys
+from tests.card_fixtures import card_ids, card_rig, rig  # noqa: F401  (one pcscd per run)
 from tests.stack import Stack, make_config, new_stack
 from tests.transport_fixtures import broker_available
 

@@ -395,3 +395,15 @@ def stats(db: Database) -> dict[str, int]:
     for row in held:
         out[f"status_{row.status}"] = out.get(f"status_{row.status}", 0) + 1
     return out
+
+
+# Appointment clearance (gateway/appointments/sim.py) registers its behaviours here.
+from gateway.appointments import sim as _appointments_sim  # noqa: E402
+
+_appointments_sim.register(BEHAVIOURS, Answer)
+
+# The rest of the export set (gateway/kinds/ecx_full.py): the generic behaviour above, with
+# the preNo/invtNo/sumNo customs assigns (gateway/customs_sim/ecx_numbers.py).
+from gateway.customs_sim import ecx_numbers as _ecx_numbers  # noqa: E402
+
+_ecx_numbers.register(BEHAVIOURS)

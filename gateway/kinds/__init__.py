@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from gateway.appointments.kinds import KINDS as APPOINTMENT_KINDS
 from gateway.kinds.base import DocumentKind, Record, head_fields, key_text
-from gateway.kinds.ecx import KINDS
+from gateway.kinds.ecx import KINDS as ECX_KINDS
+from gateway.kinds.ecx_full import KINDS as ECX_FULL_KINDS
+
+KINDS = (*ECX_KINDS, *ECX_FULL_KINDS, *APPOINTMENT_KINDS)
 
 BY_MESSAGE = {k.message_type: k for k in KINDS}
 BY_RECEIPT_ENTITY = {k.receipt_entity: k for k in KINDS}

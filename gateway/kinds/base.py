@@ -51,6 +51,9 @@ class DocumentKind:
     #: called inside the intake transaction as `store_checks(session, enterprise, checked,
     #: at)` and returning violations; None for kinds the XSD and `gateway.checks` cover
     store_checks: Callable[..., list[Any]] | None = None
+    #: returnStatus → status for kinds whose receipts use their own codes (appointments);
+    #: None for the CEB codes of `gateway.status.status_for_return`
+    receipt_statuses: Mapping[str, Status] | None = None
 
     def records(self, root: etree._Element) -> Iterator[Record]:
         for element in root:
