@@ -195,3 +195,46 @@ def _enterprise(gw: Gateway, code: str) -> Any:
 
     with gw.db.session() as session:
         return session.scalar(select(Enterprise).where(Enterprise.code == code))
+
+
+def test_card_pins_never_reach_the_logs(
+    tmp_path: Path, keys_dir: Path, broker: None, rig: CardRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 6, item 4: a PIN used to sign, and a wrong one refused by the card, are in no
+    log line (every logger at DEBUG). The PINs are long and odd so no timestamp matches."""
+    import logging
+
+    good_pin, wrong_pin = "73105928", "64829317"
+    ident = Identity(keys_dir / "3301960Z01.key.pem", keys_dir / "3301960Z01.cert.pem")
+    rig.insert(0, ident.card(EBC_CARD, pin=good_pin))
+    raw = raw_config(tmp_path, keys_dir, prefix=unique_prefix())
+    pin_file = tmp_path / "ebc.pin"
+    pin_file.write_text(good_pin + "\n")
+    raw["enterprises"][0]["key"] = _card(reader=reader_name(0), card_number=EBC_CARD,
+                                         pin_file=str(pin_file),
+                                         cert_file=str(ident.cert_file), suite="rsa-sha1")
+    gw = Gateway(config_mod.from_dict(raw, tmp_path))
+    gw.prepare()
+    stack = Stack(gw.config, gw)
+    loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
+    saved = {lg.name: lg.level for lg in loggers}
+    for lg in loggers:
+        lg.setLevel(logging.NOTSET)
+    caplog.set_level(logging.DEBUG)
+    try:
+        stack.start()
+        first = stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026112209101"]))
+        assert stack.wait_status(first.documents[0].id, "stored") == "stored"
+        pin_file.write_text(wrong_pin + "\n")  # re-read per signature; the card refuses it
+        second = stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026112209102"]))
+        second_id = second.documents[0].id
+        assert stack.wait_status(second_id, "signing_failed") == "signing_failed"
+        assert "PIN" in (stack.view(second_id)["status_info"] or "")
+    finally:
+        stack.close()
+        for lg in loggers:
+            lg.setLevel(saved[lg.name])
+    logged = caplog.text + "\n".join(
+        f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records)
+    assert len(caplog.records) > 20, "the run logged next to nothing: capture is broken"
+    assert good_pin not in logged and wrong_pin not in logged
