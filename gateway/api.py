@@ -15,17 +15,16 @@ GET  /healthz                     liveness
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from gateway import enterprises, metrics, ops, queries
+from gateway import metrics, ops, queries
 from gateway.appointments import api as appointments_api
+from gateway.deps import Auth, Db, gateway_of
 from gateway.enterprises import Caller
 from gateway.errors import (
     AccessDenied,
@@ -62,26 +61,7 @@ class BodyTooSlow(InvalidMessage):
     """The body did not arrive within `http.body_seconds` (408): a slow client holds nothing."""
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-def _session(request: Request) -> Iterator[Session]:
-    with _gateway(request).db.session() as session:
-        yield session
-
-
-def _caller(
-    session: Annotated[Session, Depends(_session)],
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> Caller:
-    return enterprises.authenticate(session, x_api_key)
-
-
-Auth = Annotated[Caller, Depends(_caller)]
-Db = Annotated[Session, Depends(_session)]
-Gw = Annotated[Gateway, Depends(_gateway)]
+Gw = Annotated[Gateway, Depends(gateway_of)]
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -185,7 +165,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    seconds = _gateway(request).config.http.body_seconds
+    seconds = gateway_of(request).config.http.body_seconds
     try:
         async with asyncio.timeout(seconds):  # a client trickling its body holds nothing long
             async for chunk in request.stream():

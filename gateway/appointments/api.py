@@ -9,33 +9,14 @@ GET  /v1/port-hours?from=&to=&port=      port working hours, ≤ 15 days
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Body, Query
 
-from gateway import enterprises
 from gateway.appointments import queries
 from gateway.appointments.codes import CHINA_TZ
-from gateway.enterprises import Caller
-
-
-def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.gateway.db.session() as session:
-        yield session
-
-
-def _caller(
-    session: Annotated[Session, Depends(_session)],
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> Caller:
-    return enterprises.authenticate(session, x_api_key)
-
-
-Auth = Annotated[Caller, Depends(_caller)]
-Db = Annotated[Session, Depends(_session)]
+from gateway.deps import Auth, Db
 
 
 def _bj(at: datetime | None) -> datetime | None:
