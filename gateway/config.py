@@ -100,6 +100,9 @@ class SimConfig:
     return_rate: float = 0.0
     format_failure_rate: float = 0.0
     seed: int = 0
+    #: seconds customs waits for a missing order, payment or waybill before returning an
+    #: inventory list of the four-document comparison (R-ECX-2)
+    missing_document_wait: float = 2.0
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,41 @@ def new_stack(base: Path, keys: Path, **kw: Any) -> Stack:
     gw = Gateway(cfg)
     gw.prepare()
     return Stack(cfg, gw)
+
+
+def declare_documents(
+    stack: Stack,
+    order_nos: list[str],
+    logistics_nos: list[str],
+    *,
+    waybill: bool = True,
+    wait: bool = True,
+) -> list[int]:
+    """Declare the order, payment receipt and (unless `waybill` is False) waybill of each
+    parcel, consistent with `gateway.samples_ecx.inventory_message` of the same numbers, so
+    that customs' four-document comparison (R-ECX-2) finds them; wait until stored."""
+    docs = [
+        *stack.submit(samples.order_message(stack.ebc, PLATFORM, order_nos)).documents,
+        *stack.submit(samples.payment_message(stack.ebc, PLATFORM, PAYER, order_nos)).documents,
+    ]
+    if waybill:
+        docs += declare_waybills(stack, order_nos, logistics_nos, wait=False)
+    ids = [d.id for d in docs]
+    if wait:
+        for doc_id in ids:
+            assert stack.wait_status(doc_id, "stored") == "stored", stack.view(doc_id)["history"]
+    return ids
+
+
+def declare_waybills(
+    stack: Stack, order_nos: list[str], logistics_nos: list[str], *, wait: bool = True
+) -> list[Any]:
+    shipments = [
+        samples.Shipment(n, stack.ebc, o) for o, n in zip(order_nos, logistics_nos, strict=True)
+    ]
+    data = samples.waybill_message(stack.carrier, shipments)
+    docs = list(stack.submit(data, stack.carrier.code).documents)
+    if wait:
+        for doc in docs:
+            assert stack.wait_status(doc.id, "stored") == "stored"
+    return docs

@@ -56,6 +56,10 @@ RETURN_REASONS = (
 #: behaviour below: `behaviour(sim, session, kind, records, cop_msg_id, sender) -> [Answer]`
 BEHAVIOURS: dict[str, Callable[..., list[Answer]]] = {}
 
+#: work the sender loop also runs on each tick, `tick(sim)` (answers that wait for time to
+#: pass rather than for a message, e.g. the four-document comparison's wait, R-ECX-2)
+TICKS: list[Callable[[CustomsSim], None]] = []
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -356,6 +360,8 @@ class CustomsSim:
     def run_sender(self, publisher: Publisher, stop: threading.Event, tick: float = 0.05) -> None:
         while not stop.is_set():
             try:
+                for work in TICKS:
+                    work(self)
                 sent = self.send_due(publisher)
             except Exception:  # keep answering after a broker hiccup
                 log.exception("customs-sim could not send receipts; retrying")
@@ -407,3 +413,9 @@ _appointments_sim.register(BEHAVIOURS, Answer)
 from gateway.customs_sim import ecx_numbers as _ecx_numbers  # noqa: E402
 
 _ecx_numbers.register(BEHAVIOURS)
+
+# The four-document comparison (R-ECX-2): orders, payments and waybills are kept, inventory
+# lists compared with them (gateway/customs_sim/four_documents.py).
+from gateway.customs_sim import four_documents as _four_documents  # noqa: E402
+
+_four_documents.register(BEHAVIOURS, TICKS)

@@ -48,6 +48,38 @@ class Declaration(SimBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class HeldDocument(SimBase):
+    """The fields customs keeps of an accepted order, payment receipt or waybill, for the
+    four-document comparison (R-ECX-2): head fields and item lines, as JSON. `match_key` is
+    what an inventory list names it by: "ebcCode|orderNo" (order, payment) or
+    "logisticsCode|logisticsNo" (waybill)."""
+
+    __tablename__ = "sim_held_documents"
+    __table_args__ = (UniqueConstraint("kind", "business_key", name="uq_sim_held_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    business_key: Mapped[str] = mapped_column(String(300))
+    match_key: Mapped[str] = mapped_column(String(300), index=True)
+    data: Mapped[str] = mapped_column(Text)
+
+
+class PendingComparison(SimBase):
+    """A declared inventory list waiting for a missing document of its four-document
+    comparison (R-ECX-2), until `deadline` (epoch seconds); deleted once answered."""
+
+    __tablename__ = "sim_pending_comparisons"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(300), unique=True)
+    order_key: Mapped[str] = mapped_column(String(300), index=True)
+    waybill_key: Mapped[str] = mapped_column(String(300), index=True)
+    sender_id: Mapped[str] = mapped_column(String(30))
+    deadline: Mapped[float] = mapped_column(Float, index=True)
+    #: the inventory's fields and items, and the receipt entity to answer with, as JSON
+    data: Mapped[str] = mapped_column(Text)
+
+
 class Scheduled(SimBase):
     """A receipt waiting for its time; written with the state change, sent by the scheduler."""
 
