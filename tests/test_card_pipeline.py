@@ -210,9 +210,13 @@ def test_card_pins_never_reach_the_logs(
     raw = raw_config(tmp_path, keys_dir, prefix=unique_prefix())
     pin_file = tmp_path / "ebc.pin"
     pin_file.write_text(good_pin + "\n")
-    raw["enterprises"][0]["key"] = _card(reader=reader_name(0), card_number=EBC_CARD,
-                                         pin_file=str(pin_file),
-                                         cert_file=str(ident.cert_file), suite="rsa-sha1")
+    raw["enterprises"][0]["key"] = _card(
+        reader=reader_name(0),
+        card_number=EBC_CARD,
+        pin_file=str(pin_file),
+        cert_file=str(ident.cert_file),
+        suite="rsa-sha1",
+    )
     gw = Gateway(config_mod.from_dict(raw, tmp_path))
     gw.prepare()
     stack = Stack(gw.config, gw)
@@ -235,6 +239,7 @@ def test_card_pins_never_reach_the_logs(
         for lg in loggers:
             lg.setLevel(saved[lg.name])
     logged = caplog.text + "\n".join(
-        f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records)
+        f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
+    )
     assert len(caplog.records) > 20, "the run logged next to nothing: capture is broken"
     assert good_pin not in logged and wrong_pin not in logged

@@ -23,8 +23,9 @@ def files(tmp_path: Path, keys_dir: Path) -> dict[str, Path]:
     bad_sum = good.replace(b"<ceb:goodsValue>", b"<ceb:goodsValue>1", 1)
     no_order_no = good.replace(b"<ceb:orderNo>EO2026112200701</ceb:orderNo>", b"")
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="cli."),
-                                     allow_unicode=True))
+    config.write_text(
+        yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="cli."), allow_unicode=True)
+    )
     out = {"config": config}
     for name, data in (("good", good), ("bad_sum", bad_sum), ("no_order_no", no_order_no)):
         out[name] = tmp_path / f"{name}.xml"
@@ -55,16 +56,27 @@ def test_check_prints_every_violation_with_its_rule(files: dict[str, Path]) -> N
 
 
 @pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="scripts/setup.sh installs xmlsec1")
-def test_sign_prints_a_message_xmlsec1_verifies(files: dict[str, Path], keys_dir: Path,
-                                                tmp_path: Path) -> None:
+def test_sign_prints_a_message_xmlsec1_verifies(
+    files: dict[str, Path], keys_dir: Path, tmp_path: Path
+) -> None:
     code, out = _run("--config", str(files["config"]), "sign", str(files["good"]))
     assert code == 0, out
     signed = tmp_path / "signed.xml"
     signed.write_text(out, encoding="utf-8")
     cert = keys_dir / "3301960Z01.cert.pem"
-    check = subprocess.run(["xmlsec1", "--verify", "--pubkey-cert-pem", str(cert),
-                            "--id-attr:Id", "Signature", str(signed)],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [
+            "xmlsec1",
+            "--verify",
+            "--pubkey-cert-pem",
+            str(cert),
+            "--id-attr:Id",
+            "Signature",
+            str(signed),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stderr
     assert "OK" in check.stdout + check.stderr
 
