@@ -222,10 +222,14 @@ def remember_documents(
 
 
 def _receipt_answer(sim: Any, entity: Mapping[str, str], status: str, info: str) -> Any:
-    from gateway.customs_sim.service import Answer, _at
+    from gateway.customs_sim.service import Answer, _at, result_delay
 
-    delay = max(sim.sim.result_delay, sim.sim.declaring_delay + 0.002)
-    entry = {**entity, "returnStatus": status, "returnInfo": info, "returnTime": _at(delay)}
+    entry = {
+        **entity,
+        "returnStatus": status,
+        "returnInfo": info,
+        "returnTime": _at(result_delay(sim.sim)),
+    }
     body = build_receipt(INVENTORY.receipt_type, [entry])
     return Answer(sim.sim.result_delay, INVENTORY.receipt_type, body, "result")
 
@@ -241,12 +245,9 @@ def declare_inventory(
     """CEB603: the numbers customs assigns, e-port "declaring" (2), then the result of the
     four-document comparison (R-ECX-2) — at once, or once the missing documents arrive or
     the wait for them is over."""
-    from gateway.customs_sim.service import Answer, _at, _echo, _refusal
+    from gateway.customs_sim.service import Reply, _echo, _refusal
 
-    first: list[dict[str, str]] = []
-    later: list[dict[str, str]] = []
-    declared_at = _at(sim.sim.declaring_delay)
-    result_at = _at(max(sim.sim.result_delay, sim.sim.declaring_delay + 0.002))
+    reply = Reply(sim.sim, kind)
     for rec in (with_numbers(kind, r) for r in records):
         key = key_text(rec.business_key)
         held = session.scalar(
@@ -257,23 +258,9 @@ def declare_inventory(
         entity = _echo(kind, rec)
         refusal = _refusal(rec, held)
         if refusal is not None:
-            first.append(
-                {
-                    **entity,
-                    "returnStatus": refusal[0],
-                    "returnInfo": refusal[1],
-                    "returnTime": declared_at,
-                }
-            )
+            reply.refuse(entity, *refusal)
             continue
-        first.append(
-            {
-                **entity,
-                "returnStatus": ReturnStatus.EPORT_DECLARING.value,
-                "returnInfo": f"新增申报成功[{rec.guid}]",
-                "returnTime": declared_at,
-            }
-        )
+        reply.declaring(entity, rec)
         if held is None:
             held = Declaration(kind=kind.name, business_key=key, sender_id=sender, versions=0)
             session.add(held)
@@ -283,26 +270,8 @@ def declare_inventory(
         result = _decide(sim, session, kind, rec, key, held.versions, entity, sender)
         held.status = result[0] if result else ReturnStatus.EPORT_DECLARING.value
         if result is not None:
-            later.append(
-                {
-                    **entity,
-                    "returnStatus": result[0],
-                    "returnInfo": result[1],
-                    "returnTime": result_at,
-                }
-            )
-    answers = [
-        Answer(
-            sim.sim.declaring_delay,
-            kind.receipt_type,
-            build_receipt(kind.receipt_type, first),
-            "declaring",
-        )
-    ]
-    if later:
-        body = build_receipt(kind.receipt_type, later)
-        answers.append(Answer(sim.sim.result_delay, kind.receipt_type, body, "result"))
-    return answers
+            reply.result(entity, *result)
+    return reply.answers()
 
 
 def _decide(

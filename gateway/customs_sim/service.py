@@ -71,13 +71,55 @@ class Answer:
     note: str
 
 
+def result_delay(sim: SimConfig) -> float:
+    """Customs' result is always stamped after the e-port's "declaring", even with no delay."""
+    return max(sim.result_delay, sim.declaring_delay + 0.002)
+
+
+class Reply:
+    """The receipts customs answers one business message with: the e-port's "declaring" (2)
+    or a refusal for every record, then customs' result for the records it took, each
+    receipt message holding the entities of one stage."""
+
+    def __init__(self, sim: SimConfig, kind: DocumentKind) -> None:
+        self.sim, self.kind = sim, kind
+        self.declared_at = _at(sim.declaring_delay)
+        self.result_at = _at(result_delay(sim))
+        self.first: list[dict[str, str]] = []
+        self.later: list[dict[str, str]] = []
+
+    def refuse(self, entity: Mapping[str, str], status: str, info: str) -> None:
+        self.first.append(_entry(entity, status, info, self.declared_at))
+
+    def declaring(self, entity: Mapping[str, str], rec: Record) -> None:
+        info = f"新增申报成功[{rec.guid}]"
+        self.first.append(
+            _entry(entity, ReturnStatus.EPORT_DECLARING.value, info, self.declared_at)
+        )
+
+    def result(self, entity: Mapping[str, str], status: str, info: str) -> None:
+        self.later.append(_entry(entity, status, info, self.result_at))
+
+    def answers(self) -> list[Answer]:
+        receipt = self.kind.receipt_type
+        out = [
+            Answer(
+                self.sim.declaring_delay, receipt, build_receipt(receipt, self.first), "declaring"
+            )
+        ]
+        if self.later:
+            body = build_receipt(receipt, self.later)
+            out.append(Answer(self.sim.result_delay, receipt, body, "result"))
+        return out
+
+
+def _entry(entity: Mapping[str, str], status: str, info: str, at: str) -> dict[str, str]:
+    return {**entity, "returnStatus": status, "returnInfo": info, "returnTime": at}
+
+
 def _fraction(*parts: str) -> float:
     digest = hashlib.sha256("|".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _now_ms() -> str:
-    return return_time(datetime.now(UTC))
 
 
 def _at(delay: float) -> str:
@@ -257,58 +299,16 @@ class CustomsSim:
         cop_msg_id: str,
         sender: str,
     ) -> list[Answer]:
-        first: list[dict[str, str]] = []
-        later: list[dict[str, str]] = []
-        # Customs' result is always stamped after the e-port's "declaring", even with no delay.
-        declared_at = _at(self.sim.declaring_delay)
-        result_at = _at(max(self.sim.result_delay, self.sim.declaring_delay + 0.002))
+        reply = Reply(self.sim, kind)
         for rec in records:
             status, info, final = self._decide(session, kind, rec, cop_msg_id, sender)
             entity = _echo(kind, rec)
             if status.startswith("-"):
-                first.append(
-                    {
-                        **entity,
-                        "returnStatus": status,
-                        "returnInfo": info,
-                        "returnTime": declared_at,
-                    }
-                )
+                reply.refuse(entity, status, info)
                 continue
-            first.append(
-                {
-                    **entity,
-                    "returnStatus": ReturnStatus.EPORT_DECLARING.value,
-                    "returnInfo": f"新增申报成功[{rec.guid}]",
-                    "returnTime": declared_at,
-                }
-            )
-            later.append(
-                {
-                    **entity,
-                    "returnStatus": final[0],
-                    "returnInfo": final[1],
-                    "returnTime": result_at,
-                }
-            )
-        answers = [
-            Answer(
-                self.sim.declaring_delay,
-                kind.receipt_type,
-                build_receipt(kind.receipt_type, first),
-                "declaring",
-            )
-        ]
-        if later:
-            answers.append(
-                Answer(
-                    self.sim.result_delay,
-                    kind.receipt_type,
-                    build_receipt(kind.receipt_type, later),
-                    "result",
-                )
-            )
-        return answers
+            reply.declaring(entity, rec)
+            reply.result(entity, *final)
+        return reply.answers()
 
     def _decide(
         self, session: Session, kind: DocumentKind, rec: Record, cop_msg_id: str, sender: str
