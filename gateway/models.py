@@ -21,9 +21,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
 # SQLite has no real BIGINT autoincrement; INTEGER PRIMARY KEY is its rowid.
@@ -164,6 +166,26 @@ class Version(Base):
 
 
 Index("ix_versions_message", Version.message_id)
+
+
+def documents_of(session: Session, message_id: int, status: str | None = None) -> list[Document]:
+    """Documents whose latest version came in this message (and, given one, in `status`):
+    what signing, sending and a CEB900 answering the message apply to."""
+    newest = (
+        select(func.max(Version.number))
+        .where(Version.document_id == Document.id)
+        .correlate(Document)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Document)
+        .join(Version, Version.document_id == Document.id)
+        .where(Version.message_id == message_id, Version.number == newest)
+        .order_by(Document.id)
+    )
+    if status is not None:
+        stmt = stmt.where(Document.status == status)
+    return list(session.scalars(stmt))
 
 
 class Receipt(Base):

@@ -19,8 +19,7 @@ from gateway.db import Database
 from gateway.errors import TransportError
 from gateway.faults import crash_point
 from gateway.history import Change, Notifier, Source, record
-from gateway.models import Message, Outbox, utcnow
-from gateway.signing import documents_of
+from gateway.models import Message, Outbox, documents_of, utcnow
 from gateway.status import Status
 from transports.batch import BatchPublisher, Outgoing
 
@@ -96,7 +95,7 @@ class OutboxRelay:
             return
         msg.state, msg.sent_at = Status.SENT.value, row.sent_at
         note = f"committed by the broker for {row.routing_key}"
-        for doc in documents_of(session, msg.id, Status.SIGNED):
+        for doc in documents_of(session, msg.id, Status.SIGNED.value):
             record(session, doc, Change(Status.SENT, Source.GATEWAY, note), self.notifier)
 
     def run(self, stop: threading.Event, idle: float = 0.5) -> None:

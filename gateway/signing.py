@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import logs, metrics, xmlsafe
@@ -24,7 +24,7 @@ from gateway.config import KeyConfig
 from gateway.db import Database
 from gateway.errors import ConfigError, GatewayError, SigningError
 from gateway.history import Change, Notifier, Source, record
-from gateway.models import Document, Enterprise, Message, Outbox, Version, utcnow
+from gateway.models import Enterprise, Message, Outbox, documents_of, utcnow
 from gateway.status import Status
 from signers import FileKey, KeyBackend, Suite, get_suite, register_suite, sign
 from transports.envelope import wrap
@@ -216,7 +216,7 @@ class SigningWorker:
             )
         )
         note = f"signed, CopMsgId {out.cop_msg_id}"
-        for doc in documents_of(session, msg.id, Status.PENDING_SIGN):
+        for doc in documents_of(session, msg.id, Status.PENDING_SIGN.value):
             record(session, doc, Change(Status.SIGNED, Source.GATEWAY, note), self.notifier)
 
     @logs.with_context(lambda _self, _session, msg, _exc: {"message_id": msg.id})
@@ -227,7 +227,7 @@ class SigningWorker:
         msg.state, msg.error = Status.SIGNING_FAILED.value, reason
         msg.attempts += 1
         change = Change(Status.SIGNING_FAILED, Source.GATEWAY, reason)
-        for doc in documents_of(session, msg.id, Status.PENDING_SIGN):
+        for doc in documents_of(session, msg.id, Status.PENDING_SIGN.value):
             record(session, doc, change, self.notifier)
 
     def retry(self, message_id: int) -> bool:
@@ -238,31 +238,10 @@ class SigningWorker:
                 return False
             msg.state = Status.PENDING_SIGN.value
             change = Change(Status.PENDING_SIGN, Source.OPS, "signing retried")
-            for doc in documents_of(session, message_id, Status.SIGNING_FAILED):
+            for doc in documents_of(session, message_id, Status.SIGNING_FAILED.value):
                 record(session, doc, change, self.notifier)
         self.wake.set()
         return True
 
 
-def documents_of(session: Session, message_id: int, status: Status) -> list[Document]:
-    """Documents whose latest version came in this message and that are still in `status`."""
-    newest = (
-        select(func.max(Version.number))
-        .where(Version.document_id == Document.id)
-        .correlate(Document)
-        .scalar_subquery()
-    )
-    stmt = (
-        select(Document)
-        .join(Version, Version.document_id == Document.id)
-        .where(
-            Version.message_id == message_id,
-            Document.status == status.value,
-            Version.number == newest,
-        )
-        .order_by(Document.id)
-    )
-    return list(session.scalars(stmt))
-
-
-__all__ = ["Keyring", "SigningError", "SigningWorker", "documents_of"]
+__all__ = ["Keyring", "SigningError", "SigningWorker"]

@@ -21,7 +21,7 @@ from gateway.db import Database
 from gateway.errors import InvalidMessage, ReceiptError
 from gateway.history import Change, Notifier, Source, record, record_ignored
 from gateway.kinds import DocumentKind, key_text
-from gateway.models import Document, Message, Receipt, Version
+from gateway.models import Document, Message, Receipt, documents_of
 from gateway.status import Status, later_in_lifecycle, status_for_return
 from receipts.parse import ParsedReceipt, ReceiptEntity, exchange_code, parse_receipt
 from transports.envelope import unwrap
@@ -253,10 +253,4 @@ def _by_cop_msg_id(session: Session, cop_msg_id: str) -> list[tuple[DocumentKind
     kind = kinds.for_message(msg.msg_type) if msg is not None else None
     if msg is None or kind is None:
         return []
-    stmt = (
-        select(Document)
-        .join(Version, Version.document_id == Document.id)
-        .where(Version.message_id == msg.id)
-        .order_by(Document.id)
-    )
-    return [(kind, d) for d in session.scalars(stmt) if d.versions[-1].message_id == msg.id]
+    return [(kind, d) for d in documents_of(session, msg.id)]
