@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -66,17 +67,21 @@ class Notifier:
         for enterprise_id, pairs in pending.items():
             changes = [_change_json(doc, entry) for doc, entry in pairs]
             code = self.enterprise_code(session, enterprise_id)
-            body = {"enterprise": code, "changes": changes}
             first = changes[0]
-            session.add(
-                Outbox(
-                    exchange=self.topology.notify_exchange,
-                    routing_key=code,
-                    message_id=f"status-{first['document_id']}-{first['at']}-{len(changes)}",
-                    body=json.dumps(body, ensure_ascii=False).encode(),
-                    content_type="application/json",
-                )
+            message_id = f"status-{first['document_id']}-{first['at']}-{len(changes)}"
+            self.send(session, code, {"enterprise": code, "changes": changes}, message_id)
+
+    def send(self, session: Session, code: str, body: dict[str, Any], message_id: str) -> None:
+        """One JSON notification to enterprise `code`, through the outbox (this transaction)."""
+        session.add(
+            Outbox(
+                exchange=self.topology.notify_exchange,
+                routing_key=code,
+                message_id=message_id,
+                body=json.dumps(body, ensure_ascii=False).encode(),
+                content_type="application/json",
             )
+        )
 
 
 def _change_json(doc: Document, entry: StatusChange) -> dict[str, object]:

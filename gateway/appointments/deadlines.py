@@ -14,7 +14,6 @@ run changes only rows still in the state it read, so even an overlapping run is 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -32,7 +31,7 @@ from gateway.appointments.codes import CHINA_TZ
 from gateway.appointments.models import Appointment, JobLease
 from gateway.db import Database
 from gateway.history import Change, Notifier, Source, record
-from gateway.models import Document, Outbox, utcnow
+from gateway.models import Document, utcnow
 from gateway.status import Status
 
 log = logging.getLogger(__name__)
@@ -123,15 +122,7 @@ def _remind(
         "deadline": deadline_of(apt).astimezone(CHINA_TZ).isoformat(),
         "message": "feed back the declaration numbers (APT105) or explain (APT107) by the deadline",
     }
-    session.add(
-        Outbox(
-            exchange=notifier.topology.notify_exchange,
-            routing_key=code,
-            message_id=f"apt-reminder-{doc.id}",
-            body=json.dumps(body, ensure_ascii=False).encode(),
-            content_type="application/json",
-        )
-    )
+    notifier.send(session, code, body, f"apt-reminder-{doc.id}")
     return doc.business_key
 
 
