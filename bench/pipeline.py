@@ -35,7 +35,6 @@ from gateway import samples  # noqa: E402
 from gateway.config import load  # noqa: E402
 from gateway.models import Document, Message, Outbox, StatusChange  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
-from signers import get_suite  # noqa: E402
 from tests.stack import PLATFORM, raw_config  # noqa: E402
 from tests.transport_fixtures import delete_topology, unique_prefix  # noqa: E402
 
@@ -58,7 +57,7 @@ def raw_sign_rate(gw: Gateway, seconds: float = 2.0) -> float:
     data = b"<ds:SignedInfo>" + b"x" * 600 + b"</ds:SignedInfo>"
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        key.sign(data, suite or get_suite())
+        key.sign(data, suite)
         count += 1
     return count / (time.perf_counter() - started)
 
@@ -204,10 +203,10 @@ def run(n: int, per_message: int, db: str) -> None:
         intake_ms,
         stage_latencies(gw),
     )
-    _cleanup(gw, cfg)
+    _cleanup(gw)
 
 
-def _cleanup(gw: Gateway, cfg: object) -> None:
+def _cleanup(gw: Gateway) -> None:
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(gw.config.amqp.url))
