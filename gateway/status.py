@@ -29,6 +29,9 @@ class Status(StrEnum):
     SUSPENDED = "suspended"  # 600
     RELEASED = "released"  # 800 放行
     CLOSED = "closed"  # 899 结关
+    # Inventory lists (R-ECX-5), steps with no receipt code of their own:
+    FINALISED = "finalised"  # 结案: merged into a customs declaration (CEB792, R-ECX-8)
+    REVOKED = "revoked"  # 撤销: customs approved the revoke application (CEB605/606)
     STORE_FAILED = "store_failed"  # negative business code: 海关入库失败
     FORMAT_FAILED = "format_failed"  # CEB900, exchange codes 0001-0999
     SECURITY_FAILED = "security_failed"  # CEB900, exchange codes 1000-1999 (signature)
@@ -108,6 +111,7 @@ LIFECYCLE = (
     Status.HANDED_OVER,
     Status.RELEASED,
     Status.CLOSED,
+    Status.FINALISED,
 )
 _RANK = {status: n for n, status in enumerate(LIFECYCLE)}
 
