@@ -154,13 +154,19 @@ def _check_guid(value: str) -> str | None:
 
 
 def _check_time(value: str) -> str | None:
-    if not re.fullmatch(r"[0-9]{14}", value):
+    if not _DIGITS14.fullmatch(value):
         return "must be 14 digits YYYYMMDDhhmmss"
     try:
-        datetime.strptime(value, "%Y%m%d%H%M%S")  # 14 digits leave no room for short fields
+        # What strptime("%Y%m%d%H%M%S") accepts of 14 digits, at a tenth of its cost.
+        year, month, day, hour, minute, second = (int(value[a:b]) for a, b in _TIME_FIELDS)
+        datetime(year, month, day, hour, minute, second)
     except ValueError:
         return "is not a real calendar date and time"
     return None
+
+
+_DIGITS14 = re.compile(r"[0-9]{14}")
+_TIME_FIELDS = ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -301,16 +307,31 @@ def _check_mixed(records: list[Record]) -> Iterator[Violation]:
 # --- field-level checks ------------------------------------------------------------------------
 
 
-def _check_segment(segment: etree._Element) -> Iterator[Violation]:
-    name = etree.QName(segment).localname
-    yield from _check_mandatory(segment, FIELDS.get(name, ()))
-    for field in _elements(segment):
-        yield from _check_value(name, field)
+def _check_segment(segment: etree._Element) -> list[Violation]:
+    # One pass over the children, then lookups: `find` per mandatory field and a QName per
+    # field made this loop the largest part of intake for messages of many records.
+    name = _local(segment)
+    children: list[tuple[str, etree._Element]] = []
+    ceb: dict[str, etree._Element] = {}  # the first child of each name in CEB_NS, as `_child`
+    for child in segment:
+        if isinstance(child.tag, str):
+            local = _local(child)
+            children.append((local, child))
+            if child.tag.startswith(_CEB):
+                ceb.setdefault(local, child)
+    found = list(_check_mandatory(segment, FIELDS.get(name, ()), ceb))
+    for local, field in children:
+        rules = (VALUE_RULES.get(local), BOUNDS.get((name, local)))
+        if rules != (None, None):
+            found.extend(_check_value(local, field, rules))
+    return found
 
 
-def _check_mandatory(segment: etree._Element, fields: Iterable[str]) -> Iterator[Violation]:
+def _check_mandatory(
+    segment: etree._Element, fields: Iterable[str], children: dict[str, etree._Element]
+) -> Iterator[Violation]:
     for name in (f for f in fields if not f.endswith("?")):
-        field = _child(segment, name)
+        field = children.get(name)
         if field is None:  # only when called on a message the XSD has not seen
             path = f"{_path(segment)}/{name}"
             yield Violation(
@@ -321,12 +342,13 @@ def _check_mandatory(segment: etree._Element, fields: Iterable[str]) -> Iterator
             yield Violation(EMPTY, _path(field), text, field.sourceline, _text(field))
 
 
-def _check_value(segment: str, field: etree._Element) -> Iterator[Violation]:
-    name = etree.QName(field).localname
+def _check_value(
+    name: str, field: etree._Element, rules: tuple[tuple[str, ValueCheck] | None, ...]
+) -> Iterator[Violation]:
     value = _text(field)
     if not value.strip():  # empty: a mandatory one is reported by _check_mandatory
         return
-    for rule, check in filter(None, (VALUE_RULES.get(name), BOUNDS.get((segment, name)))):
+    for rule, check in filter(None, rules):
         problem = check(value)
         if problem:
             yield Violation(
@@ -416,6 +438,15 @@ def _elements(parent: etree._Element, name: str | None = None) -> list[etree._El
     if name is not None:
         return parent.findall(f"{{{CEB_NS}}}{name}")
     return [c for c in parent if isinstance(c.tag, str)]
+
+
+_CEB = f"{{{CEB_NS}}}"
+
+
+def _local(element: etree._Element) -> str:
+    """The local name of an element: `etree.QName(element).localname`, without the object."""
+    tag = element.tag
+    return tag[tag.find("}") + 1 :]
 
 
 def _child(parent: etree._Element, name: str) -> etree._Element | None:

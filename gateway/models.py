@@ -8,6 +8,8 @@ waybill…) with its business key, current status and history. A document gets a
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -146,6 +149,8 @@ Index(
     postgresql_where=text("status != 'deleted'"),
 )
 Index("ix_documents_enterprise_status", Document.enterprise_id, Document.status)
+# Any record of a key, deleted ones included: a late receipt of a deleted record (migration 0004).
+Index("ix_documents_key", Document.kind, Document.business_key)
 
 
 class Version(Base):
@@ -186,6 +191,62 @@ def documents_of(session: Session, message_id: int, status: str | None = None) -
     if status is not None:
         stmt = stmt.where(Document.status == status)
     return list(session.scalars(stmt))
+
+
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+DOCUMENTS: Table = Document.__table__  # type: ignore[assignment]
+VERSIONS: Table = Version.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class DocRef:
+    """What a status change needs of a document, read with Core rather than the ORM (the
+    pipeline's batch paths: intake, signing, the relay; see `history.record_all`)."""
+
+    id: int
+    enterprise_id: int
+    kind: str
+    business_key: str
+    pre_no: str
+    #: the current status; None for a document the transaction creates
+    status: str | None
+    customs_numbers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> DocRef:
+        """From a row of `DOC_REF_COLUMNS`."""
+        doc_id, enterprise_id, kind, business_key, pre_no, status, numbers = row
+        return cls(doc_id, enterprise_id, kind, business_key, pre_no, status, numbers or {})
+
+
+#: the columns of a `DocRef`, in its order (its fields are named after them)
+DOC_REF_COLUMNS = tuple(DOCUMENTS.c[f.name] for f in fields(DocRef))
+
+
+def document_refs_of(
+    session: Session, message_ids: Collection[int], status: str
+) -> dict[int, list[DocRef]]:
+    """`documents_of` for many messages in one query, by message id: what the signing worker
+    and the relay apply a batch of messages to (one query instead of one per message)."""
+    if not message_ids:
+        return {}
+    newest = (
+        select(func.max(VERSIONS.c.number))
+        .where(VERSIONS.c.document_id == DOCUMENTS.c.id)
+        .correlate(DOCUMENTS)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(VERSIONS.c.message_id, *DOC_REF_COLUMNS)
+        .join(VERSIONS, VERSIONS.c.document_id == DOCUMENTS.c.id)
+        .where(VERSIONS.c.message_id.in_(list(message_ids)), VERSIONS.c.number == newest)
+        .where(DOCUMENTS.c.status == status)
+        .order_by(DOCUMENTS.c.id)
+    )
+    out: dict[int, list[DocRef]] = {}
+    for message_id, *row in session.execute(stmt):
+        out.setdefault(message_id, []).append(DocRef.from_row(row))
+    return out
 
 
 class Receipt(Base):

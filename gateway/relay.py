@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from gateway import logs, metrics
 from gateway.db import Database
 from gateway.errors import TransportError
 from gateway.faults import crash_point
-from gateway.history import Change, Notifier, Source, record
-from gateway.models import Message, Outbox, documents_of, utcnow
+from gateway.history import OUTBOX, Change, Notifier, Source, record_all
+from gateway.models import MESSAGES, document_refs_of, utcnow
 from gateway.status import Status
 from transports.batch import BatchPublisher, Outgoing
 
 log = logging.getLogger(__name__)
 
+#: what publishing a row needs (its bookkeeping columns are only written)
+_COLUMNS = [
+    c for c in OUTBOX.c if c.name not in ("created_at", "sent_at", "attempts", "last_error")
+]
 
-def _rows(_relay: OutboxRelay, rows: list[Outbox]) -> int:
+
+def _rows(_relay: OutboxRelay, rows: list[Row[Any]]) -> int:
     return len(rows)
 
 
@@ -45,26 +51,25 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Publish one batch; returns how many rows were sent."""
         with self.db.session() as session:
-            stmt = select(Outbox).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
-            rows = list(session.scalars(stmt.limit(self.batch).with_for_update(skip_locked=True)))
+            o = OUTBOX.c
+            stmt = select(*_COLUMNS).where(o.sent_at.is_(None)).order_by(o.id).limit(self.batch)
+            rows = list(session.execute(stmt.with_for_update(skip_locked=True)))
             if not rows:
                 return 0
             what = "declaration" if any(r.gateway_message_id for r in rows) else "notification"
             crash_point(f"relay.before_publish.{what}")
-            returned = self._publish(rows)
+            returned = self._publish(session, rows)
             if returned is None:
                 return 0  # the attempts are recorded; the rows wait for the broker
             crash_point(f"relay.after_publish.{what}")
             sent = [r for r in rows if r.message_id not in returned]
-            for row in sent:
-                self._mark(session, row)
-            for row in rows:
-                if row.message_id in returned:
-                    self._failed(row, "no queue took it (unroutable); will retry")
+            self._mark(session, sent)
+            refused = [r for r in rows if r.message_id in returned]
+            self._failed(session, refused, "no queue took it (unroutable); will retry")
             return len(sent)
 
     @metrics.timed("publish", lambda out: "failed" if out is None else "published", _rows)
-    def _publish(self, rows: list[Outbox]) -> set[str] | None:
+    def _publish(self, session: Session, rows: list[Row[Any]]) -> set[str] | None:
         batch = [
             Outgoing(
                 r.exchange, r.routing_key, r.body, r.message_id, r.headers or {}, r.content_type
@@ -74,29 +79,39 @@ class OutboxRelay:
         try:
             return self.publisher.publish_batch(batch)
         except TransportError as exc:
-            for row in rows:
-                self._failed(row, exc.message)
+            self._failed(session, rows, exc.message)
             return None
 
     @staticmethod
-    @logs.with_context(lambda row, _why: {"outbox_id": row.id, "cop_msg_id": row.message_id})
-    def _failed(row: Outbox, why: str) -> None:
-        row.attempts += 1
-        row.last_error = why
-        log.warning("outbox row %s (%s) not sent: %s", row.id, row.message_id, why)
+    def _failed(session: Session, rows: list[Row[Any]], why: str) -> None:
+        if not rows:
+            return
+        for row in rows:
+            with logs.context(outbox_id=row.id, cop_msg_id=row.message_id):
+                log.warning("outbox row %s (%s) not sent: %s", row.id, row.message_id, why)
+        stmt = update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows]))
+        session.execute(stmt.values(attempts=OUTBOX.c.attempts + 1, last_error=why))
 
-    def _mark(self, session: Session, row: Outbox) -> None:
-        row.sent_at = utcnow()
-        row.attempts += 1
-        if row.gateway_message_id is None:
+    def _mark(self, session: Session, rows: list[Row[Any]]) -> None:
+        """Sent: the rows, their messages and the messages' documents, in a few statements
+        for the whole batch (one ORM flush per row and per document before)."""
+        if not rows:
             return
-        msg = session.get(Message, row.gateway_message_id)
-        if msg is None:
+        now = utcnow()
+        stmt = update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows]))
+        session.execute(stmt.values(sent_at=now, attempts=OUTBOX.c.attempts + 1))
+        routed = {r.gateway_message_id: r.routing_key for r in rows if r.gateway_message_id}
+        if not routed:
             return
-        msg.state, msg.sent_at = Status.SENT.value, row.sent_at
-        note = f"committed by the broker for {row.routing_key}"
-        for doc in documents_of(session, msg.id, Status.SIGNED.value):
-            record(session, doc, Change(Status.SENT, Source.GATEWAY, note), self.notifier)
+        stmt = update(MESSAGES).where(MESSAGES.c.id.in_(list(routed)))
+        session.execute(stmt.values(state=Status.SENT.value, sent_at=now))
+        docs = document_refs_of(session, routed, Status.SIGNED.value)
+        changes = [
+            (doc, Change(Status.SENT, Source.GATEWAY, f"committed by the broker for {key}"))
+            for message_id, key in routed.items()
+            for doc in docs.get(message_id, ())
+        ]
+        record_all(session, changes, self.notifier, at=now)
 
     def run(self, stop: threading.Event, idle: float = 0.5) -> None:
         while not stop.is_set():

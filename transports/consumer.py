@@ -80,6 +80,8 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], None]
+#: handles several deliveries at once, all or nothing (e.g. in one database transaction)
+BatchHandler = Callable[[list[Delivery]], None]
 
 
 class Consumer:
@@ -95,9 +97,14 @@ class Consumer:
         name: str = "",
         retry_limit: int | None = None,
         max_backoff: float = 30.0,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.queue = queue
         self.handler = handler
+        #: given, the deliveries already received when one is taken are handled with it
+        #: together (up to `prefetch`) and acked with one `multiple` ack; if it raises, each
+        #: is handled again alone by `handler`, with the usual retry and dead-lettering
+        self.batch_handler = batch_handler
         self.prefetch = prefetch
         self.name = name or f"consumer:{queue}"
         self.retry_limit = retry_limit
@@ -138,8 +145,16 @@ class Consumer:
             self._backoff.reset()  # the queue answered: the broker is back
             if stop.is_set():
                 break
-            if method is not None:
+            if method is None:
+                continue
+            if self.batch_handler is None:
                 self._dispatch(channel, method, props, body)
+                continue
+            batch = [(method, props, body)]
+            # Only what is already here: a batch never waits for a message to fill it.
+            while len(batch) < self.prefetch and channel.get_waiting_message_count():
+                batch.append(next(messages))
+            self._dispatch_batch(channel, batch)
         # Give prefetched, unhandled messages back (each counts as a delivery on quorum).
         channel.cancel()
 
@@ -155,6 +170,23 @@ class Consumer:
         # Outside the try: a failed ack is a broker problem (reconnect), not a handler failure.
         # The effect is committed; the redelivery that follows must be absorbed by idempotency.
         channel.basic_ack(method.delivery_tag)
+
+    def _dispatch_batch(
+        self, channel: BlockingChannel, batch: list[tuple[Basic.Deliver, BasicProperties, bytes]]
+    ) -> None:
+        assert self.batch_handler is not None
+        if len(batch) == 1:
+            self._dispatch(channel, *batch[0])
+            return
+        try:
+            self.batch_handler([_delivery(*item) for item in batch])
+        except Exception as exc:  # noqa: BLE001 - each is tried alone: only the culprit fails
+            log.info("%s: a batch of %d failed (%s); one by one", self.name, len(batch), exc)
+            for item in batch:
+                self._dispatch(channel, *item)
+            return
+        # Every earlier delivery of this channel is acked already: `multiple` acks the batch.
+        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
     def _failed(
         self,
