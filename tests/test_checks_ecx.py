@@ -11,7 +11,7 @@ from lxml import etree
 from gateway import checks, kinds, samples
 from gateway import samples_ecx as ecx
 from gateway.kinds import ecx_full
-from gateway.status import Status
+from gateway.status import MODIFIABLE, Status
 from gateway.xmlsafe import parse
 from receipts.build import build_receipt
 from receipts.parse import RECEIPT_KINDS, parse_receipt
@@ -249,8 +249,12 @@ def test_signatures_and_final_states_per_the_catalogue() -> None:
     required = {k.name for k in ecx_full.KINDS if k.signature_required}
     assert required == {"arrival", "departure", "inventory", "invt_cancel", "waybill_total",
                         "summary"}  # fmt: skip
-    assert ecx_full.INVENTORY.final_states == {Status.CLOSED}
+    # R-ECX-5: closed (899) is followed by finalised (结案); a revoked list is final for
+    # receipts but may be modified and sent again (R-COM-5 plus REVOKED)
+    assert ecx_full.INVENTORY.final_states == {Status.FINALISED, Status.REVOKED}
     assert not ecx_full.INVENTORY.is_final(Status.STORED)
+    assert not ecx_full.INVENTORY.is_final(Status.CLOSED)
+    assert ecx_full.INVENTORY.modifiable_states == MODIFIABLE | {Status.REVOKED}
     assert ecx_full.ARRIVAL.is_final(Status.STORED)
     assert ecx_full.INVENTORY.customs_number_fields == ("preNo", "invtNo")
     assert ecx_full.SUMMARY.customs_number_fields == ("preNo", "sumNo")

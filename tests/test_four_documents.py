@@ -67,7 +67,8 @@ def test_all_four_consistent_is_stored(stack: Stack) -> None:
         stack, ecx.inventory_message(stack.ebc, _parcels(stack, orders, waybills))
     )
     assert stack.wait_status(doc_id, "stored") == "stored", stack.view(doc_id)["history"]
-    assert [s for s, _ in _customs_info(stack, doc_id)] == ["2", "120"]
+    # [:2]: the lifecycle goes on after storage (R-ECX-5, tests/test_inventory_lifecycle.py)
+    assert [s for s, _ in _customs_info(stack, doc_id)][:2] == ["2", "120"]
 
 
 def test_quantity_mismatch_is_returned_naming_it_and_a_modification_fixes_it(stack: Stack) -> None:
@@ -85,7 +86,7 @@ def test_quantity_mismatch_is_returned_naming_it_and_a_modification_fixes_it(sta
     result = stack.submit(fixed)
     assert [d.id for d in result.documents] == [doc_id]
     assert stack.wait_status(doc_id, "stored") == "stored", stack.view(doc_id)["history"]
-    assert [s for s, _ in _customs_info(stack, doc_id)] == ["2", "100", "2", "120"]
+    assert [s for s, _ in _customs_info(stack, doc_id)][:4] == ["2", "100", "2", "120"]
 
 
 def test_amount_above_the_order_is_returned(stack: Stack) -> None:
@@ -126,4 +127,4 @@ def test_waybill_arriving_within_the_wait_is_stored(make_stack) -> None:  # type
     assert stack.wait_status(doc_id, "stored", timeout=10) == "stored", stack.view(doc_id)[
         "history"
     ]
-    assert [s for s, _ in _customs_info(stack, doc_id)] == ["2", "120"]
+    assert [s for s, _ in _customs_info(stack, doc_id)][:2] == ["2", "120"]

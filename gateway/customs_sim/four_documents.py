@@ -17,6 +17,10 @@ document is waited for `SimConfig.missing_document_wait` seconds: the list stays
 (`PendingComparison`) and is compared again when an order, payment or waybill it names
 arrives, or returned naming the missing documents when the wait is over (`expire`, run by
 the simulator's sender loop).
+
+Every answer to a declared list goes to `lifecycle.track`: from storage on, customs follows
+the list through review, conclusion, release and close (R-ECX-5, gateway/customs_sim/
+lifecycle.py).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.codes import ReturnStatus
+from gateway.customs_sim import lifecycle
 from gateway.customs_sim.ecx_numbers import with_numbers
 from gateway.customs_sim.state import Declaration, HeldDocument, PendingComparison
 from gateway.kinds import DocumentKind, Record, key_text
@@ -271,6 +276,10 @@ def declare_inventory(
         held.status = result[0] if result else ReturnStatus.EPORT_DECLARING.value
         if result is not None:
             reply.result(entity, *result)
+        if rec.app_status == "2":  # customs follows a declared list on (R-ECX-5)
+            lifecycle.track(
+                session, sim, kind.name, key, sender, rec.fields, entity, held.status, held.versions
+            )
     return reply.answers()
 
 
@@ -336,6 +345,17 @@ def _settle(sim: Any, session: Session, pending: PendingComparison, now: float) 
     if held is not None:
         held.status = result[0]
     sim._schedule(session, pending.sender_id, _receipt_answer(sim, data["entity"], *result))
+    lifecycle.track(
+        session,
+        sim,
+        INVENTORY.name,
+        pending.business_key,
+        pending.sender_id,
+        data["fields"],
+        data["entity"],
+        result[0],
+        data["version"],
+    )
     log.info("customs four-document comparison of %s: %s %s", pending.business_key, *result)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.models import Id, UTCDateTime, utcnow
@@ -92,3 +92,57 @@ class Scheduled(SimBase):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str | None] = mapped_column(Text)
     sent: Mapped[bool] = mapped_column(default=False, index=True)
+
+
+#: Declaration/Tracked status of an inventory list whose revoke application customs approved
+#: (R-ECX-5): withdrawn, no longer live, so a modification (appType 2) may declare it again.
+REVOKED = "revoked"
+
+
+class Tracked(SimBase):
+    """An inventory list (kind "inventory", R-ECX-5) or a return application ("refund",
+    R-ECX-7) customs follows after storing it: its current returnStatus and when that step
+    took effect (`step_at`, epoch seconds, the step's returnTime). `entity` is the receipt
+    entity to answer with, as JSON. Indexed by invtNo and logisticsNo, the numbers waybill
+    lists, arrivals, departures and tallies name a parcel by, and by (status, step_at) for
+    the steps that only wait for time."""
+
+    __tablename__ = "sim_tracked"
+    __table_args__ = (
+        UniqueConstraint("kind", "business_key", name="uq_sim_tracked_key"),
+        Index("ix_sim_tracked_invt", "kind", "invt_no"),
+        Index("ix_sim_tracked_parcel", "kind", "logistics_no"),
+        Index("ix_sim_tracked_due", "status", "step_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    business_key: Mapped[str] = mapped_column(String(300))
+    sender_id: Mapped[str] = mapped_column(String(30))
+    invt_no: Mapped[str] = mapped_column(String(30), default="")
+    logistics_no: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(10))
+    step_at: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    entity: Mapped[str] = mapped_column(Text)
+
+
+class ManifestLine(SimBase):
+    """A parcel on a stored arrival (CEB507), departure (CEB509), total/sub waybill list
+    (CEB607) or return tally (CEB215): `kind` is the document's kind, `business_key` the
+    record it came on (copNo|msgSeqNo for the batch kinds: each part of a split batch stands
+    on its own). `invt_no` is "" unless the line names the inventory list."""
+
+    __tablename__ = "sim_manifest_lines"
+    __table_args__ = (
+        # invt_no too: a line names a parcel by logisticsNo only when it gives no invtNo
+        Index("ix_sim_line_parcel", "kind", "logistics_no", "invt_no"),
+        Index("ix_sim_line_invt", "kind", "invt_no"),
+        Index("ix_sim_line_record", "kind", "business_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    business_key: Mapped[str] = mapped_column(String(300))
+    logistics_no: Mapped[str] = mapped_column(String(80))
+    invt_no: Mapped[str] = mapped_column(String(30), default="")

@@ -54,6 +54,10 @@ class DocumentKind:
     #: returnStatus → status for kinds whose receipts use their own codes (appointments);
     #: None for the CEB codes of `gateway.status.status_for_return`
     receipt_statuses: Mapping[str, Status] | None = None
+    #: what a receipt applied to a record of this kind does to other records (an approved
+    #: revoke application withdraws its inventory list, R-ECX-5): called in the receipt's
+    #: transaction as `after_change(session, doc, change, receipt_fields, notifier)`
+    after_change: Callable[..., None] | None = None
 
     def records(self, root: etree._Element) -> Iterator[Record]:
         for element in root:
