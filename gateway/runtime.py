@@ -31,6 +31,8 @@ from gateway.intake import Intake
 from gateway.migrate import upgrade
 from gateway.relay import OutboxRelay
 from gateway.signing import Keyring, SigningWorker
+from gateway.summary import job as summary_job
+from gateway.summary import schedule as summary_schedule
 from receipts.apply import ReceiptProcessor
 from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
 from transports.batch import BatchPublisher
@@ -39,6 +41,8 @@ from transports.publisher import connection_parameters
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-api-key"
+#: receipts applied in one transaction at most (and the receipts consumer's prefetch)
+RECEIPT_BATCH = 50
 
 
 def topology_for(config: Config) -> Topology:
@@ -151,24 +155,52 @@ class Gateway:
         self._wakers.append(relay.wake.set)
         return relay
 
+    def summary_job(self) -> summary_schedule.SummaryJob:
+        """The summary job (R-ECX-8) of this gateway: applications go through its intake."""
+        submit = summary_job.intake_submit(self.intake)
+        return summary_schedule.SummaryJob(self.db, self.config.summary, submit)
+
     def handle_receipt(self, delivery: Delivery) -> None:
         if refmessage.handle_envelope(self.db, delivery.body):  # customs' APT110 reference data
             return
         self.receipts.handle_envelope(delivery.body)
         self._wake_relays()  # status notifications are waiting in the outbox
 
-    def workers(self, stop: threading.Event, *, folder: bool = True) -> list[threading.Thread]:
-        """Start every background worker; they stop when `stop` is set."""
+    def handle_receipts(self, deliveries: list[Delivery]) -> None:
+        """The receipts that arrived together, applied in one transaction, in arrival order.
+
+        Why: applying a receipt is a few statements, but its own transaction also cost a
+        session, a commit, a notification row and an ack: the largest share of the gateway's
+        time when each declaration brings two receipts. The same code applies them, so the
+        same order and refusal rules hold; a failure makes the consumer redo them one by one.
+        """
+        with self.db.together():
+            for delivery in deliveries:
+                if not refmessage.handle_envelope(self.db, delivery.body):
+                    self.receipts.handle_envelope(delivery.body)
+        self._wake_relays()
+
+    def workers(
+        self, stop: threading.Event, *, folder: bool = True, idle: float = 0.5
+    ) -> list[threading.Thread]:
+        """Start every background worker; they stop when `stop` is set.
+
+        `idle`: how often the signer and the relay look for work when nothing wakes them. In
+        one process intake wakes them at once; when intake runs in other processes (`serve
+        --no-workers` next to `serve --no-http`), only this poll does, so keep it short there.
+        """
         url = self.config.amqp.url
         jobs: dict[str, Callable[[], None]] = {
-            "signer": lambda: self.signer.run(stop),
-            "relay": lambda: self.new_relay().run(stop),
+            "signer": lambda: self.signer.run(stop, idle),
+            "relay": lambda: self.new_relay().run(stop, idle),
             "receipts": lambda: Consumer(
                 url,
                 self.topology.receipts_queue,
                 self.handle_receipt,
                 name="gateway-receipts",
                 retry_limit=self.topology.consumer_retry_limit,
+                batch_handler=self.handle_receipts,
+                prefetch=RECEIPT_BATCH,
             ).run(stop),
             "inbound": lambda: Consumer(
                 url,
@@ -180,6 +212,8 @@ class Gateway:
         }
         # R-APT-9: every process schedules it; a database lease lets one run each round.
         jobs["apt-deadlines"] = lambda: run_scheduler(self.db, self.notifier, stop)
+        if self.config.summary.enabled:  # R-ECX-8: the same, with a persistent job store
+            jobs["summary"] = lambda: summary_schedule.run_scheduler(self.summary_job(), stop)
         if folder and self.config.intake.folder is not None:
             watcher = FolderIntake(
                 self.intake, self.config.intake.folder, self.config.intake.settle_seconds

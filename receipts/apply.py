@@ -23,7 +23,13 @@ from gateway.history import Change, Notifier, Source, record, record_ignored
 from gateway.kinds import DocumentKind, key_text
 from gateway.models import Document, Message, Receipt, documents_of
 from gateway.status import Status, later_in_lifecycle, status_for_return
-from receipts.parse import ParsedReceipt, ReceiptEntity, exchange_code, parse_receipt
+from receipts.parse import (
+    ParsedReceipt,
+    ParsedSummaryResult,
+    ReceiptEntity,
+    exchange_code,
+    parse_message,
+)
 from transports.envelope import unwrap
 
 log = logging.getLogger(__name__)
@@ -56,17 +62,33 @@ class ReceiptProcessor:
     @logs.with_context(lambda _self, _data, cop_msg_id=None: {"cop_msg_id": cop_msg_id})
     def handle(self, data: bytes, cop_msg_id: str | None = None) -> Outcome:
         try:
-            parsed = parse_receipt(data)
+            parsed = parse_message(data)
         except ReceiptError as exc:
             return self._unreadable(data, cop_msg_id, exc.message)
         with self.db.session() as session:
             digest = hashlib.sha256(data).hexdigest()
             if _seen(session, digest):
                 return Outcome(None, "duplicate")
+            if isinstance(parsed, ParsedSummaryResult):
+                return self._summary_result(session, data, digest, parsed, cop_msg_id)
             row = _store(session, data, digest, parsed, cop_msg_id)
             applied, matched = self._apply_all(session, parsed, row.id)
             row.outcome = _outcome(matched, len(parsed.entities))
             return Outcome(row.id, row.outcome, applied)
+
+    def _summary_result(
+        self,
+        session: Session,
+        data: bytes,
+        digest: str,
+        parsed: ParsedSummaryResult,
+        cop_msg_id: str | None,
+    ) -> Outcome:
+        """CEB792 (R-ECX-8): no receipt of a record, but the lists it finalises."""
+        from gateway.summary.results import apply_summary_result
+
+        done = apply_summary_result(session, data, digest, parsed, cop_msg_id, self.notifier)
+        return Outcome(done.receipt_id, done.outcome, done.finalised)
 
     def _unreadable(self, data: bytes, cop_msg_id: str | None, why: str) -> Outcome:
         log.warning("unreadable receipt kept for ops: %s", why)
@@ -120,6 +142,8 @@ class ReceiptProcessor:
         doc.last_return_time = change.return_time or doc.last_return_time
         doc.customs_numbers = {**(doc.customs_numbers or {}), **entity.assigned_numbers()}
         record(session, doc, change, self.notifier)
+        if kind.after_change is not None:
+            kind.after_change(session, doc, change, entity.fields, self.notifier)
         return 1
 
 
@@ -231,11 +255,16 @@ def _correlate(session: Session, entity: ReceiptEntity) -> list[tuple[DocumentKi
 def _by_key(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Document | None:
     base = select(Document).where(Document.kind == kind.name)
     # The live record first; a deleted one still takes its own late receipts into its history.
-    stmt = base.where(Document.business_key == key_text(key)).order_by(
-        Document.status == Status.DELETED.value, Document.id.desc()
-    )
+    # Two queries, not one ordered by "is deleted": only a query that says status != deleted
+    # can use the partial unique index on (kind, business_key); the single query scanned the
+    # whole table, so every receipt got slower as the table grew.
+    exact = base.where(Document.business_key == key_text(key))
     # Locked: two consumers applying receipts of one record must not both read the old state.
-    found = session.scalars(stmt.limit(1).with_for_update()).first()
+    live = exact.where(Document.status != Status.DELETED.value).limit(1).with_for_update()
+    found = session.scalars(live).first()
+    if found is None:
+        latest = exact.order_by(Document.id.desc()).limit(1).with_for_update()
+        found = session.scalars(latest).first()
     if found is not None or key[-1]:
         return found
     # An optional trailing key field (payNo) left out of the receipt: match on the rest.

@@ -6,6 +6,8 @@ elements are matched by local name only, and the bytes go through the hardened p
 the encoding the document declares.
 
 The receipt kinds are one table (`RECEIPT_KINDS`): adding a receipt is adding one line.
+CEB792, the summary result (R-ECX-8), comes the same way but is no receipt (no
+returnStatus): `parse_message` reads either, `parse_summary_result` the CEB792 alone.
 """
 
 from __future__ import annotations
@@ -207,7 +209,23 @@ def parse_return_time(text: str | None) -> datetime | None:
 
 def parse_receipt(data: bytes) -> ParsedReceipt:
     """Parse a receipt message; ReceiptError says why one cannot be read."""
+    parsed = parse_message(data)
+    if isinstance(parsed, ParsedSummaryResult):
+        raise ReceiptError(
+            f"{SUMMARY_RESULT} is a summary result, not a receipt", message_type=SUMMARY_RESULT
+        )
+    return parsed
+
+
+def parse_message(data: bytes) -> ParsedReceipt | ParsedSummaryResult:
+    """Any message customs sends the enterprise: a receipt, or a CEB792 summary result."""
     root = _parse_root(data)
+    if xmlsafe.local_name(root) == SUMMARY_RESULT:
+        return _summary_result(root)
+    return _receipt(root)
+
+
+def _receipt(root: etree._Element) -> ParsedReceipt:
     message_type = xmlsafe.local_name(root)
     kind = RECEIPT_KINDS.get(message_type)
     if kind is None:
@@ -288,6 +306,102 @@ def _content(element: etree._Element) -> str:
     return (element.text or "") + inner
 
 
+# --- CEB792 summary result -------------------------------------------------------------------
+
+SUMMARY_RESULT = "CEB792Message"
+
+
+@dataclass(frozen=True)
+class SummaryResultLine:
+    """One SummaryResultList line: an inventory item and its item number (gseqno) in the
+    merged customs declaration."""
+
+    invt_no: str
+    logistics_no: str
+    gseqno: int
+    gnum: int
+    gcode: str
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    """One SummaryResult: the head (sumNo, entryId, declSeqNo…) and its lines."""
+
+    fields: Mapping[str, str] = field(hash=False)
+    lines: tuple[SummaryResultLine, ...]
+
+    @property
+    def sum_no(self) -> str:
+        return self.fields.get("sumNo", "")
+
+    @property
+    def entry_id(self) -> str:
+        return self.fields.get("entryId", "")
+
+
+@dataclass(frozen=True)
+class ParsedSummaryResult:
+    """A CEB792Message (customs → enterprise, R-ECX-8): no receipt, so no returnStatus; it
+    names the customs declaration (entryId) each summary's lists were merged into."""
+
+    results: tuple[SummaryResult, ...]
+    guid: str = ""
+    message_type: str = SUMMARY_RESULT
+
+
+_RESULT_LINE = ("invtNo", "logisticsNo", "gseqno", "gnum", "gcode")
+
+
+def parse_summary_result(data: bytes) -> ParsedSummaryResult:
+    """Parse a CEB792Message; ReceiptError names the element and field that is wrong."""
+    parsed = parse_message(data)
+    if not isinstance(parsed, ParsedSummaryResult):
+        raise ReceiptError(f"{parsed.message_type} is not a {SUMMARY_RESULT}")
+    return parsed
+
+
+def _summary_result(root: etree._Element) -> ParsedSummaryResult:
+    records = [c for c in _children(root) if xmlsafe.local_name(c) == "SummaryResult"]
+    if not records:
+        raise ReceiptError(
+            f"{SUMMARY_RESULT} carries no SummaryResult", message_type=SUMMARY_RESULT
+        )
+    results = tuple(_result(n, r) for n, r in enumerate(records, start=1))
+    return ParsedSummaryResult(results, (root.get("guid") or "").strip())
+
+
+def _result(number: int, record: etree._Element) -> SummaryResult:
+    head: dict[str, str] = {}
+    lines: list[SummaryResultLine] = []
+    for child in _children(record):
+        name = xmlsafe.local_name(child)
+        if name == "SummaryResultHead":
+            head = {xmlsafe.local_name(c): _content(c).strip() for c in _children(child)}
+        elif name == "SummaryResultList":
+            lines.append(_result_line(number, len(lines) + 1, child))
+    where = f"SummaryResult[{number}] (line {record.sourceline})"
+    if not head.get("sumNo"):
+        raise ReceiptError(f"{where} has no SummaryResultHead/sumNo", message_type=SUMMARY_RESULT)
+    return SummaryResult(MappingProxyType(head), tuple(lines))
+
+
+def _result_line(number: int, line_no: int, element: etree._Element) -> SummaryResultLine:
+    values = {xmlsafe.local_name(c): _content(c).strip() for c in _children(element)}
+    where = f"SummaryResult[{number}]/SummaryResultList[{line_no}] (line {element.sourceline})"
+    for name in _RESULT_LINE:
+        if not values.get(name):
+            raise ReceiptError(f"{where} has no {name}", message_type=SUMMARY_RESULT)
+    for name in ("gseqno", "gnum"):
+        if not values[name].isdigit():
+            raise ReceiptError(
+                f"{where} {name} {values[name]!r} is not a number", message_type=SUMMARY_RESULT
+            )
+    return SummaryResultLine(
+        values["invtNo"], values["logisticsNo"], int(values["gseqno"]), int(values["gnum"]),
+        values["gcode"],
+    )  # fmt: skip
+
+
 def _decode_original(text: str) -> bytes:
     compact = "".join(text.split())
     try:
@@ -305,12 +419,18 @@ __all__ = [
     "CHINA_TZ",
     "CORRELATION_FIELDS",
     "RECEIPT_KINDS",
+    "SUMMARY_RESULT",
     "ParsedReceipt",
+    "ParsedSummaryResult",
     "ReceiptEntity",
     "ReceiptKind",
+    "SummaryResult",
+    "SummaryResultLine",
     "exchange_code",
     "is_error",
     "kind_for_entity",
+    "parse_message",
     "parse_receipt",
     "parse_return_time",
+    "parse_summary_result",
 ]
