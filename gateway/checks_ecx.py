@@ -9,7 +9,9 @@ has these tables): `FIELDS` (mandatory unless `?`, R-COM-2), code lists by field
 - gcode is a 10-digit HS code (the merge key of summary declarations needs all 10, R-ECX-8);
 - 1 ≤ msgSeqNo ≤ msgCount for messages of a batch split over several messages;
 - inventory lines: qty × price = totalPrice to the cent, gnum 1, 2, 3…, net ≤ gross weight;
-- a parcel appears once per arrival, departure or total/sub waybill record;
+- a parcel appears once per arrival, departure or total/sub waybill message (across its
+  records too: customs counts the parcels of a message, R-ECX-3), an inventory list once
+  per total/sub waybill message;
 - a summary application names a period (start and end) or at least one inventory list.
 """
 
@@ -37,10 +39,12 @@ from gateway.checks import (
     _child,
     _code_list,
     _decimal,
+    _label,
     _line_of,
     _path,
     _text,
 )
+from gateway.codes import CEB_NS
 from gateway.errors import Violation
 
 # --- rule ids ----------------------------------------------------------------------------------
@@ -54,7 +58,7 @@ PERIOD = "R-ECX-8.period"
 RULES: dict[str, str] = {
     HS_CODE: "gcode (商品编码) is a 10-digit HS code.",
     SEQUENCE: "A batch split over several messages numbers them: 1 ≤ msgSeqNo ≤ msgCount.",
-    PARCEL_ONCE: "A parcel (logisticsNo) or inventory list (invtNo) appears once per record.",
+    PARCEL_ONCE: "A parcel (logisticsNo) or inventory list (invtNo) appears once per message.",
     WEIGHT: "An inventory list's netWeight is at most its grossWeight.",
     PERIOD: "A summary application gives startTime and endTime together (start before end),"
     " or lists at least one inventory list.",
@@ -185,17 +189,28 @@ def _check_sequence(record: Record) -> Iterator[Violation]:
 
 
 def _once(field_name: str) -> base.RecordCheck:
+    """`field_name` of the record's lines is unique within the whole message: each record
+    is checked against itself and the records before it, so a repeat is reported once, at
+    its second occurrence."""
+
     def check(record: Record) -> Iterator[Violation]:
-        seen: set[str] = set()
+        seen = _earlier_values(record, field_name)
         for line in record.lines:
             field = _child(line, field_name)
             value = _text(field).strip()
             if value and value in seen:
-                text = f"{field_name} {value} appears more than once in this record"
+                text = f"{_label(field_name)} {value} appears more than once in this message"
                 yield Violation(PARCEL_ONCE, _path(field), text, _line_of(field), value)
             seen.add(value)
 
     return check
+
+
+def _earlier_values(record: Record, field_name: str) -> set[str]:
+    """The values of `field_name` in the lines of the records before this one."""
+    path = f"{{{CEB_NS}}}*/{{{CEB_NS}}}{field_name}"
+    earlier = record.element.itersiblings(record.element.tag, preceding=True)
+    return {_text(f).strip() for sibling in earlier for f in sibling.iterfind(path)}
 
 
 def _check_weights(record: Record) -> Iterator[Violation]:
@@ -225,6 +240,7 @@ def _check_period(record: Record) -> Iterator[Violation]:
 
 _GNUM = _check_gnum
 _PARCELS = (_GNUM, _check_sequence, _once("logisticsNo"))
+_WAYBILL_PARCELS = (*_PARCELS, _once("invtNo"))
 
 MESSAGES: dict[str, MessageSpec] = {
     "CEB507Message": MessageSpec(
@@ -238,7 +254,7 @@ MESSAGES: dict[str, MessageSpec] = {
         record_checks=(_GNUM, _check_line_totals, _check_weights),
     ),
     "CEB605Message": MessageSpec("InvtCancel"),
-    "CEB607Message": MessageSpec("WayBill", "WayBillHead", "WayBillList", None, _PARCELS),
+    "CEB607Message": MessageSpec("WayBill", "WayBillHead", "WayBillList", None, _WAYBILL_PARCELS),
     "CEB213Message": MessageSpec(
         "InvtRefund", "InvtRefundHead", "InvtRefundList", record_checks=(_GNUM,)
     ),
