@@ -8,6 +8,8 @@ POST /v1/messages/{id}/retry      put a message that failed to sign back in the 
 GET  /v1/receipts?outcome=…       receipts for ops (admin): unmatched, unreadable…
 GET  /v1/stats                    document counts by status
 GET  /v1/ops/…                    ops tools (admin): queues, dead letters, stuck records (ops.py)
+GET  /v1/summaries…               summary declarations (R-ECX-8; summary/api.py)
+POST /v1/batches/…, /v1/parcels/…, GET /v1/export/…   export batches and queries (export_api.py)
 GET  /metrics                     Prometheus metrics (admin key or bearer token; metrics.py)
 GET  /healthz                     liveness
 """
@@ -22,7 +24,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway import metrics, ops, queries
+from gateway import export_api, metrics, ops, queries
 from gateway.appointments import api as appointments_api
 from gateway.deps import Auth, Db, gateway_of
 from gateway.enterprises import Caller
@@ -36,6 +38,7 @@ from gateway.errors import (
     Violation,
 )
 from gateway.runtime import Gateway
+from gateway.summary import api as summary_api
 
 STATUS_BY_ERROR: list[tuple[type[GatewayError], int]] = [
     (DuplicateDocument, 409),
@@ -79,6 +82,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(ops.router())
     app.include_router(metrics.router())
     app.include_router(appointments_api.router())
+    app.include_router(summary_api.router())
+    app.include_router(export_api.router())
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -239,8 +239,20 @@ def receipts(ctx: click.Context, outcome: str) -> None:
 
 @main.command()
 @click.option("--no-http", is_flag=True, help="run the workers without the HTTP API")
+@click.option(
+    "--no-workers",
+    is_flag=True,
+    help="run the HTTP API (intake) alone; `serve --no-http` processes sign and send",
+)
+@click.option(
+    "--poll",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="seconds between looks for work to sign or send (shorter when intake runs apart)",
+)
 @click.pass_context
-def serve(ctx: click.Context, no_http: bool) -> None:
+def serve(ctx: click.Context, no_http: bool, no_workers: bool, poll: float) -> None:
     """Run the gateway: HTTP API, signing, outbox relay, receipts, inbound queue, folder."""
     from gateway.runtime import Gateway
 
@@ -249,7 +261,8 @@ def serve(ctx: click.Context, no_http: bool) -> None:
     gw.prepare_when_ready()
     stop = threading.Event()
     _stop_on_signals(stop)
-    gw.workers(stop)
+    if not no_workers:
+        gw.workers(stop, idle=poll)
     log.info("gateway running (database %s)", cfg.database_url.split("@")[-1])
     if no_http:
         stop.wait()
@@ -342,3 +355,25 @@ def _add_card_commands() -> None:
 
 
 _add_card_commands()
+
+
+# Export batches and queries (gateway/export_cli.py): batch, parcels, export-query.
+def _add_export_commands() -> None:
+    from gateway.export_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_export_commands()
+
+
+# Summary declarations (gateway/summary/cli.py): summary preview, run, due (R-ECX-8).
+def _add_summary_commands() -> None:
+    from gateway.summary.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_summary_commands()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,9 @@ class IntakeConfig:
     settle_seconds: float = 1.0
     poll_seconds: float = 0.5
     max_bytes: int = 10 * 1024 * 1024
+    #: parcels per arrival/departure/total-sub waybill message when the gateway splits a
+    #: batch (R-ECX-3); the standard sets no limit, see `gateway.parcels.DEFAULT_PER_MESSAGE`
+    parcels_per_message: int = 1000
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,40 @@ class SimConfig:
     #: seconds customs waits for a missing order, payment or waybill before returning an
     #: inventory list of the four-document comparison (R-ECX-2)
     missing_document_wait: float = 2.0
+    #: share of stored inventory lists and return applications customs routes to manual
+    #: review (300) or to inspection (500) before concluding them (399), R-ECX-5
+    review_rate: float = 0.05
+    inspection_rate: float = 0.05
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """Summary declarations (汇总申报, R-ECX-8; gateway/summary). Beijing time throughout."""
+
+    #: run the job in `serve` (APScheduler, persistent job store, database lease)
+    enabled: bool = True
+    #: "monthly" (customs announcement 2018 No.194: lists closed in a month) or "weekly"
+    cycle: str = "monthly"
+    #: due by this day of the month after the cycle, rolled to the next working day
+    due_day: int = 15
+    #: when the job runs: day of the month (monthly) or ISO weekday 1-7 (weekly), and time
+    run_day: int = 1
+    run_time: str = "02:00"
+    #: a run missed while every gateway was down still runs when one starts within this
+    misfire_grace_days: int = 14
+    #: older cycles with lists still not summarised (a return, a failed run) are declared by
+    #: the scheduled run too, this many cycles back
+    catch_up_cycles: int = 12
+    #: inventory lists per SummaryApply record, records per CEB701 message (≤ 100, the XSD)
+    max_lists_per_apply: int = 1000
+    applies_per_message: int = 10
+    #: SummaryApplyHead codes: 1 by consignor, 2 by consignor + producer (our groups carry
+    #: the producer, so 2); itemNameFlag as agreed with customs
+    summary_flag: str = "2"
+    item_name_flag: str = "0"
+    #: public holidays and worked weekend days (调休), for rolling the due date
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -119,6 +157,7 @@ class Config:
     sign_algorithms: dict[str, dict[str, str]] = field(default_factory=dict)
     #: demo only: IC cards emulated in a private pcscd (needs root), slot by slot
     emulated_cards: tuple[EmulatedCardConfig, ...] = ()
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
 
     def enterprise(self, code: str | None = None) -> EnterpriseConfig:
         wanted = code or self.default_enterprise
@@ -211,6 +250,32 @@ def _sim(base: Path, raw: dict[str, Any]) -> SimConfig:
     return SimConfig(**known)
 
 
+def _days(raw: Any, name: str) -> frozenset[date]:
+    """Dates as YAML dates or text, and ranges "2026-02-15..2026-02-23" (both ends in)."""
+    days: set[date] = set()
+    for item in raw or ():
+        first, _, last = str(item).partition("..")
+        try:
+            start = date.fromisoformat(first.strip())
+            end = date.fromisoformat((last or first).strip())
+        except ValueError as exc:
+            raise ConfigError(f"summary.{name}: {item!r} is not a date or a range") from exc
+        days.update(start + timedelta(days=n) for n in range((end - start).days + 1))
+    return frozenset(days)
+
+
+def _summary(raw: dict[str, Any]) -> SummaryConfig:
+    plain = {k: raw[k] for k in SummaryConfig.__dataclass_fields__ if k in raw}
+    plain["holidays"] = _days(raw.get("holidays"), "holidays")
+    plain["working_weekends"] = _days(raw.get("working_weekends"), "working_weekends")
+    made = SummaryConfig(**plain)
+    if made.cycle not in ("monthly", "weekly"):
+        raise ConfigError(f"summary.cycle must be monthly or weekly, not {made.cycle!r}")
+    if not 1 <= made.applies_per_message <= 100 or made.max_lists_per_apply < 1:
+        raise ConfigError("summary: applies_per_message is 1..100 (XSD), max_lists_per_apply ≥ 1")
+    return made
+
+
 def from_dict(raw: dict[str, Any], base: Path) -> Config:
     amqp = _section(raw, "amqp")
     intake = _section(raw, "intake")
@@ -231,6 +296,9 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
             settle_seconds=float(intake.get("settle_seconds", 1.0)),
             poll_seconds=float(intake.get("poll_seconds", 0.5)),
             max_bytes=int(intake.get("max_bytes", IntakeConfig.max_bytes)),
+            parcels_per_message=int(
+                intake.get("parcels_per_message", IntakeConfig.parcels_per_message)
+            ),
         ),
         sim=_sim(base, _section(raw, "customs_sim")),
         enterprises=tuple(_enterprise(base, e) for e in raw.get("enterprises") or ()),
@@ -239,6 +307,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
         admin_api_keys=tuple(str(k) for k in raw.get("admin_api_keys", ())),
         sign_algorithms=dict(raw.get("sign_algorithms") or {}),
         emulated_cards=tuple(_emulated_card(base, c) for c in raw.get("emulated_cards") or ()),
+        summary=_summary(_section(raw, "summary")),
     )
 
 

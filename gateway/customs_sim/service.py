@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from gateway import kinds, xmlsafe
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID, AppType, ReturnStatus
 from gateway.config import Config, SimConfig
-from gateway.customs_sim.state import Declaration, Received, Scheduled, SimBase
+from gateway.customs_sim.state import REVOKED, Declaration, Received, Scheduled, SimBase
 from gateway.db import Database
 from gateway.errors import InvalidMessage, SignatureInvalid
 from gateway.kinds import DocumentKind, Record, key_text
@@ -130,6 +130,10 @@ def exchange_error(code: str, desc: str) -> str:
     return f"[Code:{code};Desc:{desc}]"
 
 
+class _Repeat(Exception):
+    """The CopMsgId was received before: the exchange platform drops the repeat."""
+
+
 class Registry:
     """Certificates customs holds for each sender's exchange id (卡介质 registration)."""
 
@@ -168,7 +172,7 @@ class CustomsSim:
                 self._receive(
                     session, env.cop_msg_id, env.msg_type, env.sender_id, env.receiver_ids, env.data
                 )
-        except IntegrityError:
+        except _Repeat:
             self._count_repeat(env.cop_msg_id)
 
     def _count_repeat(self, cop_msg_id: str) -> None:
@@ -192,7 +196,13 @@ class CustomsSim:
     ) -> None:
         row = Received(cop_msg_id=cop_msg_id, msg_type=msg_type, sender_id=sender, outcome="")
         session.add(row)
-        session.flush()  # IntegrityError here means a repeat
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            # Only the CopMsgId's unique index can fail here. Any other IntegrityError is a
+            # fault of customs' own and must surface (the delivery is retried, then
+            # dead-lettered), not pass silently for a repeat.
+            raise _Repeat(cop_msg_id) from exc
         answers, outcome = self._judge(session, cop_msg_id, msg_type, sender, receivers, data)
         row.outcome = outcome
         for answer in answers:
@@ -370,8 +380,13 @@ class CustomsSim:
                 stop.wait(tick)
 
 
+#: statuses of a record customs no longer holds as live: returned (100), or an inventory
+#: list withdrawn by an approved revoke application (R-ECX-5); a modification declares it again
+WITHDRAWN = frozenset({ReturnStatus.RETURNED.value, REVOKED})
+
+
 def _refusal(rec: Record, held: Declaration | None) -> tuple[str, str] | None:
-    live = held is not None and held.status != ReturnStatus.RETURNED.value
+    live = held is not None and held.status not in WITHDRAWN
     if rec.app_type == AppType.ADD and live:
         return DUPLICATE_KEY, "[Code:-1;Desc:业务主键重复, 该单据已存在]"
     if rec.app_type == AppType.MODIFY and held is None:
@@ -419,3 +434,16 @@ _ecx_numbers.register(BEHAVIOURS)
 from gateway.customs_sim import four_documents as _four_documents  # noqa: E402
 
 _four_documents.register(BEHAVIOURS, TICKS)
+
+# After storage (R-ECX-5, R-ECX-7): review, inspection, conclusion, release on a waybill list
+# and an arrival, close on departure, the revoke application, returns and their tallies
+# (gateway/customs_sim/lifecycle.py); it replaces the generic answer of those kinds.
+from gateway.customs_sim import lifecycle as _lifecycle  # noqa: E402
+
+_lifecycle.register(BEHAVIOURS, TICKS)
+
+# Summary declarations (R-ECX-8): CEB701 → CEB702 (sumNo) → one CEB792 per merged customs
+# declaration; customs keeps the summary-mode lists it accepts (gateway/customs_sim/summary.py).
+from gateway.customs_sim import summary as _summary  # noqa: E402
+
+_summary.register(BEHAVIOURS)

@@ -13,15 +13,33 @@ receipts (`customs_number_fields`) and are kept on the document.
 simulated customs can build a complete receipt from the record.
 
 The CEB792 summary result is not a kind: customs sends it, the enterprise never declares it.
+Inventory lists and summary applications keep `summary_lists` current through their hooks
+(gateway/summary/lists.py, R-ECX-8).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from gateway.kinds.base import DocumentKind
-from gateway.status import Status
+from gateway.revoke import withdraw_list
+from gateway.status import MODIFIABLE, Status
 
 #: operator documents and the summary application end when customs stores them (120)
 _STORED = frozenset({Status.STORED})
+
+
+def _summary_hook(name: str) -> Callable[..., Any]:
+    """A hook of gateway/summary/lists.py, imported on first call (it imports the kinds)."""
+
+    def hook(*args: Any) -> Any:
+        from gateway.summary import lists
+
+        return getattr(lists, name)(*args)
+
+    return hook
+
 
 ARRIVAL = DocumentKind(
     name="arrival",
@@ -70,8 +88,16 @@ INVENTORY = DocumentKind(
     receipt_key_fields=("agentCode", "copNo"),
     signature_required=True,
     # R-ECX-5: stored (120) → review (300) / inspection (500) → concluded (399) → released
-    # (800) → closed (899, after departure); finalised (结案) has no receipt code of its own.
-    final_states=frozenset({Status.CLOSED}),
+    # (800) → closed (899, after departure) → finalised (结案, merged into a summary
+    # declaration; no receipt code of its own). An approved revoke application withdraws the
+    # list (REVOKED, gateway/revoke.py): final for receipts, but the enterprise may fix it
+    # and send it again as appType 2 ("让企业重新发送", manual §3.7), so it is modifiable too.
+    # The manual's 改单 (§3.3) names no other state: R-COM-5 governs the rest.
+    final_states=frozenset({Status.FINALISED, Status.REVOKED}),
+    modifiable_states=MODIFIABLE | {Status.REVOKED},
+    # R-ECX-8: summary-mode lists, their invtNo and closing time, for the summary job
+    store_checks=_summary_hook("on_inventory_intake"),
+    after_change=_summary_hook("on_inventory_receipt"),
     customs_number_fields=("preNo", "invtNo"),
     receipt_echo_fields=(
         "guid", "agentCode", "copNo", "preNo", "invtNo", "ebcCode", "ebpCode", "orderNo",
@@ -92,6 +118,7 @@ INVT_CANCEL = DocumentKind(
     signature_required=True,
     # Customs stores the application (120), then approves it (399 审结): the list is revoked.
     final_states=frozenset({Status.CONCLUDED}),
+    after_change=withdraw_list,
     customs_number_fields=("preNo", "invtNo"),
     receipt_echo_fields=("guid", "agentCode", "copNo", "preNo", "invtNo"),
 )
@@ -164,6 +191,10 @@ SUMMARY = DocumentKind(
     # CEB702 stored (120) with the sumNo ends the application; the merged declaration
     # numbers come apart, on CEB792.
     final_states=_STORED,
+    # R-ECX-8: an application links the lists it names (refused if one is taken); a return
+    # or failure frees them again
+    store_checks=_summary_hook("on_summary_intake"),
+    after_change=_summary_hook("on_summary_receipt"),
     customs_number_fields=("preNo", "sumNo"),
     receipt_echo_fields=("guid", "agentCode", "ebcCode", "copNo", "preNo", "sumNo", "msgSeqNo"),
 )
