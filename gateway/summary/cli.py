@@ -154,6 +154,8 @@ def due_command(ctx: click.Context, enterprise: str | None, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return
+    if not rows:  # due dates are per enterprise: say why there are none rather than nothing
+        click.echo("no enterprise registered in this database yet (serve registers config.yaml's)")
     for row in rows:
         click.echo(_due_line(row))
 
