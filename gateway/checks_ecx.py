@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date
 
 from gateway import checks as base
 from gateway.checks import (
@@ -36,7 +36,6 @@ from gateway.checks import (
     _check_gnum,
     _check_line_totals,
     _check_time,
-    _child,
     _code_list,
     _decimal,
     _label,
@@ -128,13 +127,17 @@ def _check_hs(value: str) -> str | None:
 
 
 def _check_date(value: str) -> str | None:
-    if not re.fullmatch(r"[0-9]{8}", value):
+    if not _DIGITS8.fullmatch(value):
         return "must be 8 digits YYYYMMDD"
     try:
-        datetime.strptime(value, "%Y%m%d")
+        # What strptime("%Y%m%d") accepts of 8 digits, at a tenth of its cost.
+        date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         return "is not a real calendar date"
     return None
+
+
+_DIGITS8 = re.compile(r"[0-9]{8}")
 
 
 _EXPORT_FLAG = _code_list(["E"], "ieFlag for export (E)")
@@ -174,8 +177,11 @@ BOUNDS: dict[tuple[str, str], tuple[str, ValueCheck]] = {
 
 
 def _integer(record: Record, name: str) -> int | None:
-    text = _text(_child(record.head, name)).strip()
-    return int(text) if re.fullmatch(r"[0-9]+", text) else None
+    text = record.head.text(name).strip()
+    return int(text) if _DIGITS.fullmatch(text) else None
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _check_sequence(record: Record) -> Iterator[Violation]:
@@ -183,7 +189,7 @@ def _check_sequence(record: Record) -> Iterator[Violation]:
     if count is None or seq is None:
         return  # empty: R-COM-2; not a number: the XSD
     if not 1 <= seq <= max(count, 1) or count < 1:
-        field = _child(record.head, "msgSeqNo")
+        field = record.head.field("msgSeqNo")
         text = f"msgSeqNo (报文序号) {seq} must be between 1 and msgCount (报文总数) {count}"
         yield Violation(SEQUENCE, _path(field), text, _line_of(field), str(seq))
 
@@ -194,48 +200,53 @@ def _once(field_name: str) -> base.RecordCheck:
     its second occurrence."""
 
     def check(record: Record) -> Iterator[Violation]:
-        seen = _earlier_values(record, field_name)
+        # The records before this one left their values in `record.earlier`: reading them
+        # again from the tree for every record was quadratic in the number of records.
+        earlier = record.earlier.setdefault(field_name, set())
+        seen: set[str] = set()
         for line in record.lines:
-            field = _child(line, field_name)
-            value = _text(field).strip()
-            if value and value in seen:
+            value = line.text(field_name).strip()
+            if value and (value in seen or value in earlier):
+                field = line.field(field_name)
                 text = f"{_label(field_name)} {value} appears more than once in this message"
                 yield Violation(PARCEL_ONCE, _path(field), text, _line_of(field), value)
             seen.add(value)
+        earlier.update(_values(record, field_name))
 
     return check
 
 
-def _earlier_values(record: Record, field_name: str) -> set[str]:
-    """The values of `field_name` in the lines of the records before this one."""
+def _values(record: Record, field_name: str) -> Iterator[str]:
+    """The values of `field_name` in every child of the record (its lines, in a valid one)."""
     path = f"{{{CEB_NS}}}*/{{{CEB_NS}}}{field_name}"
-    earlier = record.element.itersiblings(record.element.tag, preceding=True)
-    return {_text(f).strip() for sibling in earlier for f in sibling.iterfind(path)}
+    return (_text(f).strip() for f in record.element.iterfind(path))
 
 
 def _check_weights(record: Record) -> Iterator[Violation]:
-    gross = _decimal(_text(_child(record.head, "grossWeight")))
-    field = _child(record.head, "netWeight")
-    net = _decimal(_text(field))
+    gross = _decimal(record.head.text("grossWeight"))
+    net = _decimal(record.head.text("netWeight"))
     if gross is not None and net is not None and net > gross:
+        field = record.head.field("netWeight")
         text = f"netWeight (净重) {net} must not exceed grossWeight (毛重) {gross}"
         yield Violation(WEIGHT, _path(field), text, _line_of(field), _text(field))
 
 
 def _check_period(record: Record) -> Iterator[Violation]:
-    start_el, end_el = _child(record.head, "startTime"), _child(record.head, "endTime")
-    start, end = _text(start_el).strip(), _text(end_el).strip()
-    where = end_el if end_el is not None else start_el
+    head = record.head
+    start, end = head.text("startTime").strip(), head.text("endTime").strip()
     if bool(start) != bool(end):
+        where = head.field("endTime")
+        where = head.field("startTime") if where is None else where
         text = "startTime and endTime (汇总时间段) go together: give both or neither"
         yield Violation(PERIOD, _path(where), text, _line_of(where), start or end)
     elif start and end and _check_time(start) is None and _check_time(end) is None:
         if end <= start:  # 14 digits: string order is time order
+            end_el = head.field("endTime")
             text = f"endTime {end} must be after startTime {start}"
             yield Violation(PERIOD, _path(end_el), text, _line_of(end_el), end)
     elif not start and not record.lines:
         text = "a summary application without a period must list inventory lists (invtNo)"
-        yield Violation(COUNT, _path(record.head), text, _line_of(record.head), "0")
+        yield Violation(COUNT, _path(head.element), text, _line_of(head.element), "0")
 
 
 _GNUM = _check_gnum

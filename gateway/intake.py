@@ -127,7 +127,9 @@ def _sender(field_name: str, value: str | None, expected: str) -> Violation:
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    # Not etree.QName: BaseTransfer comes after every record, each looked at on the way.
+    tag = element.tag
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
 
 
 class Intake:
@@ -298,15 +300,19 @@ def _documents(
     planned: list[Planned],
     now: datetime,
 ) -> list[DocRef]:
-    """Each record's document: the live one, or a new one (all inserted in one statement,
-    the ids coming back in the order of the rows)."""
+    """Each record's document: the live one, or a new one (all inserted in one statement).
+
+    The ids come back by pre-entry number, unique by construction, rather than in the order
+    of the rows: asked for that order (`sort_by_parameter_order`), SQLAlchemy cannot rely on
+    SQLite to keep it and inserted the rows one statement each, 100 for 100 records."""
     fresh = [(n, p.record) for n, p in enumerate(planned, start=1) if p.live is None]
     rows = [_document_row(ent, kind, rec, _pre_no(msg_id, n), now) for n, rec in fresh]
-    stmt = insert(DOCUMENTS).returning(DOCUMENTS.c.id, sort_by_parameter_order=True)
-    ids = session.scalars(stmt, rows).all() if rows else []
+    stmt = insert(DOCUMENTS).returning(DOCUMENTS.c.pre_no, DOCUMENTS.c.id)
+    found = session.execute(stmt, rows) if rows else ()
+    ids = {pre_no: doc_id for pre_no, doc_id in found}
     made = iter(
-        DocRef(doc_id, ent.id, kind.name, row["business_key"], row["pre_no"], None)
-        for doc_id, row in zip(ids, rows, strict=True)
+        DocRef(ids[row["pre_no"]], ent.id, kind.name, row["business_key"], row["pre_no"], None)
+        for row in rows
     )
     return [next(made) if p.live is None else p.live.doc for p in planned]
 
@@ -416,6 +422,10 @@ def _key_label(kind: DocumentKind, rec: Record) -> str:
     return ", ".join(f"{f}={v}" for f, v in zip(kind.key_fields, rec.business_key, strict=True))
 
 
+def _where(kind: DocumentKind, rec: Record) -> str:
+    return f"{kind.record_tag}({_key_label(kind, rec)})/appType"
+
+
 def _dup(kind: DocumentKind, rec: Record, why: str) -> Violation:
     return Violation(
         rule="R-COM-5.duplicate",
@@ -427,13 +437,12 @@ def _dup(kind: DocumentKind, rec: Record, why: str) -> Violation:
 def _conflict(
     kind: DocumentKind, rec: Record, live: Live | None, ent: Enterprise
 ) -> Violation | None:
-    where = f"{kind.record_tag}({_key_label(kind, rec)})/appType"
     if live is None:
         if rec.app_type == AppType.ADD:
             return None
         return Violation(
             "R-COM-5",
-            where,
+            _where(kind, rec),
             f"no live {kind.name} with this key to modify or delete",
             value=rec.app_type,
         )
@@ -447,7 +456,7 @@ def _conflict(
         return None
     return Violation(
         "R-COM-5",
-        where,
+        _where(kind, rec),
         f"{kind.name} is {status.value}; modify and delete are allowed only when saved, "
         "returned, send failed or storage failed",
         value=rec.app_type,
@@ -460,8 +469,10 @@ def _target(rec: Record) -> Status:
     return Status.PENDING_SIGN if rec.app_status == AppStatus.DECLARE else Status.SAVED
 
 
+_VERBS = {AppType.ADD: "added", AppType.MODIFY: "modified", AppType.DELETE: "deleted"}
+
+
 def _why(rec: Record, number: int) -> str:
-    verb = {AppType.ADD: "added", AppType.MODIFY: "modified", AppType.DELETE: "deleted"}
-    what = verb.get(AppType(rec.app_type), "received")
+    what = _VERBS.get(AppType(rec.app_type), "received")
     declare = "declared" if rec.app_status == AppStatus.DECLARE else "saved"
     return f"version {number} {what} and {declare}"

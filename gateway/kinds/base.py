@@ -61,7 +61,7 @@ class DocumentKind:
 
     def records(self, root: etree._Element) -> Iterator[Record]:
         for element in root:
-            if isinstance(element.tag, str) and etree.QName(element).localname == self.record_tag:
+            if _local(element) == self.record_tag:
                 yield self.record(element)
 
     def record(self, element: etree._Element) -> Record:
@@ -84,13 +84,18 @@ def head_fields(record: etree._Element, head_tag: str | None) -> dict[str, str]:
     head = record
     if head_tag is not None:
         head = next((c for c in record if _local(c) == head_tag), record)
-    return {
-        _local(c): (c.text or "").strip() for c in head if isinstance(c.tag, str) and len(c) == 0
-    }
+    fields = {}
+    for child in head:
+        tag = child.tag  # read once: lxml builds a new string at every read
+        if isinstance(tag, str) and not len(child):
+            fields[tag[tag.find("}") + 1 :]] = (child.text or "").strip()
+    return fields
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    """`etree.QName(element).localname` ("" for a comment), without the QName object."""
+    tag = element.tag
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
 
 
 def key_text(key: tuple[str, ...]) -> str:
