@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gateway.config import SummaryConfig
@@ -101,6 +101,7 @@ def run_cycle(
     """Declare every pending list of `cycle` (of `enterprise`, if given). Idempotent."""
     now = now or utcnow()
     due = due_date(cycle, WorkingCalendar.from_config(settings), settings.due_day)
+    _fresh_statistics(db)
     with db.session() as session:
         _one_snapshot(session, db)
         enterprise_id = _enterprise_id(session, enterprise)
@@ -116,6 +117,18 @@ def run_cycle(
     run = CycleRun(cycle.label, due, len(found), sum(g.lists for g in found), tuple(apps))
     log.info("summary %s", run.summary())
     return run
+
+
+def _fresh_statistics(db: Database) -> None:
+    # A month of lists arrives between two runs. With statistics from before them, PostgreSQL
+    # planned the claim's UPDATE (id IN … AND summary_key IS NULL) as a scan of every
+    # unsummarised list instead of the primary key: 40 ms a message instead of 3 at 20,000
+    # lists, growing with the month (measured with EXPLAIN ANALYZE). ANALYZE samples, so it
+    # costs well under a second even at 100,000 lists.
+    if db.is_sqlite:
+        return
+    with db.session() as session:
+        session.execute(text("ANALYZE summary_lists, summary_list_items"))
 
 
 def _one_snapshot(session: Session, db: Database) -> None:
