@@ -40,6 +40,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.throwaway import drop_database, fresh_database  # noqa: E402
 from gateway import samples  # noqa: E402
 from gateway.config import load  # noqa: E402
 from gateway.models import Document, Message, Outbox, StatusChange  # noqa: E402
@@ -72,32 +73,13 @@ def raw_sign_rate(gw: Gateway, seconds: float = 2.0) -> float:
     return count / (time.perf_counter() - started)
 
 
-def make_config(base: Path, db: str, prefix: str) -> Path:
+def make_config(base: Path, url: str, prefix: str) -> Path:
     keys = base / "keys"
-    url = None
-    if db == "postgresql":
-        url = _fresh_pg_database()
     raw = raw_config(base, keys, prefix=prefix, db_url=url, declaring_delay=0.0, result_delay=0.0)
     raw["intake"]["folder"] = None
     path = base / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     return path
-
-
-def _fresh_pg_database() -> str:
-    import os
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def messages(gw: Gateway, n: int, per_message: int) -> list[bytes]:
@@ -214,7 +196,8 @@ def _intake_process(path: str, bodies: list[bytes], ready: Any, go: Any, results
 def run(n: int, per_message: int, db: str, processes: int = 0) -> None:
     base = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     prefix = unique_prefix()
-    path = make_config(base, db, prefix)
+    url = fresh_database(db, base)
+    path = make_config(base, url, prefix)
     cfg = load(path)
     gw = Gateway(cfg)
     gw.prepare()
@@ -263,6 +246,8 @@ def run(n: int, per_message: int, db: str, processes: int = 0) -> None:
         stage_latencies(gw),
     )
     _cleanup(gw)
+    gw.db.dispose()
+    drop_database(url)
 
 
 def _cleanup(gw: Gateway) -> None:

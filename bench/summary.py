@@ -27,25 +27,23 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
-import os
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.throwaway import drop_database, fresh_database  # noqa: E402
 from gateway.config import SummaryConfig  # noqa: E402
 from gateway.db import Database  # noqa: E402
 from gateway.migrate import upgrade  # noqa: E402
@@ -69,29 +67,6 @@ SETTINGS = SummaryConfig(enabled=False)
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-def fresh_database(kind: str, base: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{base / f'summary-{uuid.uuid4().hex[:6]}.db'}"
-    url = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    if url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
-        return
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 # --- filling -----------------------------------------------------------------------------------
@@ -235,7 +210,7 @@ def run_one(kind: str, lists: int, base: Path, with_intake: bool) -> dict[str, A
 
 def show(rows: list[dict[str, Any]]) -> None:
     head = ("db", "lists", "groups", "item groups", "CEB701 msgs", "fill s", "preview s",
-            "group+build s", "peak MB (tracemalloc)", "max RSS MB", "intake s")  # fmt: skip
+            "group+build s", "peak MB (tracemalloc)", "max RSS MB", "whole job s")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:

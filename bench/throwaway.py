@@ -14,7 +14,14 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+#: the shared PostgreSQL server a benchmark creates its throwaway databases on
+PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:
@@ -134,3 +141,27 @@ class PostgresCluster:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def fresh_database(kind: str, base: Path) -> str:
+    """A new empty database: a SQLite file under `base`, or a database on `PG_URL`'s server
+    (dropped by `drop_database`, so benchmarks leave nothing behind)."""
+    if kind == "sqlite":
+        return f"sqlite:///{base / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+        return
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
