@@ -35,7 +35,7 @@ from gateway.models import (
     Message,
     utcnow,
 )
-from gateway.status import Status
+from gateway.status import MODIFIABLE, Status
 from schemas import loader as schemas
 
 
@@ -457,10 +457,16 @@ def _conflict(
     return Violation(
         "R-COM-5",
         _where(kind, rec),
-        f"{kind.name} is {status.value}; modify and delete are allowed only when saved, "
-        "returned, send failed or storage failed",
+        f"{kind.name} is {status.value}; modify and delete are allowed only when {_allowed(kind)}",
         value=rec.app_type,
     )
+
+
+def _allowed(kind: DocumentKind) -> str:
+    """The kind's modifiable states in words: R-COM-5's, plus its own (an inventory list
+    customs revoked may be sent again, R-ECX-5)."""
+    own = sorted(s.value for s in kind.modifiable_states - MODIFIABLE)
+    return "saved, returned, send failed or storage failed" + "".join(f", or {s}" for s in own)
 
 
 def _target(rec: Record) -> Status:

@@ -280,3 +280,20 @@ def test_parcels_of_a_waybill_list_name_the_invt_no_when_given() -> None:
         {"logistics_no": "YT1", "invt_no": "29912026E000000001"},
         {"logistics_no": "YT2", "invt_no": ""},
     ]
+
+
+def test_a_refused_modification_names_the_states_that_allow_it(make_stack: MakeStack) -> None:
+    """R-COM-5 / R-ECX-5: an inventory list on its way to customs cannot be modified; the
+    refusal says when it can, revoked included (nothing started: the list stays pending)."""
+    from gateway.errors import InvalidMessage
+
+    stack = make_stack()
+    parcel = ecx.Parcel("EO2026112299001", "YT7300000990001", ebc=stack.ebc, ebp=PLATFORM,
+                        carrier=stack.carrier)  # fmt: skip
+    stack.submit(ecx.inventory_message(stack.ebc, [parcel]))
+    with pytest.raises(InvalidMessage) as refused:
+        stack.submit(ecx.inventory_message(stack.ebc, [parcel], app_type="2"))
+    (violation,) = refused.value.violations
+    assert violation.rule == "R-COM-5"
+    assert "inventory is pending_sign" in violation.message
+    assert violation.message.endswith("storage failed, or revoked"), violation.message
