@@ -73,6 +73,8 @@ class EnterpriseCard:
     delay: float = 0.0
     tries_left: int = MAX_TRIES
     signatures: int = 0
+    #: (start, end) of each signature, monotonic clock: lets a test see two cards overlap
+    busy: list[tuple[float, float]] = field(default_factory=list, repr=False)
     atr: bytes = ATR
     _selected: bool = field(default=False, repr=False)
     _verified: bool = field(default=False, repr=False)
@@ -144,12 +146,14 @@ class EnterpriseCard:
         if more:
             return sw(SW_OK)
         data, self._chain = self._chain, b""
+        started = time.monotonic()
         signature = self._compute(mode, data)
         if signature is None:
             return sw(SW_WRONG_DATA)
         if self.delay:
             time.sleep(self.delay)  # the card's own computing time
         self.signatures += 1
+        self.busy.append((started, time.monotonic()))
         return sw(SW_OK, signature)
 
     def _compute(self, mode: int, data: bytes) -> bytes | None:

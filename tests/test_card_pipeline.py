@@ -156,8 +156,6 @@ def test_cards_health_through_the_cli_and_the_api(
 def test_a_pool_of_cards_signs_a_batch_in_parallel(
     tmp_path: Path, keys_dir: Path, broker: None, rig: CardRig
 ) -> None:
-    import time
-
     ebc_id = Identity(keys_dir / "3301960Z01.key.pem", keys_dir / "3301960Z01.cert.pem")
     numbers = ["8930000000000111", "8930000000000112"]
     cards = [ebc_id.card(number, delay=0.2) for number in numbers]
@@ -177,13 +175,14 @@ def test_a_pool_of_cards_signs_a_batch_in_parallel(
             for i in range(6)
         ]
         gw.keyring.for_enterprise(_enterprise(gw, stack.ebc.code))  # cards opened beforehand
-        started = time.monotonic()
         stack.start()  # the signing worker finds all six pending at once
         for order in orders:
             stack.wait_status(order.documents[0].id, {"signed", "sent", "declaring", "stored"})
-        elapsed = time.monotonic() - started
-        assert elapsed < 0.2 * 6 * 0.9, elapsed  # one card alone: 1.2 s for six
         assert [card.signatures for card in cards] == [3, 3]
+        # In parallel: the two cards were signing at the same time (their busy spans
+        # overlap), an ordering of events rather than a wall-clock limit on a shared machine.
+        first, second = (card.busy for card in cards)
+        assert any(a < d and c < b for a, b in first for c, d in second), (first, second)
         for order in orders:
             assert stack.wait_status(order.documents[0].id, "stored") == "stored"
     finally:

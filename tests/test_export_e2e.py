@@ -275,7 +275,11 @@ def test_a_thousand_parcels_from_order_to_customs_declaration(make_stack) -> Non
     assert stack.status(by_order[revoked.order_no]) == "revoked"
 
     # A fixed list's history shows the return with its reason, then the whole way through.
+    # Every receipt is in it; one overtaken by a newer step (a 120 arriving after the 399,
+    # in the same batch of receipts) is kept but not applied (R-COM-4).
     fixed = by_order[made[ITEMS_MISMATCH[1]].order_no]
-    path = [h["to"] for h in stack.view(fixed)["history"] if h["applied"]]
-    assert path.index("returned") < path.index("stored") < path.index("concluded")
+    history = stack.view(fixed)["history"]
+    assert "stored" in [h["to"] for h in history], history
+    path = [h["to"] for h in history if h["applied"]]
+    assert path.index("returned") < path.index("concluded"), path
     assert path[-3:] == ["released", "closed", "finalised"], path
