@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 
@@ -19,28 +18,37 @@ from tests.card_fixtures import PIN, Identity
 RSA = get_suite("rsa-sha256")
 
 
-def _pool(rig: CardRig, ident: Identity, count: int, delay: float, **kw: object) -> CardPool:
+def _pool(
+    rig: CardRig, ident: Identity, count: int, delay: float, made: list | None = None, **kw: object
+) -> CardPool:
     keys = []
     for index in range(count):
         number = f"89300000000002{index:02d}"
-        rig.insert(index, ident.card(number, delay=delay))
+        card = ident.card(number, delay=delay)
+        rig.insert(index, card)
+        if made is not None:
+            made.append(card)
         keys.append(CardKey(card_number=number, pin=PIN, certificate=ident.certificate))
     return CardPool(keys, **kw)  # type: ignore[arg-type]
 
 
 def test_four_cards_sign_in_parallel(rig: CardRig, card_ids: dict) -> None:
     ident: Identity = card_ids["rsa"]
-    pool = _pool(rig, ident, 4, delay=0.05)
+    cards: list = []
+    pool = _pool(rig, ident, 4, delay=0.05, made=cards)
     try:
         items = [f"SignedInfo {i}".encode() for i in range(24)]
-        started = time.monotonic()
         signatures = pool.sign_many(items, RSA)
-        elapsed = time.monotonic() - started
         for data, sig in zip(items, signatures, strict=True):
             assert isinstance(sig, bytes)
             assert check_signature(ident.certificate, "rsa", "sha256", sig, data)
         assert all(s["signatures"] for s in pool.stats())  # every card took a share
-        assert elapsed < 24 * 0.05 * 0.6  # one card alone would need 1.2 s
+        # In parallel: every card was signing while another one was (their busy spans
+        # overlap), an ordering of events rather than a wall-clock limit (bench/cards.py
+        # measures the rate).
+        for n, card in enumerate(cards):
+            others = [span for m, other in enumerate(cards) if m != n for span in other.busy]
+            assert any(a < d and c < b for a, b in card.busy for c, d in others), n
     finally:
         pool.close()
 
