@@ -158,9 +158,11 @@ class Intake:
         when = at or utcnow()
         try:
             result = self._store(enterprise_code, checked, channel, when)
-        except IntegrityError:
-            # A concurrent submission of the same message or key won the race: run again,
-            # now it is seen as a duplicate (same message) or refused (same key).
+        except (IntegrityError, DuplicateDocument):
+            # A concurrent submission of the same message or key won the race: its commit
+            # failed our insert, or landed between our look for the message (not there yet)
+            # and our look for the key (there now). Run again: now it is seen as a duplicate
+            # (same message, same records) or refused (another message with the same key).
             result = self._store(enterprise_code, checked, channel, when)
         if self.on_declared and not result.duplicate:
             self.on_declared()
