@@ -40,7 +40,12 @@ from sqlalchemy.orm import Session
 from gateway.codes import ReturnStatus
 from gateway.customs_sim import lifecycle
 from gateway.customs_sim.ecx_numbers import with_numbers
-from gateway.customs_sim.state import Declaration, HeldDocument, PendingComparison
+from gateway.customs_sim.state import (
+    Declaration,
+    HeldDocument,
+    PendingComparison,
+    held_declaration,
+)
 from gateway.kinds import DocumentKind, Record, key_text
 from gateway.kinds.base import head_fields
 from gateway.kinds.ecx_full import INVENTORY
@@ -191,11 +196,7 @@ def remember_documents(
     keys: set[str] = set()
     for rec in records:
         key = key_text(rec.business_key)
-        held = session.scalar(
-            select(Declaration).where(
-                Declaration.kind == kind.name, Declaration.business_key == key
-            )
-        )
+        held = held_declaration(session, kind.name, key)
         if held is None or held.last_cop_msg_id != cop_msg_id:
             continue  # refused (duplicate key, nothing to modify…)
         data: dict[str, Any] = {"fields": dict(rec.fields), "items": []}
@@ -255,11 +256,7 @@ def declare_inventory(
     reply = Reply(sim.sim, kind)
     for rec in (with_numbers(kind, r) for r in records):
         key = key_text(rec.business_key)
-        held = session.scalar(
-            select(Declaration).where(
-                Declaration.kind == kind.name, Declaration.business_key == key
-            )
-        )
+        held = held_declaration(session, kind.name, key)
         entity = _echo(kind, rec)
         refusal = _refusal(rec, held)
         if refusal is not None:
@@ -337,11 +334,7 @@ def _settle(sim: Any, session: Session, pending: PendingComparison, now: float) 
     gone = session.execute(delete(PendingComparison).where(PendingComparison.id == pending.id))
     if getattr(gone, "rowcount", 1) != 1:
         return  # answered by the other thread already
-    held = session.scalar(
-        select(Declaration).where(
-            Declaration.kind == INVENTORY.name, Declaration.business_key == pending.business_key
-        )
-    )
+    held = held_declaration(session, INVENTORY.name, pending.business_key)
     if held is not None:
         held.status = result[0]
     sim._schedule(session, pending.sender_id, _receipt_answer(sim, data["entity"], *result))

@@ -52,7 +52,13 @@ from sqlalchemy.orm import Session
 
 from gateway.codes import AppStatus, AppType, ReturnStatus
 from gateway.customs_sim.ecx_numbers import with_numbers
-from gateway.customs_sim.state import REVOKED, Declaration, ManifestLine, Tracked
+from gateway.customs_sim.state import (
+    REVOKED,
+    Declaration,
+    ManifestLine,
+    Tracked,
+    held_declaration,
+)
 from gateway.kinds import BY_NAME, DocumentKind, Record, head_fields, key_text
 from receipts.build import build_receipt, return_time
 
@@ -336,7 +342,7 @@ def _accept(
     stored: list[Accepted] = []
     for rec in (with_numbers(kind, r) for r in records):
         key = key_text(rec.business_key)
-        held = _declaration(session, kind.name, key)
+        held = held_declaration(session, kind.name, key)
         entity = _echo(kind, rec)
         refusal = _refusal(rec, held)
         if refusal is not None:
@@ -352,12 +358,6 @@ def _accept(
         if result[0] == STORED and declared:
             stored.append(Accepted(rec, key, entity, held))
     return reply, stored
-
-
-def _declaration(session: Session, kind: str, key: str) -> Declaration | None:
-    return session.scalar(
-        select(Declaration).where(Declaration.kind == kind, Declaration.business_key == key)
-    )
 
 
 def _hold(

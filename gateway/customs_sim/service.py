@@ -29,7 +29,14 @@ from sqlalchemy.orm import Session
 from gateway import kinds, xmlsafe
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID, AppType, ReturnStatus
 from gateway.config import Config, SimConfig
-from gateway.customs_sim.state import REVOKED, Declaration, Received, Scheduled, SimBase
+from gateway.customs_sim.state import (
+    REVOKED,
+    Declaration,
+    Received,
+    Scheduled,
+    SimBase,
+    held_declaration,
+)
 from gateway.db import Database
 from gateway.errors import InvalidMessage, SignatureInvalid
 from gateway.kinds import DocumentKind, Record, key_text
@@ -324,11 +331,7 @@ class CustomsSim:
         self, session: Session, kind: DocumentKind, rec: Record, cop_msg_id: str, sender: str
     ) -> tuple[str, str, tuple[str, str]]:
         key = key_text(rec.business_key)
-        held = session.scalar(
-            select(Declaration).where(
-                Declaration.kind == kind.name, Declaration.business_key == key
-            )
-        )
+        held = held_declaration(session, kind.name, key)
         refusal = _refusal(rec, held)
         if refusal is not None:
             return refusal[0], refusal[1], ("", "")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from gateway.models import Id, UTCDateTime, utcnow
 
@@ -46,6 +46,13 @@ class Declaration(SimBase):
     versions: Mapped[int] = mapped_column(Integer, default=1)
     last_cop_msg_id: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def held_declaration(session: Session, kind: str, key: str) -> Declaration | None:
+    """The record customs holds of `kind` under business key `key` (stored form), if any."""
+    return session.scalar(
+        select(Declaration).where(Declaration.kind == kind, Declaration.business_key == key)
+    )
 
 
 class HeldDocument(SimBase):

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.codes import CEB_NS, AppStatus, AppType, ReturnStatus
 from gateway.customs_sim.ecx_numbers import numbers
-from gateway.customs_sim.state import Declaration, SimBase, Tracked
+from gateway.customs_sim.state import Declaration, SimBase, Tracked, held_declaration
 from gateway.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.kinds.ecx_full import INVENTORY
 from receipts.build import new_guid, return_time
@@ -218,14 +218,8 @@ def keeping_lists(inner: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
 
 
 def _accepted(session: Session, kind: DocumentKind, rec: Record, cop_msg_id: str) -> bool:
-    held = _held(session, kind, key_text(rec.business_key))
+    held = held_declaration(session, kind.name, key_text(rec.business_key))
     return held is not None and held.last_cop_msg_id == cop_msg_id
-
-
-def _held(session: Session, kind: DocumentKind, key: str) -> Declaration | None:
-    return session.scalar(
-        select(Declaration).where(Declaration.kind == kind.name, Declaration.business_key == key)
-    )
 
 
 def _keep(session: Session, rec: Record, sender: str) -> None:
@@ -289,7 +283,7 @@ def declare_summary(
     later: list[Any] = []
     for rec in (_numbered(kind, r) for r in records):
         key, entity = key_text(rec.business_key), _echo(kind, rec)
-        held = _held(session, kind, key)
+        held = held_declaration(session, kind.name, key)
         refusal = _refusal(rec, held)
         if refusal is not None:
             reply.refuse(entity, *refusal)
