@@ -15,7 +15,6 @@ again record by record, so each record gets its own outcome.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from gateway.kinds.ecx_full import KINDS as ECX_FULL_KINDS
 from gateway.models import Document, Enterprise, Version, utcnow
 from gateway.queries import get_document
 from gateway.status import Status
+from receipts.build import new_guid
 
 DECLARE, DELETE = "declare", "delete"
 STATE = "R-COM-5"
@@ -147,7 +147,7 @@ def _restamp(
     if kind.head_tag is not None:
         head = next(c for c in element if _local(c) == kind.head_tag)
     now = f"{utcnow().astimezone(CHINA_TZ):%Y%m%d%H%M%S}"
-    values = {"guid": _guid(), "appTime": now, "appType": app_type, "appStatus": app_status}
+    values = {"guid": new_guid(), "appTime": now, "appType": app_type, "appStatus": app_status}
     for child in head:
         if _local(child) in values:
             child.text = values[_local(child)]
@@ -160,10 +160,6 @@ def _copy(element: etree._Element) -> etree._Element:
 
 def _local(element: etree._Element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else ""
-
-
-def _guid() -> str:
-    return str(uuid.uuid4()).upper()
 
 
 # --- building and sending -------------------------------------------------------------------
@@ -197,7 +193,7 @@ def build(items: Sequence[_Item]) -> bytes:
     BaseSubscribe, ExtendMessage), a new guid and no signature: the gateway signs it."""
     first = items[0].envelope
     root = etree.Element(first.tag, dict(first.attrib), nsmap=first.nsmap)
-    root.set("guid", _guid())
+    root.set("guid", new_guid())
     root.extend(_copy(i.record) for i in items)
     record_tag = items[0].kind.record_tag
     for child in first:

@@ -14,7 +14,6 @@ path inside a part the caller never saw.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +31,7 @@ from gateway.intake import Intake
 from gateway.kinds import DocumentKind
 from gateway.kinds.ecx_full import ARRIVAL, DEPARTURE, WAYBILL_TOTAL
 from gateway.models import Enterprise, utcnow
+from receipts.build import new_guid
 
 #: Parcels per message. Neither the manual (seed 004, chapters 2.3 and 3.9) nor the message
 #: standard bounds ArrivalList, DepartureList or WayBillList ("0..n", "1..n"); only gnum,
@@ -225,10 +225,6 @@ def _tag(name: str) -> str:
     return f"{{{CEB_NS}}}{name}"
 
 
-def _guid() -> str:
-    return str(uuid.uuid4()).upper()
-
-
 def _message(
     shape: Shape,
     sender: Sender,
@@ -237,14 +233,14 @@ def _message(
     seq: tuple[int, int],
     stamp: str,
 ) -> bytes:
-    root = etree.Element(_tag(shape.kind.message_type), {"guid": _guid(), "version": "1.0"},
+    root = etree.Element(_tag(shape.kind.message_type), {"guid": new_guid(), "version": "1.0"},
                          nsmap={"ceb": CEB_NS})  # fmt: skip
     record = etree.SubElement(root, _tag(shape.kind.record_tag))
     values = {
         "appType": AppType.ADD.value,
         "appStatus": AppStatus.DECLARE.value,
         **{k: _text(v) for k, v in head.items()},
-        "guid": _guid(),
+        "guid": new_guid(),
         "appTime": stamp,
         "msgSeqNo": str(seq[0]),
         "msgCount": str(seq[1]),

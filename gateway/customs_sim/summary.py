@@ -34,6 +34,7 @@ from gateway.customs_sim.ecx_numbers import numbers
 from gateway.customs_sim.state import Declaration, SimBase, Tracked, held_declaration
 from gateway.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.kinds.ecx_full import INVENTORY
+from gateway.summary.message import add_element, tag
 from receipts.build import new_guid, return_time
 
 SUMMARY_MODE = "B"
@@ -147,16 +148,6 @@ def declaration_numbers(sum_no: str, ordinal: int) -> tuple[str, str]:
     return entry, seq
 
 
-def _tag(name: str) -> str:
-    return f"{{{CEB_NS}}}{name}"
-
-
-def _add(parent: etree._Element, name: str, fields: Sequence[tuple[str, object]]) -> None:
-    element = etree.SubElement(parent, _tag(name))
-    for field, value in fields:
-        etree.SubElement(element, _tag(field)).text = str(value)
-
-
 def _weights(decl: Merged) -> tuple[Decimal, Decimal]:
     # A list split over two declarations counts where its first item went.
     firsts = [m for m in decl.lists if item_key(m.items[0]) in decl.item_keys] if decl.lists else []
@@ -174,9 +165,9 @@ def result_message(
     entry_id, decl_seq_no = declaration_numbers(sum_no, ordinal)
     gross, net = _weights(decl)
     root = etree.Element(
-        _tag("CEB792Message"), {"guid": new_guid(), "version": "1.0"}, nsmap={"ceb": CEB_NS}
+        tag("CEB792Message"), {"guid": new_guid(), "version": "1.0"}, nsmap={"ceb": CEB_NS}
     )
-    record = etree.SubElement(root, _tag("SummaryResult"))
+    record = etree.SubElement(root, tag("SummaryResult"))
     head: list[tuple[str, object]] = [
         ("guid", new_guid()), ("customsCode", apply_head.get("customsCode", "")),
         ("sumNo", sum_no), ("opDate", at), ("declSeqNo", decl_seq_no), ("entryId", entry_id),
@@ -184,9 +175,9 @@ def result_message(
         *((name, apply_head.get(name, "")) for name in _APPLY_HEAD[1:]),
         ("grossWeight", gross), ("netWeight", net), ("msgCount", 1), ("msgSeqNo", 1),
     ]  # fmt: skip
-    _add(record, "SummaryResultHead", head)
+    add_element(record, "SummaryResultHead", head)
     for line in decl.lines():
-        _add(record, "SummaryResultList", list(line.items()))
+        add_element(record, "SummaryResultList", list(line.items()))
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="UTF-8")
 
 

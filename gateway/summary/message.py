@@ -9,7 +9,6 @@ signing worker signs like any declaration.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from gateway.appointments.codes import CHINA_TZ
 from gateway.codes import CEB_NS, AppStatus, AppType
 from gateway.config import SummaryConfig
 from gateway.summary.grouping import Group
+from receipts.build import new_guid
 
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -41,18 +41,15 @@ class Part:
     invt_nos: Sequence[str]
 
 
-def _tag(name: str) -> str:
+def tag(name: str) -> str:
     return f"{{{CEB_NS}}}{name}"
 
 
-def _add(parent: etree._Element, name: str, fields: Sequence[tuple[str, object]]) -> None:
-    element = etree.SubElement(parent, _tag(name))
+def add_element(parent: etree._Element, name: str, fields: Sequence[tuple[str, object]]) -> None:
+    """Append <ceb:name> with one child per field, in the order given (the schema order)."""
+    element = etree.SubElement(parent, tag(name))
     for field, value in fields:
-        etree.SubElement(element, _tag(field)).text = str(value)
-
-
-def guid() -> str:
-    return str(uuid.uuid4()).upper()
+        etree.SubElement(element, tag(field)).text = str(value)
 
 
 def build_apply(
@@ -66,16 +63,16 @@ def build_apply(
 ) -> bytes:
     """A CEB701Message with one SummaryApply per part."""
     root = etree.Element(
-        _tag("CEB701Message"), {"guid": guid(), "version": "1.0"}, nsmap={"ceb": CEB_NS}
+        tag("CEB701Message"), {"guid": new_guid(), "version": "1.0"}, nsmap={"ceb": CEB_NS}
     )
     for part in parts:
-        record = etree.SubElement(root, _tag("SummaryApply"))
-        _add(record, "SummaryApplyHead", _head(group, cop_no, msg_count, part, settings, at))
+        record = etree.SubElement(root, tag("SummaryApply"))
+        add_element(record, "SummaryApplyHead", _head(group, cop_no, msg_count, part, settings, at))
         for invt_no in part.invt_nos:
-            _add(record, "SummaryApplyList", [("invtNo", invt_no)])
+            add_element(record, "SummaryApplyList", [("invtNo", invt_no)])
     transfer = [("copCode", sender.code), ("copName", sender.name), ("dxpMode", "DXP"),
                 ("dxpId", sender.dxp_id)]  # fmt: skip
-    _add(root, "BaseTransfer", transfer)
+    add_element(root, "BaseTransfer", transfer)
     return _DECLARATION + etree.tostring(root, encoding="UTF-8")
 
 
@@ -85,7 +82,7 @@ def _head(
     key = group.key
     # startTime/endTime are left out on purpose: with a period customs ignores the list.
     return [
-        ("guid", guid()),
+        ("guid", new_guid()),
         ("appType", AppType.ADD.value),
         ("appTime", f"{at.astimezone(CHINA_TZ):%Y%m%d%H%M%S}"),
         ("appStatus", AppStatus.DECLARE.value),
