@@ -161,10 +161,15 @@ class Gateway:
         return summary_schedule.SummaryJob(self.db, self.config.summary, submit)
 
     def handle_receipt(self, delivery: Delivery) -> None:
+        if self._apply_envelope(delivery):
+            self._wake_relays()  # status notifications are waiting in the outbox
+
+    def _apply_envelope(self, delivery: Delivery) -> bool:
+        """One envelope from customs; False when it was reference data, not a receipt."""
         if refmessage.handle_envelope(self.db, delivery.body):  # customs' APT110 reference data
-            return
+            return False
         self.receipts.handle_envelope(delivery.body)
-        self._wake_relays()  # status notifications are waiting in the outbox
+        return True
 
     def handle_receipts(self, deliveries: list[Delivery]) -> None:
         """The receipts that arrived together, applied in one transaction, in arrival order.
@@ -176,8 +181,7 @@ class Gateway:
         """
         with self.db.together():
             for delivery in deliveries:
-                if not refmessage.handle_envelope(self.db, delivery.body):
-                    self.receipts.handle_envelope(delivery.body)
+                self._apply_envelope(delivery)
         self._wake_relays()
 
     def workers(
