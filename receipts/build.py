@@ -11,7 +11,7 @@ import base64
 import codecs
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -32,6 +32,11 @@ def return_time(dt: datetime) -> str:
     if dt.tzinfo is not None:
         dt = dt.astimezone(CHINA_TZ)  # naive times are taken as already in Beijing time
     return dt.strftime("%Y%m%d%H%M%S") + f"{dt.microsecond // 1000:03d}"
+
+
+def epoch_return_time(epoch: float) -> str:
+    """returnTime of a moment given in epoch seconds."""
+    return return_time(datetime.fromtimestamp(epoch, UTC))
 
 
 # build_message_return's keyword `return_time` shadows the function inside it.

@@ -105,4 +105,4 @@ def customs_steps(stack: Stack, doc_id: int) -> list[str]:
 
 
 def path(stack: Stack, doc_id: int) -> list[str]:
-    return [h["to"] for h in history(stack, doc_id) if h["applied"]]
+    return stack.path(doc_id)

@@ -139,6 +139,16 @@ class Stack:
         want = {wanted} if isinstance(wanted, str) else wanted
         return wait_value(lambda: self.status(doc_id), lambda s: s in want, timeout)
 
+    def path(self, doc_id: int) -> list[str]:
+        """The statuses the record was moved to, in order (receipts not applied left out)."""
+        return [h["to"] for h in self.view(doc_id)["history"] if h["applied"]]
+
+    def wait_reached(self, doc_id: int, wanted: str, timeout: float = 20.0) -> list[str]:
+        """Wait until the record has passed through `wanted`; its path so far. For a step
+        the lifecycle leaves again after a moment (an inventory list's `stored`), which a
+        poll of the current status can miss on a loaded machine."""
+        return wait_value(lambda: self.path(doc_id), lambda p: wanted in p, timeout)  # type: ignore[no-any-return]
+
 
 def wait_value(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float) -> Any:
     deadline = time.monotonic() + timeout

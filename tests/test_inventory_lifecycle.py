@@ -12,10 +12,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from gateway import samples_ecx as ecx
 from gateway.customs_sim import lifecycle
+from gateway.customs_sim.state import Scheduled
 from gateway.models import Outbox, Receipt
 from gateway.xmlsafe import parse
 from receipts.build import build_receipt, return_time
@@ -34,6 +36,7 @@ from tests.lifecycle_fixtures import (
     send_waybill_list,
 )
 from tests.stack import PLATFORM, Stack
+from transports.envelope import unwrap
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +300,35 @@ def test_a_refused_modification_names_the_states_that_allow_it(make_stack: MakeS
     assert violation.rule == "R-COM-5"
     assert "inventory is pending_sign" in violation.message
     assert violation.message.endswith("storage failed, or revoked"), violation.message
+
+
+def test_customs_sends_each_lists_receipts_in_returntime_order(make_stack: MakeStack) -> None:
+    """However long customs' own transaction takes (here: 60 lists compared in one), a
+    step's receipt leaves at its returnTime and the next step counts from there: a list's
+    399 never leaves before the 120 it follows (were it to, the gateway would rightly keep
+    the late 120 unapplied, R-COM-4, and the list would skip `stored`)."""
+    stack = make_stack("s", **NO_SAMPLING).start()
+    listed = declare_lists(stack, 60, start=1101)
+    assert stack.sim is not None
+    with stack.sim.db.session() as session:
+        rows = session.scalars(select(Scheduled).order_by(Scheduled.due, Scheduled.id)).all()
+        sent: dict[str, list[tuple[str, str]]] = {}  # copNo → (returnStatus, returnTime)
+        for row in rows:  # in the order customs sends them
+            for entity in _inventory_entities(row.body):
+                sent.setdefault(entity["copNo"], []).append(
+                    (entity["returnStatus"], entity["returnTime"])
+                )
+    for item in listed:
+        steps = sent[ecx.inventory_cop_no(item.parcel.order_no)]
+        assert [status for status, _ in steps] == ["2", "120", "399"], steps
+        assert [at for _, at in steps] == sorted(at for _, at in steps), steps
+        assert path(stack, item.doc_id)[-2:] == ["stored", "concluded"]
+
+
+def _inventory_entities(envelope: bytes) -> list[dict[str, str]]:
+    """Every InventoryReturn entity of one scheduled envelope (other receipts: none)."""
+    root = parse(unwrap(envelope).data)
+    return [
+        {etree.QName(child).localname: child.text or "" for child in entity}
+        for entity in root.iter("{*}InventoryReturn")
+    ]

@@ -50,6 +50,7 @@ from gateway.kinds import DocumentKind, Record, key_text
 from gateway.kinds.base import head_fields
 from gateway.kinds.ecx_full import INVENTORY
 from receipts.build import build_receipt
+from receipts.build import epoch_return_time as stamp
 
 log = logging.getLogger(__name__)
 
@@ -227,17 +228,13 @@ def remember_documents(
 # --- inventory lists -----------------------------------------------------------------------
 
 
-def _receipt_answer(sim: Any, entity: Mapping[str, str], status: str, info: str) -> Any:
-    from gateway.customs_sim.service import Answer, _at, result_delay
+def _receipt_answer(entity: Mapping[str, str], status: str, info: str, epoch: float) -> Any:
+    """Customs' result of a list that waited, stamped and sent at `epoch`."""
+    from gateway.customs_sim.service import Answer
 
-    entry = {
-        **entity,
-        "returnStatus": status,
-        "returnInfo": info,
-        "returnTime": _at(result_delay(sim.sim)),
-    }
+    entry = {**entity, "returnStatus": status, "returnInfo": info, "returnTime": stamp(epoch)}
     body = build_receipt(INVENTORY.receipt_type, [entry])
-    return Answer(sim.sim.result_delay, INVENTORY.receipt_type, body, "result")
+    return Answer(epoch, INVENTORY.receipt_type, body, "result")
 
 
 def declare_inventory(
@@ -275,8 +272,9 @@ def declare_inventory(
             reply.result(entity, *result)
         if rec.app_status == "2":  # customs follows a declared list on (R-ECX-5)
             lifecycle.track(
-                session, sim, kind.name, key, sender, rec.fields, entity, held.status, held.versions
-            )
+                session, sim, kind.name, key, sender, rec.fields, entity, held.status,
+                held.versions, step_at=reply.result_epoch,
+            )  # fmt: skip
     return reply.answers()
 
 
@@ -323,6 +321,8 @@ def _decide(
 
 def _settle(sim: Any, session: Session, pending: PendingComparison, now: float) -> None:
     """Compare a waiting list again; answer it unless a document is missing and there is time."""
+    from gateway.customs_sim.service import result_delay
+
     data = json.loads(pending.data)
     outcome = compare(session, data["fields"], data["items"])
     if outcome.missing and now < pending.deadline:
@@ -337,7 +337,8 @@ def _settle(sim: Any, session: Session, pending: PendingComparison, now: float) 
     held = held_declaration(session, INVENTORY.name, pending.business_key)
     if held is not None:
         held.status = result[0]
-    sim._schedule(session, pending.sender_id, _receipt_answer(sim, data["entity"], *result))
+    epoch = time.time() + result_delay(sim.sim)
+    sim._schedule(session, pending.sender_id, _receipt_answer(data["entity"], *result, epoch))
     lifecycle.track(
         session,
         sim,
@@ -348,6 +349,7 @@ def _settle(sim: Any, session: Session, pending: PendingComparison, now: float) 
         data["entity"],
         result[0],
         data["version"],
+        step_at=epoch,
     )
     log.info("customs four-document comparison of %s: %s %s", pending.business_key, *result)
 

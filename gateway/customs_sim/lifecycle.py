@@ -43,7 +43,6 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from lxml import etree
@@ -60,7 +59,8 @@ from gateway.customs_sim.state import (
     held_declaration,
 )
 from gateway.kinds import BY_NAME, DocumentKind, Record, head_fields, key_text
-from receipts.build import build_receipt, return_time
+from receipts.build import build_receipt
+from receipts.build import epoch_return_time as stamp
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,13 @@ def track(
     entity: Mapping[str, str],
     status: str,
     version: int,
+    *,
+    step_at: float,
 ) -> None:
     """Follow (or follow again, after a modification) a declared list or return, whose
-    answer `status` customs has just decided; its receipt goes out after the result delay."""
+    answer `status` customs has just decided; its receipt goes out at `step_at` (epoch
+    seconds, the receipt's returnTime), and the next step counts from there, so it can never
+    overtake that receipt."""
     row = session.scalar(select(Tracked).where(Tracked.kind == kind, Tracked.business_key == key))
     if row is None:
         row = Tracked(kind=kind, business_key=key)
@@ -166,7 +170,7 @@ def track(
     row.sender_id, row.status, row.version = sender, status, version
     row.invt_no = fields.get("invtNo", "")
     row.logistics_no = fields.get("logisticsNo", "")
-    row.step_at = time.time() + _delay(sim)
+    row.step_at = step_at
     row.entity = json.dumps(dict(entity), ensure_ascii=False)
 
 
@@ -222,14 +226,10 @@ def _emit(session: Session, sim: Any, rows: Sequence[Row[Any]], status: str) -> 
 def _answer(kind: DocumentKind, rows: Sequence[Row[Any]], status: str) -> Any:
     from gateway.customs_sim.service import Answer, _entry
 
-    entries = [_entry(json.loads(r.entity), status, INFO[status], _stamp(r.step_at)) for r in rows]
+    entries = [_entry(json.loads(r.entity), status, INFO[status], stamp(r.step_at)) for r in rows]
     due = max(r.step_at for r in rows)
     body = build_receipt(kind.receipt_type, entries)
-    return Answer(max(0.0, due - time.time()), kind.receipt_type, body, f"{kind.name} {status}")
-
-
-def _stamp(epoch: float) -> str:
-    return return_time(datetime.fromtimestamp(epoch, UTC))
+    return Answer(due, kind.receipt_type, body, f"{kind.name} {status}")
 
 
 def tick(sim: Any) -> None:
@@ -528,12 +528,12 @@ def _withdraw(session: Session, invt_no: str) -> None:
 
 
 def _approval(sim: Any, kind: DocumentKind, entries: list[dict[str, str]]) -> Any:
-    from gateway.customs_sim.service import Answer, _at
+    from gateway.customs_sim.service import Answer
 
-    delay = 2 * _delay(sim)
-    stamped = [{**entry, "returnTime": _at(delay)} for entry in entries]
+    due = time.time() + 2 * _delay(sim)
+    stamped = [{**entry, "returnTime": stamp(due)} for entry in entries]
     body = build_receipt(kind.receipt_type, stamped)
-    return Answer(delay, kind.receipt_type, body, "revoke approved")
+    return Answer(due, kind.receipt_type, body, "revoke approved")
 
 
 # --- CEB213 return application ----------------------------------------------------------------
@@ -554,8 +554,9 @@ def declare_refund(
         fields = accepted.record.fields
         version = accepted.held.versions
         track(
-            session, sim, "refund", accepted.key, sender, fields, accepted.entity, STORED, version
-        )
+            session, sim, "refund", accepted.key, sender, fields, accepted.entity, STORED,
+            version, step_at=reply.result_epoch,
+        )  # fmt: skip
     answers: list[Any] = reply.answers()
     return answers
 

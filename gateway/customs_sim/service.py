@@ -40,7 +40,8 @@ from gateway.customs_sim.state import (
 from gateway.db import Database
 from gateway.errors import InvalidMessage, SignatureInvalid
 from gateway.kinds import DocumentKind, Record, key_text
-from receipts.build import build_message_return, build_receipt, return_time
+from receipts.build import build_message_return, build_receipt
+from receipts.build import epoch_return_time as stamp
 from schemas import loader as schemas
 from signers import REGISTRY, allow_list, verify
 from transports import Delivery, Publisher, Topology, unwrap, wrap
@@ -70,9 +71,11 @@ TICKS: list[Callable[[CustomsSim], None]] = []
 
 @dataclass(frozen=True)
 class Answer:
-    """One receipt message to send `delay` seconds from now."""
+    """One receipt message, sent at `due` (epoch seconds): the moment its returnTime names,
+    as customs sends a step's receipt when it takes the step. So receipts leave in the
+    order of their returnTimes, however long the transaction that decided them took."""
 
-    delay: float
+    due: float
     msg_type: str
     body: bytes
     note: str
@@ -90,8 +93,13 @@ class Reply:
 
     def __init__(self, sim: SimConfig, kind: DocumentKind) -> None:
         self.sim, self.kind = sim, kind
-        self.declared_at = _at(sim.declaring_delay)
-        self.result_at = _at(result_delay(sim))
+        now = time.time()
+        #: epoch seconds of the e-port's "declaring" and of customs' result; the lifecycle
+        #: counts its next step from `result_epoch` (lifecycle.track)
+        self.declared_epoch = now + sim.declaring_delay
+        self.result_epoch = now + result_delay(sim)
+        self.declared_at = stamp(self.declared_epoch)
+        self.result_at = stamp(self.result_epoch)
         self.first: list[dict[str, str]] = []
         self.later: list[dict[str, str]] = []
 
@@ -110,13 +118,11 @@ class Reply:
     def answers(self) -> list[Answer]:
         receipt = self.kind.receipt_type
         out = [
-            Answer(
-                self.sim.declaring_delay, receipt, build_receipt(receipt, self.first), "declaring"
-            )
+            Answer(self.declared_epoch, receipt, build_receipt(receipt, self.first), "declaring")
         ]
         if self.later:
             body = build_receipt(receipt, self.later)
-            out.append(Answer(self.sim.result_delay, receipt, body, "result"))
+            out.append(Answer(self.result_epoch, receipt, body, "result"))
         return out
 
 
@@ -130,7 +136,7 @@ def _fraction(*parts: str) -> float:
 
 
 def _at(delay: float) -> str:
-    return return_time(datetime.fromtimestamp(time.time() + delay, UTC))
+    return stamp(time.time() + delay)
 
 
 def exchange_error(code: str, desc: str) -> str:
@@ -224,7 +230,7 @@ class CustomsSim:
         )
         session.add(
             Scheduled(
-                due=time.time() + answer.delay,
+                due=answer.due,
                 routing_key=receiver,
                 message_id=env.cop_msg_id,
                 body=env.body,
@@ -264,7 +270,8 @@ class CustomsSim:
                 return_info=exchange_error(code, desc),
                 ori_biz_message=data,
             )
-            return Answer(self.sim.declaring_delay, "CEB900Message", body, f"CEB900 {code}")
+            due = time.time() + self.sim.declaring_delay
+            return Answer(due, "CEB900Message", body, f"CEB900 {code}")
 
         if not {EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID} & set(receivers):
             return fail("2001", f"未知的接收方 {','.join(receivers)}")
