@@ -12,6 +12,7 @@ cleared (4), explained (7).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,9 @@ def register(behaviours: dict[str, Callable[..., list[Any]]], answer: type) -> N
     def make(fn: Callable[..., list[tuple[float, str, bytes, str]]]) -> Callable[..., list[Any]]:
         def behaviour(sim: CustomsSim, session: Session, kind: DocumentKind,
                       records: list[Record], *rest: str) -> list[Any]:  # fmt: skip
-            return [answer(*a) for a in fn(sim, session, kind, records, *rest)]
+            replies = fn(sim, session, kind, records, *rest)
+            now = time.time()  # an Answer is due at an epoch: its returnTime (stamped earlier)
+            return [answer(now + delay, *more) for delay, *more in replies]
 
         return behaviour
 
@@ -178,8 +181,6 @@ def _operations(
 def announce(sim: CustomsSim, data: dict[str, Any], receivers: Sequence[str]) -> int:
     """Customs updates reference data: its own copy, and an APT110 to each receiver (the
     gateway takes it in from the receipts channel). Returns the messages scheduled."""
-    import time
-
     from gateway.appointments import refmessage
     from gateway.codes import EXPORT_RECEIVER_ID
     from gateway.customs_sim.state import Scheduled

@@ -383,7 +383,6 @@ def _store_part(sim: Any, session: Session, rec: Record, sender: str, answer: ty
 def _results_when_complete(
     sim: Any, session: Session, cop_no: str, sum_no: str, count: int, answer: type
 ) -> list[Any]:
-    from gateway.customs_sim.service import result_delay
 
     waiting = select(SimSummaryPart).where(
         SimSummaryPart.cop_no == cop_no, SimSummaryPart.merged.is_(False)
@@ -396,10 +395,10 @@ def _results_when_complete(
     for p in parts:
         p.merged = True
     held = [_held_list(row) for row in _rows(session, wanted)]
-    at = return_time(_later(sim))
-    delay = result_delay(sim.sim) + sim.sim.declaring_delay + 0.05
+    due = _later(sim)  # after the application's own 120
+    at = return_time(datetime.fromtimestamp(due, UTC))
     return [
-        answer(delay, "CEB792Message", result_message(head, sum_no, decl, n, at), "summary result")
+        answer(due, "CEB792Message", result_message(head, sum_no, decl, n, at), "summary result")
         for n, decl in enumerate(merge(held), start=1)
     ]
 
@@ -418,10 +417,10 @@ def _held_list(row: SimSummaryList) -> HeldList:
     return HeldList(row.invt_no, data["fields"], items)
 
 
-def _later(sim: Any) -> datetime:
+def _later(sim: Any) -> float:
     from gateway.customs_sim.service import result_delay
 
-    return datetime.fromtimestamp(time.time() + result_delay(sim.sim) + 0.05, UTC)
+    return time.time() + result_delay(sim.sim) + 0.05
 
 
 def register(behaviours: MutableMapping[str, Callable[..., list[Any]]]) -> None:
