@@ -135,10 +135,6 @@ def _fraction(*parts: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _at(delay: float) -> str:
-    return stamp(time.time() + delay)
-
-
 def exchange_error(code: str, desc: str) -> str:
     return f"[Code:{code};Desc:{desc}]"
 

@@ -21,7 +21,6 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +34,7 @@ from gateway.customs_sim.state import Declaration, SimBase, Tracked, held_declar
 from gateway.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.kinds.ecx_full import INVENTORY
 from gateway.summary.message import add_element, tag
-from receipts.build import new_guid, return_time
+from receipts.build import epoch_return_time, new_guid
 
 SUMMARY_MODE = "B"
 #: items of one customs declaration (报关单填制规范: at most 50 goods items per form)
@@ -383,7 +382,6 @@ def _store_part(sim: Any, session: Session, rec: Record, sender: str, answer: ty
 def _results_when_complete(
     sim: Any, session: Session, cop_no: str, sum_no: str, count: int, answer: type
 ) -> list[Any]:
-
     waiting = select(SimSummaryPart).where(
         SimSummaryPart.cop_no == cop_no, SimSummaryPart.merged.is_(False)
     )
@@ -396,7 +394,7 @@ def _results_when_complete(
         p.merged = True
     held = [_held_list(row) for row in _rows(session, wanted)]
     due = _later(sim)  # after the application's own 120
-    at = return_time(datetime.fromtimestamp(due, UTC))
+    at = epoch_return_time(due)
     return [
         answer(due, "CEB792Message", result_message(head, sum_no, decl, n, at), "summary result")
         for n, decl in enumerate(merge(held), start=1)
