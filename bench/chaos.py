@@ -37,12 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.throwaway import PostgresCluster, RabbitNode, free_port  # noqa: E402
-from gateway import samples  # noqa: E402
-from gateway.config import load  # noqa: E402
-from gateway.customs_sim.state import Declaration, Received  # noqa: E402
-from gateway.db import Database  # noqa: E402
-from gateway.models import Document  # noqa: E402
-from gateway.runtime import Gateway  # noqa: E402
+from gateway.core.config import load  # noqa: E402
+from gateway.core.customs_sim.state import Declaration, Received  # noqa: E402
+from gateway.core.db import Database  # noqa: E402
+from gateway.core.models import Document  # noqa: E402
+from gateway.core.runtime import Gateway  # noqa: E402
+from gateway.ecx import samples  # noqa: E402
 from tests.stack import EBC_KEY, PLATFORM, raw_config  # noqa: E402
 
 FINAL = ("stored", "returned", "store_failed", "format_failed", "security_failed")

@@ -31,11 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway import checks, intake, kinds, samples, xmlsafe  # noqa: E402
-from gateway.db import Database  # noqa: E402
-from gateway.history import Notifier  # noqa: E402
-from gateway.migrate import upgrade  # noqa: E402
-from gateway.models import Enterprise  # noqa: E402
+from gateway import xmlsafe  # noqa: E402
+from gateway.core import checks, intake, registry  # noqa: E402
+from gateway.core.db import Database  # noqa: E402
+from gateway.core.history import Notifier  # noqa: E402
+from gateway.core.migrate import upgrade  # noqa: E402
+from gateway.core.models import Enterprise  # noqa: E402
+from gateway.ecx import samples  # noqa: E402
 from schemas import loader as schemas  # noqa: E402
 from transports.topology import Topology  # noqa: E402
 
@@ -96,7 +98,7 @@ def phases(gate: intake.Intake, data: bytes) -> dict[str, float]:
     mtype = schemas.message_type(root)
     assert not timed("xsd", lambda: schemas.validate(root, mtype))
     assert not timed("checks", lambda: checks.check_message(root))
-    kind = kinds.for_message(mtype)
+    kind = registry.for_message(mtype)
     assert kind is not None
     made = timed("records", lambda: intake.Checked(kind, root, tuple(kind.records(root)), data))
     timed("store", lambda: gate._store(SENDER.code, made, "bench", samples.BASE_TIME))

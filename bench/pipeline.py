@@ -41,11 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.throwaway import drop_database, fresh_database  # noqa: E402
-from gateway import samples  # noqa: E402
-from gateway.config import load  # noqa: E402
-from gateway.models import Document, Message, Outbox, StatusChange  # noqa: E402
-from gateway.runtime import Gateway  # noqa: E402
-from gateway.status import Status  # noqa: E402
+from gateway.core.config import load  # noqa: E402
+from gateway.core.models import Document, Message, Outbox, StatusChange  # noqa: E402
+from gateway.core.runtime import Gateway  # noqa: E402
+from gateway.core.status import Status  # noqa: E402
+from gateway.ecx import samples  # noqa: E402
 from tests.stack import PLATFORM, raw_config  # noqa: E402
 from tests.transport_fixtures import delete_topology, unique_prefix  # noqa: E402
 
@@ -60,7 +60,7 @@ def pct(values: list[float], q: float) -> float:
 def raw_sign_rate(gw: Gateway, seconds: float = 2.0) -> float:
     """Signatures per second of the enterprise's key, one core, over SignedInfo-sized data."""
     with gw.db.session() as session:
-        from gateway.models import Enterprise
+        from gateway.core.models import Enterprise
 
         ent = session.scalars(select(Enterprise).order_by(Enterprise.id)).first()
         assert ent is not None
@@ -181,7 +181,7 @@ def push_apart(path: Path, bodies: list[bytes], processes: int) -> tuple[float, 
 
 
 def _intake_process(path: str, bodies: list[bytes], ready: Any, go: Any, results: Any) -> None:
-    from gateway import intake as intake_mod
+    from gateway.core import intake as intake_mod
 
     gw = Gateway(load(Path(path)))
     intake_mod.check(bodies[0])  # compile this process's schemas before the clock starts

@@ -44,12 +44,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.throwaway import drop_database, fresh_database  # noqa: E402
-from gateway.config import SummaryConfig  # noqa: E402
-from gateway.db import Database  # noqa: E402
-from gateway.migrate import upgrade  # noqa: E402
-from gateway.models import Enterprise  # noqa: E402
-from gateway.summary.cycles import parse_cycle  # noqa: E402
-from gateway.summary.models import SummaryItem, SummaryList  # noqa: E402
+from gateway.core.config import SummaryConfig  # noqa: E402
+from gateway.core.db import Database  # noqa: E402
+from gateway.core.migrate import upgrade  # noqa: E402
+from gateway.core.models import Enterprise  # noqa: E402
+from gateway.ecx.summary.cycles import parse_cycle  # noqa: E402
+from gateway.ecx.summary.models import SummaryItem, SummaryList  # noqa: E402
 
 CYCLE = parse_cycle("2026-01")
 RUN_AT = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
@@ -147,8 +147,8 @@ class Sink:
 
 
 def measure(url: str, with_intake: bool, out: Any) -> None:
-    from gateway.summary.job import run_cycle
-    from gateway.summary.preview import preview
+    from gateway.ecx.summary.job import run_cycle
+    from gateway.ecx.summary.preview import preview
 
     db = Database(url)
     started = time.perf_counter()
@@ -179,9 +179,9 @@ def measure(url: str, with_intake: bool, out: Any) -> None:
 
 def _through_intake(url: str, db: Database) -> float:
     """The same cycle submitted for real: intake checks, stores and links every list."""
-    from gateway.history import Notifier
-    from gateway.intake import Intake
-    from gateway.summary.job import intake_submit, run_cycle
+    from gateway.core.history import Notifier
+    from gateway.core.intake import Intake
+    from gateway.ecx.summary.job import intake_submit, run_cycle
     from transports.topology import Topology
 
     intake = Intake(db, Notifier(Topology()))

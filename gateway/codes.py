@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from enum import StrEnum
 
 CEB_NS = "http://www.chinaport.gov.cn/ceb"
 DXP_NS = "http://www.chinaport.gov.cn/dxp"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+#: Customs stamps every time (returnTime, appTime, SendTime, appointment times) in Beijing
+#: time without an offset; we make it explicit so that such a time never gets compared with
+#: a UTC time by accident.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 #: receiver id of the export e-commerce system on the exchange platform
 EXPORT_RECEIVER_ID = "DXPEDCCEB0000003"

@@ -3,6 +3,8 @@
     GatewayError                      base; carries `retryable` and the record status it maps to
     ├── MisuseError                   the caller (an ERP, an operator) asked for something wrong
     │   ├── InvalidMessage            XSD or business rules refused the message (has violations)
+    │   │   ├── BodyTooLarge          an HTTP body over the limit (413)
+    │   │   ├── BodyTooSlow           an HTTP body not received in time (408)
     │   │   ├── DuplicateDocument     business key already live; appType 2 needed (R-COM-5)
     │   │   └── StateConflict         operation not allowed in the record's state (R-COM-5)
     │   ├── AccessDenied              bad API key, or another enterprise's record
@@ -84,6 +86,14 @@ class InvalidMessage(MisuseError):
         out = super().as_dict()
         out["violations"] = [v.as_dict() for v in self.violations]
         return out
+
+
+class BodyTooLarge(InvalidMessage):
+    """An HTTP request body over `http.max_body_bytes` (413), refused before it is all read."""
+
+
+class BodyTooSlow(InvalidMessage):
+    """The body did not arrive within `http.body_seconds` (408): a slow client holds nothing."""
 
 
 class DuplicateDocument(InvalidMessage):

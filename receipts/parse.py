@@ -17,17 +17,14 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from types import MappingProxyType
 
 from lxml import etree
 
 from gateway import xmlsafe
-from gateway.errors import InvalidMessage, ReceiptError
-
-#: Customs stamps returnTime in Beijing time without an offset; we make it explicit so that a
-#: receipt time never gets compared with a UTC time by accident.
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
+from gateway.codes import CHINA_TZ
+from gateway.errors import ConfigError, InvalidMessage, ReceiptError
 
 ORI_BIZ_MESSAGE = "oriBizMessage"
 
@@ -57,68 +54,36 @@ def _kind(message_type: str, entity: str, spec: str, key: str, assigned: str = "
     )
 
 
-_RET = "returnStatus returnTime returnInfo"
+#: the fields every receipt entity ends with, in schema order
+RETURN_FIELDS = ("returnStatus", "returnTime", "returnInfo")
 
-# One entry per receipt: message type, entity, fields in schema order, correlation key,
-# assigned numbers. Kept in table layout on purpose.
-# fmt: off
-#: Receipts table of ceb-messages.md, keyed by root local name.
-RECEIPT_KINDS: dict[str, ReceiptKind] = {
-    k.message_type: k
-    for k in (
-        _kind("CEB304Message", "OrderReturn", f"guid ebpCode ebcCode orderNo {_RET}",
-              "ebcCode orderNo"),
-        _kind("CEB404Message", "ReceiptsReturn", f"guid ebcCode orderNo payNo? {_RET}",
-              "ebcCode orderNo payNo"),
-        _kind("CEB506Message", "LogisticsReturn", f"guid logisticsCode logisticsNo {_RET}",
-              "logisticsCode logisticsNo"),
-        _kind("CEB508Message", "ArrivalReturn",
-              f"guid operatorCode logisticsCode preNo copNo billNo msgSeqNo {_RET}",
-              "copNo msgSeqNo", "preNo"),
-        _kind("CEB510Message", "DepartureReturn",
-              f"guid logisticsCode copNo preNo msgSeqNo {_RET}", "copNo msgSeqNo", "preNo"),
-        _kind("CEB604Message", "InventoryReturn",
-              f"guid agentCode copNo preNo invtNo ebcCode ebpCode orderNo statisticsFlag {_RET}",
-              "agentCode copNo", "preNo invtNo"),
-        _kind("CEB606Message", "InvtCancelReturn",
-              f"guid agentCode copNo preNo invtNo {_RET}", "agentCode copNo", "preNo invtNo"),
-        _kind("CEB608Message", "WayBillReturn",
-              f"guid agentCode logisticsCode copNo preNo billNo msgSeqNo {_RET}",
-              "copNo msgSeqNo", "preNo"),
-        # The standard names no key for returns and tallies: like inventory, the declarer's
-        # code plus its own document number (coElNo plays the role of copNo).
-        _kind("CEB214Message", "RefundReturn",
-              f"guid ebpCode? ebcCode? agentCode coElNo preNo? invtNo {_RET}",
-              "agentCode coElNo", "preNo"),
-        _kind("CEB216Message", "InvtRefundDetailReturn",
-              f"guid operatorCode logisticsCode logisticsNo coElNo preNo? {_RET}",
-              "operatorCode coElNo", "preNo"),
-        _kind("CEB702Message", "SummaryReturn",
-              f"guid agentCode ebcCode copNo preNo sumNo? msgSeqNo {_RET}",
-              "copNo msgSeqNo", "sumNo"),
-        # Appointment clearance (gateway/appointments): the gateway's own APT receipts,
-        # keyed like their requests by the declarant's code and its own number.
-        *(_kind(t, e, f"guid declarantCode copNo preNo? aptNo? {_RET}",
-                "declarantCode copNo", "aptNo")
-          for t, e in (("APT102Message", "AppointmentReturn"),
-                       ("APT104Message", "AptCancelReturn"),
-                       ("APT106Message", "AptFeedbackReturn"),
-                       ("APT108Message", "AptExplanationReturn"))),
-        # CEB900 answers a whole message, found by the CopMsgId of its exchange envelope.
-        _kind("CEB900Message", "MessageReturn",
-              "guid returnStatus returnInfo returnTime oriCopMsgId oriMessageType oriBizMessage",
-              "oriCopMsgId"),
-    )
-}
-# fmt: on
+#: CEB900 answers a whole message, found by the CopMsgId of its exchange envelope. It is the
+#: exchange platform's, so it is known here; every other receipt kind is derived from the
+#: document kind it answers and registered by the business system that declares that kind.
+MESSAGE_RETURN = _kind(
+    "CEB900Message", "MessageReturn",
+    "guid returnStatus returnInfo returnTime oriCopMsgId oriMessageType oriBizMessage",
+    "oriCopMsgId",
+)  # fmt: skip
+
+#: receipt kinds by root local name (ceb-messages.md's receipts table, and the gateway's own)
+RECEIPT_KINDS: dict[str, ReceiptKind] = {MESSAGE_RETURN.message_type: MESSAGE_RETURN}
 
 #: receipt entity local name → the fields that find the original record.
-CORRELATION_FIELDS: dict[str, tuple[str, ...]] = {
-    k.entity: k.correlation for k in RECEIPT_KINDS.values()
-}
+CORRELATION_FIELDS: dict[str, tuple[str, ...]] = {MESSAGE_RETURN.entity: MESSAGE_RETURN.correlation}
 
 #: receipt entity local name → numbers customs assigns (preNo, invtNo, sumNo), tried once known.
-ASSIGNED_FIELDS: dict[str, tuple[str, ...]] = {k.entity: k.assigned for k in RECEIPT_KINDS.values()}
+ASSIGNED_FIELDS: dict[str, tuple[str, ...]] = {MESSAGE_RETURN.entity: MESSAGE_RETURN.assigned}
+
+
+def register(kind: ReceiptKind) -> None:
+    """Know one more receipt kind (gateway.core.registry, as it installs a business system)."""
+    known = RECEIPT_KINDS.get(kind.message_type)
+    if known is not None and known != kind:
+        raise ConfigError(f"receipt kind {kind.message_type} is already known otherwise")
+    RECEIPT_KINDS[kind.message_type] = kind
+    CORRELATION_FIELDS[kind.entity] = kind.correlation
+    ASSIGNED_FIELDS[kind.entity] = kind.assigned
 
 
 def kind_for_entity(entity: str) -> ReceiptKind:
@@ -417,6 +382,8 @@ def _decode_original(text: str) -> bytes:
 __all__ = [
     "ASSIGNED_FIELDS",
     "CHINA_TZ",
+    "MESSAGE_RETURN",
+    "RETURN_FIELDS",
     "CORRELATION_FIELDS",
     "RECEIPT_KINDS",
     "SUMMARY_RESULT",
@@ -433,4 +400,5 @@ __all__ = [
     "parse_receipt",
     "parse_return_time",
     "parse_summary_result",
+    "register",
 ]

@@ -22,54 +22,76 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
-from gateway.appointments.codes import APT_NS
-from gateway.codes import CEB_NS, DSIG_NS, DXP_NS
-from gateway.errors import Violation
+from gateway.codes import DSIG_NS
+from gateway.errors import MisuseError, Violation
 
 RULE = "R-COM-1"
 XSD_DIR = Path(__file__).with_name("xsd")
+_XS = "{http://www.w3.org/2001/XMLSchema}"
 
-#: root local name -> (namespace, XSD file that declares it)
-_ROOTS: dict[str, tuple[str, str]] = {
-    "CEB303Message": (CEB_NS, "ceb_order.xsd"),
-    "CEB403Message": (CEB_NS, "ceb_payment.xsd"),
-    "CEB505Message": (CEB_NS, "ceb_waybill.xsd"),
-    "CEB304Message": (CEB_NS, "ceb_receipts.xsd"),
-    "CEB404Message": (CEB_NS, "ceb_receipts.xsd"),
-    "CEB506Message": (CEB_NS, "ceb_receipts.xsd"),
-    "CEB900Message": (CEB_NS, "ceb_receipts.xsd"),
-    "CEB507Message": (CEB_NS, "ceb_arrival.xsd"),
-    "CEB509Message": (CEB_NS, "ceb_departure.xsd"),
-    "CEB603Message": (CEB_NS, "ceb_inventory.xsd"),
-    "CEB605Message": (CEB_NS, "ceb_invt_cancel.xsd"),
-    "CEB607Message": (CEB_NS, "ceb_waybill_list.xsd"),
-    "CEB213Message": (CEB_NS, "ceb_refund.xsd"),
-    "CEB215Message": (CEB_NS, "ceb_refund_detail.xsd"),
-    "CEB701Message": (CEB_NS, "ceb_summary.xsd"),
-    "CEB792Message": (CEB_NS, "ceb_summary.xsd"),
-    "CEB508Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB510Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB604Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB606Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB608Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB214Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB216Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "CEB702Message": (CEB_NS, "ceb_receipts_ecx.xsd"),
-    "DxpMsg": (DXP_NS, "dxp.xsd"),
-    # Appointment clearance (预约通关): the gateway's own format, see gateway/appointments.
-    **{f"APT{n}Message": (APT_NS, "apt_messages.xsd") for n in (101, 103, 105, 107)},
-    **{f"APT{n}Message": (APT_NS, "apt_receipts.xsd") for n in (102, 104, 106, 108, 110)},
-}
 
-#: prefixes used in reported paths and messages, whatever prefixes the sender chose
-_PREFIXES = {CEB_NS: "ceb", DXP_NS: "dxp", DSIG_NS: "ds", APT_NS: "apt"}
+class _Catalogue:
+    """Message roots found in the XSD folders: every global element is a message root (a
+    message type), except ds:Signature, which only ever sits inside a message. So a new
+    message is a new XSD (or a new global element in one), never a line in a table here;
+    a business system that ships its own XSDs adds its folder (`add_directory`)."""
 
-_KNOWN = frozenset(_ROOTS)
+    def __init__(self) -> None:
+        self.dirs: list[Path] = [XSD_DIR.resolve()]
+        #: root local name -> (namespace, XSD file path that declares it)
+        self.roots: dict[str, tuple[str, Path]] = {}
+        #: namespace -> prefix used in reported paths and messages
+        self.prefixes: dict[str, str] = {DSIG_NS: "ds"}
+        self._lock = threading.Lock()
+        self._scan(self.dirs[0])
+
+    def add_directory(self, path: Path) -> None:
+        path = path.resolve()
+        with self._lock:
+            if path not in self.dirs:
+                self._scan(path)
+                self.dirs.append(path)
+
+    def _scan(self, folder: Path) -> None:
+        found: dict[str, tuple[str, Path]] = {}
+        for xsd in sorted(folder.glob("*.xsd")):
+            root = etree.fromstring(xsd.read_bytes(), _xsd_parser())
+            namespace = root.get("targetNamespace", "")
+            if namespace == DSIG_NS:
+                continue
+            for prefix, uri in root.nsmap.items():
+                if prefix and uri == namespace:
+                    self.prefixes.setdefault(namespace, prefix)
+            for element in root.iterchildren(f"{_XS}element"):
+                name = element.get("name", "")
+                if name in self.roots or name in found:
+                    raise MisuseError(f"message root {name} is declared twice ({xsd})")
+                found[name] = (namespace, xsd)
+        self.roots.update(found)
+
+
+_catalogue: _Catalogue | None = None
+_catalogue_lock = threading.Lock()
+
+
+def _known() -> _Catalogue:
+    global _catalogue
+    if _catalogue is None:
+        with _catalogue_lock:
+            if _catalogue is None:
+                _catalogue = _Catalogue()
+    return _catalogue
+
+
+def add_directory(path: Path) -> None:
+    """Take the XSDs of another folder (a business system's own): their global elements
+    become message roots; their includes resolve in that folder, then in this package's."""
+    _known().add_directory(path)
 
 
 def known_message_types() -> frozenset[str]:
     """Root local names this package has a schema for."""
-    return _KNOWN
+    return frozenset(_known().roots)
 
 
 def message_type(root: etree._Element) -> str:
@@ -81,28 +103,37 @@ def message_type(root: etree._Element) -> str:
 
 
 class _PackageResolver(etree.Resolver):
-    """Serve xs:include/xs:import from this package's xsd directory and nothing else.
+    """Serve xs:include/xs:import from the XSD folders and nothing else.
 
     The XSDs only ever include one another; anything else (a URL, a file elsewhere) means the
-    files were tampered with, so it is refused instead of fetched.
+    files were tampered with, so it is refused instead of fetched. A system's own XSD may
+    include the package's common ones (ceb_common.xsd, xmldsig.xsd) by their bare name.
     """
 
     def resolve(self, system_url: str, public_id: str, context: object) -> object:
-        name = _package_name(system_url)
-        return self.resolve_string(_xsd_bytes(name), context, base_url=str(XSD_DIR / name))
+        path = _allowed_path(system_url)
+        return self.resolve_string(_xsd_bytes(path), context, base_url=str(path))
+
+
+def _allowed_path(url: str) -> Path:
+    parts = urlsplit(url)
+    path = Path(unquote(parts.path)).resolve()
+    folders = _known().dirs
+    if parts.scheme not in ("", "file") or path.parent not in folders:
+        raise ValueError(f"schema resource outside the XSD folders refused: {url}")
+    if not path.exists() and (XSD_DIR / path.name).exists():
+        return XSD_DIR.resolve() / path.name
+    return path
 
 
 def _package_name(url: str) -> str:
-    parts = urlsplit(url)
-    path = Path(unquote(parts.path)).resolve()
-    if parts.scheme not in ("", "file") or path.parent != XSD_DIR.resolve():
-        raise ValueError(f"schema resource outside the package refused: {url}")
-    return path.name
+    """The file name of an allowed schema resource (ValueError for any other)."""
+    return _allowed_path(url).name
 
 
 @functools.cache
-def _xsd_bytes(name: str) -> bytes:
-    return (XSD_DIR / name).read_bytes()
+def _xsd_bytes(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 def _xsd_parser() -> etree.XMLParser:
@@ -113,9 +144,9 @@ def _xsd_parser() -> etree.XMLParser:
     return parser
 
 
-def _compile(xsd_name: str) -> etree.XMLSchema:
-    base_url = str(XSD_DIR / xsd_name)
-    tree = etree.fromstring(_xsd_bytes(xsd_name), _xsd_parser(), base_url=base_url)
+def _compile(xsd: Path | str) -> etree.XMLSchema:
+    xsd = xsd if isinstance(xsd, Path) else XSD_DIR / xsd
+    tree = etree.fromstring(_xsd_bytes(xsd), _xsd_parser(), base_url=str(xsd))
     return etree.XMLSchema(tree.getroottree())
 
 
@@ -123,17 +154,17 @@ class _ThreadSchemas(threading.local):
     """This thread's compiled schemas, by XSD file name; each compiled on first use."""
 
     def __init__(self) -> None:
-        self.by_file: dict[str, etree.XMLSchema] = {}
+        self.by_file: dict[Path, etree.XMLSchema] = {}
 
 
 _local = _ThreadSchemas()
 
 
-def _schema(xsd_name: str) -> etree.XMLSchema:
+def _schema(xsd: Path) -> etree.XMLSchema:
     schemas = _local.by_file
-    schema = schemas.get(xsd_name)
+    schema = schemas.get(xsd)
     if schema is None:
-        schema = schemas[xsd_name] = _compile(xsd_name)
+        schema = schemas[xsd] = _compile(xsd)
     return schema
 
 
@@ -155,7 +186,7 @@ def validate(
     refused = _check_root(root, message_type)
     if refused is not None:
         return [refused]
-    schema = _schema(_ROOTS[etree.QName(root).localname][1])
+    schema = _schema(_known().roots[etree.QName(root).localname][1])
     if schema.validate(doc):
         return []
     entries = list(schema.error_log)[: max(max_errors, 1)]
@@ -165,10 +196,10 @@ def validate(
 
 def _check_root(root: etree._Element, expected: str | None) -> Violation | None:
     qname = etree.QName(root)
-    known = _ROOTS.get(qname.localname)
+    known = _known().roots.get(qname.localname)
     if known is None or known[0] != qname.namespace:
         return _root_violation(root, _unknown(qname.text))
-    if expected is not None and expected not in _KNOWN:
+    if expected is not None and expected not in _known().roots:
         return _root_violation(root, _unknown(expected))
     if expected is not None and expected != qname.localname:
         return _root_violation(root, f"expected {expected}, got {qname.localname}")
@@ -176,7 +207,7 @@ def _check_root(root: etree._Element, expected: str | None) -> Violation | None:
 
 
 def _unknown(name: str) -> str:
-    return f"unknown message type '{name}'; known: {', '.join(sorted(_KNOWN))}"
+    return f"unknown message type '{name}'; known: {', '.join(sorted(_known().roots))}"
 
 
 def _root_violation(root: etree._Element, message: str) -> Violation:
@@ -204,7 +235,7 @@ def _violation(root: etree._Element, prefixes: dict[str, str], entry: etree._Log
 
 
 def _prefix_for(match: re.Match[str]) -> str:
-    prefix = _PREFIXES.get(match.group(1))
+    prefix = _known().prefixes.get(match.group(1))
     return f"{prefix}:" if prefix else match.group(0)
 
 
@@ -247,7 +278,7 @@ def _path(element: etree._Element) -> str:
 def _step(element: etree._Element) -> str:
     """`ceb:Order[2]`: index only when siblings share the name, as libxml2 writes paths."""
     qname = etree.QName(element)
-    prefix = _PREFIXES.get(qname.namespace or "")
+    prefix = _known().prefixes.get(qname.namespace or "")
     name = f"{prefix}:{qname.localname}" if prefix else qname.text
     parent = element.getparent()
     if parent is None:

@@ -7,6 +7,8 @@ setup_all
 cd "$ROOT"
 say "ruff"
 "$VENV/bin/ruff" check .
+say "import contracts"
+"$VENV/bin/lint-imports"
 say "mypy"
 "$VENV/bin/mypy" gateway schemas signers transports receipts devices
 say "pytest"

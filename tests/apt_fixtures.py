@@ -14,14 +14,14 @@ from sqlalchemy import select
 from gateway.appointments import refdata
 from gateway.appointments import samples as apt
 from gateway.appointments.codes import CHINA_TZ
-from gateway.db import Database
+from gateway.core.db import Database
+from gateway.core.history import Change, Source, record
+from gateway.core.intake import Intake, IntakeResult
+from gateway.core.migrate import upgrade
+from gateway.core.models import Document, Enterprise
+from gateway.core.status import Status
+from gateway.ecx.samples import Party
 from gateway.errors import InvalidMessage
-from gateway.history import Change, Source, record
-from gateway.intake import Intake, IntakeResult
-from gateway.migrate import upgrade
-from gateway.models import Document, Enterprise
-from gateway.samples import Party
-from gateway.status import Status
 
 EBC = Party("3301960Z01", "杭州云锦跨境电子商务有限公司", "DXPENT0000458763")  # advanced
 CARRIER = Party("3301980W02", "宁波海捷国际物流有限公司", "DXPENT0000512209")  # general

@@ -5,10 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.runtime import ensure_test_keys
+from gateway.core import registry
+from gateway.core.runtime import ensure_test_keys
 from tests.card_fixtures import card_ids, card_rig, rig  # noqa: F401  (one pcscd per run)
 from tests.stack import Stack, make_config, new_stack
 from tests.transport_fixtures import broker_available
+
+# Tests call lower layers (receipt parsing, check tables) directly: install the shipped
+# business systems first, as every entry point of the gateway does.
+registry.ensure_installed()
 
 
 @pytest.fixture(scope="session")

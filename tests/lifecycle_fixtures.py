@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway import samples
-from gateway import samples_ecx as ecx
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
 from tests.stack import PLATFORM, Stack, declare_documents
 
 #: the `make_stack` fixture of tests/conftest.py

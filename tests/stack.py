@@ -13,13 +13,14 @@ from typing import Any
 
 import pika
 
-from gateway import config as config_mod
-from gateway import queries, samples
-from gateway.config import Config
-from gateway.customs_sim import run as sim_run
-from gateway.customs_sim.service import CustomsSim
-from gateway.enterprises import Caller
-from gateway.runtime import Gateway
+from gateway.core import config as config_mod
+from gateway.core import queries
+from gateway.core.config import Config
+from gateway.core.customs_sim import run as sim_run
+from gateway.core.customs_sim.service import CustomsSim
+from gateway.core.enterprises import Caller
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
 from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
 
 PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")

@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from gateway import config as config_mod
-from gateway import samples
-from gateway import samples_ecx as ecx
-from gateway.config import Config
-from gateway.db import Database
-from gateway.models import Document, Enterprise
-from gateway.runtime import Gateway
-from gateway.summary.models import SummaryItem, SummaryList
+from gateway.core import config as config_mod
+from gateway.core.config import Config
+from gateway.core.db import Database
+from gateway.core.models import Document, Enterprise
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.summary.models import SummaryItem, SummaryList
 from receipts.build import build_receipt, return_time
 from tests.stack import PLATFORM, raw_config
 

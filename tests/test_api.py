@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import samples
-from gateway.api import create_app
-from gateway.runtime import Gateway
+from gateway.core.api import create_app
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
 from tests.stack import CARRIER_KEY, EBC_KEY, PLATFORM, make_config
 
 
@@ -119,7 +119,7 @@ def test_api_keys_are_stored_hashed(api) -> None:  # type: ignore[no-untyped-def
     _client, gw = api
     from sqlalchemy import select
 
-    from gateway.models import ApiKey
+    from gateway.core.models import ApiKey
 
     with gw.db.session() as session:
         hashes = list(session.scalars(select(ApiKey.key_hash)))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.appointments import samples as apt
-from gateway.intake import check
-from gateway.status import Status
+from gateway.core.intake import check
+from gateway.core.status import Status
 from tests.apt_fixtures import (
     ADVANCED_CONSIGNEE,
     CARRIER,

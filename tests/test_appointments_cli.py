@@ -9,9 +9,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from gateway import samples
 from gateway.appointments import samples as apt
-from gateway.cli import main
+from gateway.core.cli import main
+from gateway.ecx import samples
 from tests.apt_fixtures import EBC, GENERAL_CONSIGNEE, bj
 from tests.stack import PLATFORM, raw_config
 

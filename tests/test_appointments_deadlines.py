@@ -11,7 +11,7 @@ import pytest
 
 from gateway.appointments import samples as apt
 from gateway.appointments.deadlines import run_deadlines, take_lease, tick
-from gateway.status import Status
+from gateway.core.status import Status
 from tests.apt_fixtures import EBC, AptEnv, bj, make_env, rules_of
 
 START = "2026-12-05 10:00"  # Saturday
@@ -131,8 +131,8 @@ def test_reminder_and_overdue_are_notified_R_APT_9(env: AptEnv) -> None:
 
     from sqlalchemy import select
 
-    from gateway.history import Notifier
-    from gateway.models import Outbox
+    from gateway.core.history import Notifier
+    from gateway.core.models import Outbox
     from transports.topology import Topology
 
     notifier = Notifier(Topology(prefix="t."))

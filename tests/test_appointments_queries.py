@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.api import create_app
 from gateway.appointments import queries, refdata
 from gateway.appointments import samples as apt
-from gateway.enterprises import Caller
+from gateway.core.api import create_app
+from gateway.core.enterprises import Caller
+from gateway.core.runtime import Gateway
+from gateway.core.status import Status
 from gateway.errors import InvalidMessage
-from gateway.runtime import Gateway
-from gateway.status import Status
 from tests.apt_fixtures import ADVANCED_CONSIGNEE, EBC, GENERAL_CONSIGNEE, AptEnv, bj, make_env
 from tests.stack import CARRIER_KEY, EBC_KEY, make_config
 

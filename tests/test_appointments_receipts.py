@@ -14,9 +14,9 @@ from gateway.appointments import samples as apt
 from gateway.appointments.codes import APPOINTMENT_STATUSES, AptReturn
 from gateway.appointments.kinds import APPOINTMENT
 from gateway.appointments.sim import _requests
-from gateway.customs_sim.state import SimBase
-from gateway.db import Database
-from gateway.status import Status
+from gateway.core.customs_sim.state import SimBase
+from gateway.core.db import Database
+from gateway.core.status import Status
 from receipts.parse import parse_receipt
 from schemas import loader
 from tests.apt_fixtures import EBC, bj

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from gateway import batches, samples
-from gateway import samples_ecx as ecx
-from gateway.api import create_app
-from gateway.cli import main as cli
 from gateway.codes import CEB_NS
-from gateway.enterprises import Caller
-from gateway.models import Document
-from gateway.runtime import Gateway
+from gateway.core.api import create_app
+from gateway.core.cli import main as cli
+from gateway.core.enterprises import Caller
+from gateway.core.models import Document
+from gateway.core.runtime import Gateway
+from gateway.ecx import batches, samples
+from gateway.ecx import samples_lists as ecx
 from gateway.xmlsafe import parse
 from schemas import validate
 from tests.stack import CARRIER_KEY, EBC_KEY, PLATFORM, Stack, declare_documents, raw_config
@@ -128,7 +128,7 @@ def _ebc(gw: Gateway) -> samples.Party:
 
 
 def _caller(gw: Gateway, code: str) -> Caller:
-    from gateway import enterprises
+    from gateway.core import enterprises
 
     with gw.db.session() as session:
         return Caller(enterprise_id=enterprises.by_code(session, code).id, enterprise_code=code)

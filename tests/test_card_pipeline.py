@@ -15,10 +15,10 @@ import yaml
 from sqlalchemy import select
 
 from devices.rig import CardRig, reader_name
-from gateway import config as config_mod
-from gateway import samples
-from gateway.models import Message, Outbox
-from gateway.runtime import Gateway
+from gateway.core import config as config_mod
+from gateway.core.models import Message, Outbox
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
 from signers import verify
 from tests.card_fixtures import PIN, Identity
 from tests.stack import PLATFORM, Stack, raw_config
@@ -85,7 +85,7 @@ def test_declarations_signed_on_cards_are_stored(card_stack: Stack, rig: CardRig
     assert sm2_signed and b"sm2-sm3" in sm2_signed
     binding = card_stack.gateway.keyring.for_enterprise
     with card_stack.gateway.db.session() as session:
-        from gateway.models import Enterprise
+        from gateway.core.models import Enterprise
 
         carrier = session.scalar(
             select(Enterprise).where(Enterprise.code == card_stack.carrier.code)
@@ -126,8 +126,8 @@ def test_cards_health_through_the_cli_and_the_api(
     from click.testing import CliRunner
     from fastapi.testclient import TestClient
 
-    from gateway.api import create_app
-    from gateway.cli import main
+    from gateway.core.api import create_app
+    from gateway.core.cli import main
 
     result = CliRunner().invoke(
         main, ["--config", str(tmp_path / "config.yaml"), "cards", "--json"]
@@ -190,7 +190,7 @@ def test_a_pool_of_cards_signs_a_batch_in_parallel(
 
 
 def _enterprise(gw: Gateway, code: str) -> Any:
-    from gateway.models import Enterprise
+    from gateway.core.models import Enterprise
 
     with gw.db.session() as session:
         return session.scalar(select(Enterprise).where(Enterprise.code == code))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pika
 import pytest
 
-from gateway import samples
+from gateway.ecx import samples
 from tests.stack import EBC_KEY, PLATFORM, Stack, wait_value
 from tests.transport_fixtures import AMQP_URL
 

@@ -8,10 +8,12 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from gateway import checks, kinds, samples
-from gateway import samples_ecx as ecx
-from gateway.kinds import ecx_full
-from gateway.status import MODIFIABLE, Status
+from gateway.core import kinds, registry
+from gateway.core import checks
+from gateway.core.status import MODIFIABLE, Status
+from gateway.ecx import kinds_full as ecx_full
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
 from gateway.xmlsafe import parse
 from receipts.build import build_receipt
 from receipts.parse import RECEIPT_KINDS, parse_receipt
@@ -220,8 +222,8 @@ def test_every_rule_is_described() -> None:
 
 @pytest.mark.parametrize("kind", ecx_full.KINDS, ids=lambda k: k.name)
 def test_kind_is_registered_and_matches_its_receipt(kind: kinds.DocumentKind) -> None:
-    assert kinds.for_message(kind.message_type) is kind
-    assert kinds.for_receipt_entity(kind.receipt_entity) is kind
+    assert registry.for_message(kind.message_type) is kind
+    assert registry.for_receipt_entity(kind.receipt_entity) is kind
     receipt = RECEIPT_KINDS[kind.receipt_type]
     assert receipt.entity == kind.receipt_entity
     assert receipt.correlation == kind.receipt_key_fields == kind.key_fields
@@ -261,7 +263,7 @@ def test_signatures_and_final_states_per_the_catalogue() -> None:
 
 
 def test_simulated_customs_numbers_are_stable_and_keep_the_records_own() -> None:
-    from gateway.customs_sim import ecx_numbers
+    from gateway.ecx.sim import numbers as ecx_numbers
 
     def first(kind: kinds.DocumentKind, data: bytes) -> kinds.Record:
         return next(kind.records(parse(data).getroot()))

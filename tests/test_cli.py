@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from gateway import samples
-from gateway.cli import main
+from gateway.core.cli import main
+from gateway.ecx import samples
 from tests.stack import PLATFORM, raw_config
 
 EBC = samples.Party("3301960Z01", "杭州云锦跨境电子商务有限公司", "DXPENT0000458763")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway import samples
-from gateway.customs_sim.service import stats
+from gateway.core.customs_sim.service import stats
+from gateway.ecx import samples
 from tests.stack import PLATFORM, raw_config
 
 pytestmark = pytest.mark.integration

@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway import parcels as batching
-from gateway import samples
-from gateway import samples_ecx as ecx
-from gateway.models import Document, StatusChange, utcnow
-from gateway.summary.cycles import beijing_day, cycle_of
-from gateway.summary.job import intake_submit, run_cycle
-from gateway.summary.models import SummaryList
+from gateway.core.models import Document, StatusChange, utcnow
+from gateway.ecx import parcels as batching
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.summary.cycles import beijing_day, cycle_of
+from gateway.ecx.summary.job import intake_submit, run_cycle
+from gateway.ecx.summary.models import SummaryList
 from tests.stack import PAYER, PLATFORM, Stack, wait_value
 
 PARCELS = 1000

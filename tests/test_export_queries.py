@@ -15,17 +15,17 @@ import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from gateway import export_queries as eq
-from gateway import samples
-from gateway import samples_ecx as ecx
-from gateway.api import create_app
 from gateway.appointments.codes import CHINA_TZ
-from gateway.cli import main as cli
+from gateway.core.api import create_app
+from gateway.core.cli import main as cli
+from gateway.core.history import Change, Source, record
+from gateway.core.models import Document
+from gateway.core.runtime import Gateway
+from gateway.core.status import Status
+from gateway.ecx import queries as eq
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
 from gateway.errors import InvalidMessage
-from gateway.history import Change, Source, record
-from gateway.models import Document
-from gateway.runtime import Gateway
-from gateway.status import Status
 from tests.stack import ADMIN, CARRIER_KEY, EBC_KEY, PLATFORM, make_config, raw_config
 
 JAN = datetime(2026, 1, 15, 10, 0, tzinfo=CHINA_TZ)

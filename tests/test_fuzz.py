@@ -39,14 +39,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from gateway import samples
-from gateway.api import create_app
 from gateway.codes import CEB_NS, DXP_NS
+from gateway.core.api import create_app
+from gateway.core.intake import check
+from gateway.core.models import Document, Message, Receipt, StatusChange, Version
+from gateway.core.receipt_processor import ReceiptProcessor
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
 from gateway.errors import InvalidMessage, ReceiptError, Violation
-from gateway.intake import check
-from gateway.models import Document, Message, Receipt, StatusChange, Version
-from gateway.runtime import Gateway
-from receipts.apply import ReceiptProcessor
 from receipts.build import build_message_return, build_receipt
 from receipts.parse import parse_receipt
 from schemas import loader as schemas
@@ -372,7 +372,7 @@ def test_a_body_over_the_limit_is_refused_without_parsing() -> None:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Gateway]]:
-    from gateway import config as config_mod
+    from gateway.core import config as config_mod
 
     base = tmp_path_factory.mktemp("fuzz-api")
     raw = raw_config(base, base / "keys", prefix="fuzz.")

@@ -15,10 +15,10 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from gateway import samples_ecx as ecx
-from gateway.customs_sim import lifecycle
-from gateway.customs_sim.state import Scheduled
-from gateway.models import Outbox, Receipt
+from gateway.core.customs_sim.state import Scheduled
+from gateway.core.models import Outbox, Receipt
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.sim import lifecycle
 from gateway.xmlsafe import parse
 from receipts.build import build_receipt, return_time
 from schemas import validate
@@ -270,7 +270,7 @@ def test_next_step_samples_review_then_inspection_then_concludes() -> None:
 
 
 def test_parcels_of_a_waybill_list_name_the_invt_no_when_given() -> None:
-    from gateway.kinds.ecx_full import WAYBILL_TOTAL
+    from gateway.ecx.kinds_full import WAYBILL_TOTAL
     from gateway.xmlsafe import parse
 
     items = [

@@ -15,10 +15,11 @@ import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from gateway import ops, samples
-from gateway.api import create_app
-from gateway.cli import main
-from gateway.models import Document, utcnow
+from gateway.core import ops
+from gateway.core.api import create_app
+from gateway.core.cli import main
+from gateway.core.models import Document, utcnow
+from gateway.ecx import samples
 from tests.stack import EBC_KEY, PLATFORM, Stack, raw_config
 from tests.transport_fixtures import AMQP_URL, ready_count, wait_for
 
@@ -247,7 +248,7 @@ def test_json_logs_carry_the_ids_known_where_a_line_is_logged(stack: Stack) -> N
     import io
     import logging
 
-    from gateway import logs
+    from gateway.core import logs
 
     out = io.StringIO()
     handler = logging.StreamHandler(out)
@@ -276,7 +277,7 @@ def test_json_logs_carry_the_ids_known_where_a_line_is_logged(stack: Stack) -> N
 def test_the_json_logs_flag_installs_the_formatter() -> None:
     import logging
 
-    from gateway import cli, logs
+    from gateway.core import cli, logs
 
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level

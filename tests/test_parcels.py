@@ -12,12 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from gateway import checks, parcels, samples
-from gateway import samples_ecx as ecx
-from gateway.api import create_app
 from gateway.codes import CEB_NS
+from gateway.core import checks
+from gateway.core.api import create_app
+from gateway.core.intake import check
+from gateway.ecx import parcels, samples
+from gateway.ecx import samples_lists as ecx
 from gateway.errors import InvalidMessage, Violation
-from gateway.intake import check
 from gateway.xmlsafe import parse
 from schemas import validate
 from tests.stack import CARRIER_KEY, EBC_KEY, Stack
@@ -111,7 +112,7 @@ def test_worst_case_lines_keep_a_message_far_under_the_size_limit() -> None:
 
 
 def samples_limit() -> int:
-    from gateway.config import IntakeConfig
+    from gateway.core.config import IntakeConfig
 
     return IntakeConfig.max_bytes
 

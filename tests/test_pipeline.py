@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from gateway import samples
+from gateway.core.models import Message, Outbox
+from gateway.ecx import samples
 from gateway.errors import DuplicateDocument, InvalidMessage, StateConflict
-from gateway.models import Message, Outbox
 from signers import verify
 from tests.stack import PAYER, PLATFORM, Stack
 from transports import unwrap
@@ -61,7 +61,7 @@ def test_the_bytes_sent_are_the_bytes_signed_and_archived(stack: Stack) -> None:
 
 
 def msg_enterprise(session, msg):  # type: ignore[no-untyped-def]
-    from gateway.models import Enterprise
+    from gateway.core.models import Enterprise
 
     return session.get(Enterprise, msg.enterprise_id)
 
@@ -107,7 +107,7 @@ def test_duplicate_submission_gives_one_record(stack: Stack) -> None:
     assert [d.id for d in again.documents] == [d.id for d in first.documents]
     assert stack.wait_status(first.documents[0].id, "stored") == "stored"
     assert stack.sim is not None
-    from gateway.customs_sim.service import stats
+    from gateway.core.customs_sim.service import stats
 
     assert stats(stack.sim.db)["envelopes"] == 1
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from gateway import samples
-from gateway import samples_ecx as ecx
+from gateway.core.models import Receipt
+from gateway.ecx import kinds_full as ecx_full
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
 from gateway.errors import DuplicateDocument
-from gateway.kinds import ecx_full
-from gateway.models import Receipt
 from gateway.xmlsafe import parse
 from receipts.parse import RECEIPT_KINDS
 from schemas import validate

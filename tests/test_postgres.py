@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway import samples
+from gateway.ecx import samples
 from gateway.errors import DuplicateDocument
 from tests.stack import PLATFORM
 

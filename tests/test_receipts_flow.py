@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pika
 import pytest
 
-from gateway import samples
+from gateway.ecx import samples
 from receipts.build import build_message_return, build_receipt, new_guid, return_time
 from tests.stack import PLATFORM, Stack, wait_value
 from tests.transport_fixtures import AMQP_URL
@@ -66,7 +66,7 @@ def _history(stack: Stack, doc_id: int) -> list[tuple[str, bool]]:
 def _receipt_count(stack: Stack) -> int:
     from sqlalchemy import func, select
 
-    from gateway.models import Receipt
+    from gateway.core.models import Receipt
 
     with stack.gateway.db.session() as session:
         return session.scalar(select(func.count()).select_from(Receipt)) or 0
@@ -127,7 +127,7 @@ def test_unmatched_and_unreadable_receipts_are_kept_for_ops(make_stack) -> None:
     _publish(stack, _order_return(stack, "EO-NOBODY-KNOWS", "120", datetime.now(UTC)))
     _publish(stack, b"<not-a-receipt/>")
     wait_value(lambda: _receipt_count(stack), lambda n: n >= 2, 10)
-    from gateway import queries
+    from gateway.core import queries
 
     with stack.gateway.db.session() as session:
         unmatched = queries.receipts_by_outcome(session, "unmatched")

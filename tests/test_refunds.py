@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from gateway import samples_ecx as ecx
-from gateway.models import Receipt
+from gateway.core.models import Receipt
+from gateway.ecx import samples_lists as ecx
 from gateway.xmlsafe import parse
 from schemas import validate
 from tests.lifecycle_fixtures import (

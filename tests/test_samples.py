@@ -10,9 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from lxml import etree
 
-from gateway import samples
 from gateway.codes import CEB_NS, CURRENCIES
-from gateway.samples import DEMO_EBC, DEMO_EBP, DEMO_LOGISTICS, DEMO_PAYER, Party, Shipment
+from gateway.ecx import samples
+from gateway.ecx.samples import DEMO_EBC, DEMO_EBP, DEMO_LOGISTICS, DEMO_PAYER, Party, Shipment
 from gateway.xmlsafe import parse
 from schemas import validate
 

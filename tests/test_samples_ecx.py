@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from gateway import samples
-from gateway import samples_ecx as ecx
 from gateway.codes import CEB_NS
+from gateway.ecx import samples
+from gateway.ecx import samples_lists as ecx
 from gateway.xmlsafe import parse
 from schemas import validate
 

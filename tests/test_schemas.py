@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 from lxml import etree
 
-from gateway import samples
 from gateway.codes import CEB_NS, DSIG_NS, DXP_NS
+from gateway.ecx import samples
 from gateway.xmlsafe import parse
 from schemas import known_message_types, loader, message_type, validate
 

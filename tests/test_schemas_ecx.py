@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from gateway import samples_ecx as ecx
-from gateway.cli import main
 from gateway.codes import CEB_NS
-from gateway.samples import DEMO_EBC, DEMO_LOGISTICS, logistics_numbers, order_numbers
+from gateway.core.cli import main
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.samples import DEMO_EBC, DEMO_LOGISTICS, logistics_numbers, order_numbers
 from receipts.build import build_receipt
 from schemas import known_message_types
 from tests.test_schemas import (

@@ -17,11 +17,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from gateway import config as config_mod
-from gateway import samples
-from gateway.api import create_app
-from gateway.httpserver import uvicorn_options
-from gateway.runtime import Gateway
+from gateway.core import config as config_mod
+from gateway.core.api import create_app
+from gateway.core.httpserver import uvicorn_options
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
 from signers.testkeys import ensure_identity, export_pkcs12
 from tests.stack import CARRIER_KEY, EBC_KEY, PLATFORM, Stack, make_config, raw_config
 from tests.transport_fixtures import AMQP_URL, unique_prefix

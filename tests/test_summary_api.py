@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.api import create_app
-from gateway.runtime import Gateway
+from gateway.core.api import create_app
+from gateway.core.runtime import Gateway
 from tests.stack import CARRIER_KEY, EBC_KEY
 from tests.summary_fixtures import (
     JANUARY,

@@ -8,15 +8,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gateway import config as config_mod
+from gateway.core import config as config_mod
+from gateway.ecx.summary.cycles import WorkingCalendar, cycle_of, due_date, last_closed, parse_cycle
 from gateway.errors import ConfigError
-from gateway.summary.cycles import (
-    WorkingCalendar,
-    cycle_of,
-    due_date,
-    last_closed,
-    parse_cycle,
-)
 
 #: the State Council's 2026 notice, as config.yaml carries it
 CALENDAR = WorkingCalendar.from_config(config_mod.load(config_mod.DEFAULT_CONFIG).summary)

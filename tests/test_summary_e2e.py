@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway import config as config_mod
-from gateway import samples_ecx as ecx
-from gateway.models import Document, Message, utcnow
-from gateway.runtime import Gateway
-from gateway.summary.cycles import beijing_day, cycle_of
-from gateway.summary.models import SummaryList
+from gateway.core import config as config_mod
+from gateway.core.models import Document, Message, utcnow
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.summary.cycles import beijing_day, cycle_of
+from gateway.ecx.summary.models import SummaryList
+from gateway.ecx.summary.schedule import job_of
 from tests.lifecycle_fixtures import (
     NO_SAMPLING,
     parcels,
@@ -72,7 +73,7 @@ def test_closed_lists_are_summarised_declared_and_finalised_with_their_entry_id(
     stack = summary_stack
     lists = _closed_b_lists(stack, 5)
     cycle = cycle_of(beijing_day(utcnow()))  # closed just now: this month's cycle
-    (run,) = stack.gateway.summary_job().tick(cycle=cycle) or []
+    (run,) = job_of(stack.gateway).tick(cycle=cycle) or []
     assert run.lists == 5 and not run.refused
     assert any(app.msg_count > 1 for app in run.applications)  # some group was split
     docs = _summary_docs(stack)
@@ -84,7 +85,7 @@ def test_closed_lists_are_summarised_declared_and_finalised_with_their_entry_id(
             doc_id
         )["history"]
     _check_declared(stack, lists, docs)
-    (again,) = stack.gateway.summary_job().tick(cycle=cycle) or []
+    (again,) = job_of(stack.gateway).tick(cycle=cycle) or []
     assert again.lists == 0 and not again.applications
 
 

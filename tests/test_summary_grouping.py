@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.db import Database
-from gateway.migrate import upgrade
-from gateway.summary import grouping
-from gateway.summary.cycles import parse_cycle
-from gateway.summary.grouping import Group
-from gateway.summary.models import SummaryList
+from gateway.core.db import Database
+from gateway.core.migrate import upgrade
+from gateway.ecx.summary import grouping
+from gateway.ecx.summary.cycles import parse_cycle
+from gateway.ecx.summary.grouping import Group
+from gateway.ecx.summary.models import SummaryList
 from tests.summary_fixtures import BASE_ITEM, add_list, invt_nos
 
 JANUARY = parse_cycle("2026-01")
@@ -38,7 +38,7 @@ def _database(url: str) -> Database:
     db = Database(url)
     upgrade(db)
     with db.session() as session:
-        from gateway.models import Enterprise
+        from gateway.core.models import Enterprise
 
         session.add(Enterprise(code="3301960Z01", name="杭州云锦", dxp_id="DXPENT0000458763"))
         session.add(Enterprise(code="3301980W02", name="宁波海捷", dxp_id="DXPENT0000512209"))

@@ -16,15 +16,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from gateway import samples_ecx as ecx
-from gateway.cli import main
+from gateway.core.cli import main
+from gateway.core.kinds import head_fields
+from gateway.core.models import Document, Message
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.summary.cycles import parse_cycle
+from gateway.ecx.summary.job import CycleRun, intake_submit, run_cycle
+from gateway.ecx.summary.models import SummaryItem, SummaryList
 from gateway.errors import InvalidMessage
-from gateway.kinds.base import head_fields
-from gateway.models import Document, Message
-from gateway.runtime import Gateway
-from gateway.summary.cycles import parse_cycle
-from gateway.summary.job import CycleRun, intake_submit, run_cycle
-from gateway.summary.models import SummaryItem, SummaryList
 from tests.summary_fixtures import (
     FEBRUARY,
     JANUARY,

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway import samples_ecx as ecx
+from gateway.core.models import Document, Outbox, Receipt
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.summary.cycles import parse_cycle
+from gateway.ecx.summary.job import intake_submit, run_cycle
+from gateway.ecx.summary.models import SummaryItem, SummaryList
 from gateway.errors import ReceiptError
-from gateway.models import Document, Outbox, Receipt
-from gateway.runtime import Gateway
-from gateway.summary.cycles import parse_cycle
-from gateway.summary.job import intake_submit, run_cycle
-from gateway.summary.models import SummaryItem, SummaryList
 from receipts.build import build_receipt, return_time
 from receipts.parse import parse_message, parse_summary_result
 from tests.summary_fixtures import (

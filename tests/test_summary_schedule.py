@@ -16,14 +16,14 @@ from apscheduler.events import EVENT_JOB_EXECUTED
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, text
 
-from gateway.appointments.models import JobLease
-from gateway.db import Database
-from gateway.models import Document
-from gateway.runtime import Gateway
-from gateway.summary import schedule
-from gateway.summary.job import intake_submit
-from gateway.summary.models import SummaryList
-from gateway.summary.schedule import JOB, SummaryJob, start_scheduler
+from gateway.core.db import Database
+from gateway.core.jobs import JobLease
+from gateway.core.models import Document
+from gateway.core.runtime import Gateway
+from gateway.ecx.summary import schedule
+from gateway.ecx.summary.job import intake_submit
+from gateway.ecx.summary.models import SummaryList
+from gateway.ecx.summary.schedule import JOB, SummaryJob, start_scheduler
 from tests.summary_fixtures import (
     JANUARY,
     b_parcels,

@@ -6,7 +6,7 @@ it answers with passes the XSD and the gateway's parser."""
 
 from __future__ import annotations
 
-from gateway.customs_sim.summary import (
+from gateway.ecx.sim.summary import (
     ITEMS_PER_DECLARATION,
     HeldList,
     declaration_numbers,

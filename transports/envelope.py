@@ -21,18 +21,16 @@ import binascii
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from lxml import etree
 
-from gateway.codes import DXP_NS, EXPORT_RECEIVER_ID
+from gateway.codes import CHINA_TZ, DXP_NS, EXPORT_RECEIVER_ID
 from gateway.errors import InvalidMessage, Violation
 from gateway.xmlsafe import DEFAULT_MAX_BYTES, local_name, namespace, parse
 
 RULE = "R-COM-1"
 VERSION = "1.0"
-#: The exchange platform runs on Beijing time and CreatTime carries no zone (China has no DST).
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 

@@ -10,9 +10,5 @@ Modules: `codes` (namespace, wire codes), `models` (tables), `refdata` (enterpri
 port calendars, tariff, known declarations), `rules` (R-APT-1..8 as plain functions),
 `kinds` (the four document kinds and their intake hook), `receipts` (building APT1x2
 receipts), `sim` (the simulated customs behaviour), `deadlines` (R-APT-9 job),
-`queries` and `api` (R-APT-10/11).
+`queries` and `api` (R-APT-10/11); `system` declares it to the core (`SYSTEM`).
 """
-
-# The kinds registry imports this package's kinds, which import `gateway.kinds.base`: load the
-# registry first, so that importing any module of this package first cannot find it half-made.
-import gateway.kinds  # noqa: E402, F401

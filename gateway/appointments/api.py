@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Query
 
 from gateway.appointments import queries
 from gateway.appointments.codes import CHINA_TZ
-from gateway.deps import Auth, Db
+from gateway.core.deps import Auth, Db
 
 
 def _bj(at: datetime | None) -> datetime | None:

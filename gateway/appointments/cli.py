@@ -1,103 +1,17 @@
-"""Appointment commands of `customs-gateway`: `check --at`, `apt-refdata`, `apt-deadlines`.
+"""Appointment commands of `customs-gateway`: `apt-refdata`, `apt-deadlines`.
 
-`check FILE --at TIME` evaluates a message as if submitted at TIME. Rules that need the store
-(reference data, other appointments, the clock: R-APT-2..8) read the configured database in
-a transaction that is always rolled back; messages whose kind needs no store (the e-commerce
-ones) never open the database.
+(`check FILE --at TIME` evaluates an appointment message against the store as if submitted
+at TIME: it is the core's, `gateway.core.dryrun`, for every kind with store rules.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gateway.appointments.codes import CHINA_TZ
-from gateway.config import Config
-from gateway.errors import InvalidMessage, Violation
-
-
-def parse_at(text: str) -> datetime:
-    """`now`, `YYYYMMDDhhmmss`, or ISO 8601; without an offset it is Beijing time."""
-    if text.strip().lower() == "now":
-        return datetime.now(UTC)
-    raw = text.strip()
-    try:
-        found = (
-            datetime.strptime(raw, "%Y%m%d%H%M%S") if raw.isdigit() else datetime.fromisoformat(raw)
-        )
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: use YYYY-MM-DD HH:MM[:SS][+08:00] or now") from None
-    return found if found.tzinfo else found.replace(tzinfo=CHINA_TZ)
-
-
-def check_files(config: Callable[[], Config], files: Sequence[str], at_text: str) -> int:
-    """Exit status 1 when any file is refused; prints every violation with its rule id."""
-    at = parse_at(at_text)
-    failed = 0
-    for name in files:
-        violations, summary = evaluate(config, Path(name).read_bytes(), at)
-        if violations:
-            failed += 1
-            click.echo(f"{name}: REFUSED at {at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} (Beijing)")
-            for v in violations:
-                click.echo(f"  {v}")
-            click.echo(f"  rules: {', '.join(dict.fromkeys(v.rule for v in violations))}")
-        else:
-            click.echo(f"{name}: OK ({summary})")
-    return 1 if failed else 0
-
-
-def evaluate(
-    config: Callable[[], Config], data: bytes, at: datetime
-) -> tuple[list[Violation], str]:
-    from gateway import intake
-
-    try:
-        checked = intake.check(data)
-    except InvalidMessage as exc:
-        return list(exc.violations), ""
-    summary = f"{checked.kind.message_type}, {len(checked.records)} record(s)"
-    if checked.kind.store_checks is None:
-        return [], summary
-    return _with_store(config(), checked, at), summary + ", store rules at the given time"
-
-
-def _with_store(cfg: Config, checked: object, at: datetime) -> list[Violation]:
-    from gateway import intake, kinds
-    from gateway.db import Database
-    from gateway.models import Enterprise
-
-    assert isinstance(checked, intake.Checked)
-    transfer = next((c for c in checked.root if c.tag.endswith("BaseTransfer")), None)
-    code = kinds.head_fields(transfer, None).get("copCode", "") if transfer is not None else ""
-    db = Database(cfg.database_url)
-    try:
-        with Session(db.engine) as session:
-            try:
-                ent = session.scalar(select(Enterprise).where(Enterprise.code == code))
-                known = {e.code: e for e in cfg.enterprises}
-                if ent is None and code in known:  # configured, not yet registered by serve
-                    ent = Enterprise(code=code, name=known[code].name, dxp_id=known[code].dxp_id)
-                    session.add(ent)
-                    session.flush()
-                if ent is None:
-                    message = "is not an enterprise of this gateway"
-                    return [Violation("R-COM-3", "BaseTransfer/copCode", message, value=code)]
-                intake.check_sender(checked, ent)
-                intake.store_checks(session, ent, checked, at)
-                return []
-            except InvalidMessage as exc:
-                return list(exc.violations)
-            finally:
-                session.rollback()  # never store anything
-    finally:
-        db.dispose()
+from gateway.core.dryrun import parse_at
 
 
 @click.command("apt-refdata")
@@ -109,9 +23,9 @@ def apt_refdata(ctx: click.Context, sample: bool, file: str | None) -> None:
     calendar, tariff, declarations — each a list of rows, upserted by key."""
     import yaml
 
-    from gateway import config as config_mod
     from gateway.appointments import refdata
-    from gateway.db import Database
+    from gateway.core import config as config_mod
+    from gateway.core.db import Database
 
     db = Database(config_mod.load(ctx.obj["config_path"]).database_url)
     with db.session() as session:
@@ -127,9 +41,9 @@ def apt_refdata(ctx: click.Context, sample: bool, file: str | None) -> None:
 @click.pass_context
 def apt_deadlines(ctx: click.Context, at_text: str) -> None:
     """Run the appointment deadline job once (R-APT-9): reminders and overdue marks."""
-    from gateway import config as config_mod
     from gateway.appointments.deadlines import run_deadlines
-    from gateway.runtime import Gateway
+    from gateway.core import config as config_mod
+    from gateway.core.runtime import Gateway
 
     gw = Gateway(config_mod.load(ctx.obj["config_path"]))  # its db notifies at commit
     run = run_deadlines(gw.db, parse_at(at_text), gw.notifier)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
 from enum import StrEnum
 
-from gateway.status import Status
+from gateway.codes import CHINA_TZ
+from gateway.core.status import Status
 
 #: the gateway's own namespace: no public standard exists for appointment messages
 APT_NS = "urn:customs-gateway:apt:1"
 
 #: appointment times, appTime and declaration dates are Beijing time, like every CEB time
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
+__all__ = ["APT_NS", "CHINA_TZ"]
 
 
 class IeFlag(StrEnum):

@@ -15,24 +15,22 @@ run changes only rows still in the state it read, so even an overlapping run is 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.appointments import rules
-from gateway.appointments.codes import CHINA_TZ
-from gateway.appointments.models import Appointment, JobLease
-from gateway.db import Database
-from gateway.history import Change, Notifier, Source, record
-from gateway.models import Document, utcnow
-from gateway.status import Status
+from gateway.appointments.models import Appointment
+from gateway.codes import CHINA_TZ
+from gateway.core import jobs
+from gateway.core.db import Database
+from gateway.core.history import Change, Notifier, Source, record
+from gateway.core.models import Document, utcnow
+from gateway.core.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -130,32 +128,8 @@ def _remind(
 
 
 def take_lease(db: Database, owner: str, now: datetime, ttl: timedelta, name: str = JOB) -> bool:
-    """True when `owner` holds the lease of job `name` until now + ttl (one atomic UPDATE)."""
-    _ensure_lease_row(db, name)
-    with db.session() as session:
-        result = session.execute(
-            update(JobLease)
-            .where(
-                JobLease.name == name,
-                or_(
-                    JobLease.owner.is_(None),
-                    JobLease.owner == owner,
-                    JobLease.expires_at.is_(None),
-                    JobLease.expires_at <= now,
-                ),
-            )
-            .values(owner=owner, expires_at=now + ttl)
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
-
-
-def _ensure_lease_row(db: Database, name: str) -> None:
-    try:
-        with db.session() as session:
-            if session.get(JobLease, name) is None:
-                session.add(JobLease(name=name))
-    except IntegrityError:
-        pass  # another process made it at the same moment
+    """True when `owner` holds the lease of job `name` (gateway.core.jobs)."""
+    return jobs.take_lease(db, owner, now, ttl, name)
 
 
 def tick(
@@ -166,22 +140,10 @@ def tick(
     if not take_lease(db, owner, now, ttl or timedelta(minutes=5)):
         return None
     run = run_deadlines(db, now, notifier)
-    with db.session() as session:
-        session.execute(
-            update(JobLease)
-            .where(JobLease.name == JOB)
-            .values(
-                last_run_at=now,
-                last_result=f"reminded {len(run.reminded)}, overdue {len(run.overdue)}",
-            )  # fmt: skip
-        )
+    jobs.record_run(db, JOB, now, f"reminded {len(run.reminded)}, overdue {len(run.overdue)}")
     if run.overdue or run.reminded:
         log.info("appointment deadlines: %s", run)
     return run
-
-
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def run_scheduler(
@@ -199,7 +161,7 @@ def start_scheduler(db: Database, notifier: Notifier | None, interval: float = 6
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line a minute in serve
     scheduler = BackgroundScheduler(timezone="UTC")
-    owner = owner_id()
+    owner = jobs.owner_id()
     scheduler.add_job(
         tick,
         "interval",

@@ -21,10 +21,10 @@ from gateway.appointments.codes import APPOINTMENT_STATUSES, OPERATION_STATUSES
 from gateway.appointments.models import Appointment
 from gateway.appointments.refdata import RefData
 from gateway.codes import AppType
+from gateway.core.kinds import DocumentKind, Record
+from gateway.core.models import Enterprise
+from gateway.core.status import Status
 from gateway.errors import Violation
-from gateway.kinds.base import DocumentKind, Record
-from gateway.models import Enterprise
-from gateway.status import Status
 
 OPERATION_MANDATORY = ("copNo", "declarantCode")
 
@@ -143,6 +143,8 @@ def _text(element: etree._Element, name: str) -> str:
 
 _KEY = ("declarantCode", "copNo")
 _ECHO = ("guid", "declarantCode", "copNo")
+#: every APT receipt entity: keyed like its request, with the numbers customs gives (aptNo)
+_RECEIPT = "guid declarantCode copNo preNo? aptNo?"
 
 APPOINTMENT = DocumentKind(
     name="appointment",
@@ -153,7 +155,8 @@ APPOINTMENT = DocumentKind(
     head_tag="AppointmentHead",
     key_fields=_KEY,
     receipt_entity="AppointmentReturn",
-    receipt_key_fields=_KEY,
+    receipt_fields=_RECEIPT,
+    receipt_assigned=("aptNo",),
     signature_required=True,
     final_states=frozenset({Status.CANCELLED, Status.CLEARED, Status.EXPLAINED}),
     customs_number_fields=("aptNo",),
@@ -171,7 +174,8 @@ CANCEL = DocumentKind(
     head_tag=None,
     key_fields=_KEY,
     receipt_entity="AptCancelReturn",
-    receipt_key_fields=_KEY,
+    receipt_fields=_RECEIPT,
+    receipt_assigned=("aptNo",),
     signature_required=True,
     receipt_echo_fields=_ECHO,
     store_checks=_operation(rules.CANCEL, None, _cancel),
@@ -187,7 +191,8 @@ FEEDBACK = DocumentKind(
     head_tag="AptFeedbackHead",
     key_fields=_KEY,
     receipt_entity="AptFeedbackReturn",
-    receipt_key_fields=_KEY,
+    receipt_fields=_RECEIPT,
+    receipt_assigned=("aptNo",),
     signature_required=True,
     receipt_echo_fields=_ECHO,
     store_checks=_operation(rules.FEEDBACK, "AptFeedbackHead", _feedback),
@@ -203,7 +208,8 @@ EXPLANATION = DocumentKind(
     head_tag=None,
     key_fields=_KEY,
     receipt_entity="AptExplanationReturn",
-    receipt_key_fields=_KEY,
+    receipt_fields=_RECEIPT,
+    receipt_assigned=("aptNo",),
     signature_required=True,
     receipt_echo_fields=_ECHO,
     store_checks=_operation(rules.EXPLAIN, None, _explanation),

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.models import Base, Id, UTCDateTime, utcnow
+from gateway.core.models import Base, Id, UTCDateTime, utcnow
 
 
 class AptEnterprise(Base):
@@ -109,16 +109,3 @@ class Appointment(Base):
 
 Index("ix_apt_consignee", Appointment.consignee_code)
 Index("ix_apt_start", Appointment.start_at)
-
-
-class JobLease(Base):
-    """Who runs a batch job right now: taken with one atomic UPDATE, so that of several
-    gateway processes exactly one runs each round (DESIGN.md, Scale)."""
-
-    __tablename__ = "job_leases"
-
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)
-    owner: Mapped[str | None] = mapped_column(String(100))
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_result: Mapped[str | None] = mapped_column(Text)

@@ -19,11 +19,11 @@ from gateway.appointments import rules
 from gateway.appointments.codes import CHINA_TZ
 from gateway.appointments.models import Appointment, AptPort
 from gateway.appointments.refdata import RefData
-from gateway.enterprises import Caller
+from gateway.core.enterprises import Caller
+from gateway.core.history import Change, Source, record
+from gateway.core.models import Document, StatusChange
+from gateway.core.status import Status
 from gateway.errors import InvalidMessage, Violation
-from gateway.history import Change, Source, record
-from gateway.models import Document, StatusChange
-from gateway.status import Status
 
 QUERY, PORT_HOURS = "R-APT-10", "R-APT-11"
 MAX_WINDOW = timedelta(days=15)

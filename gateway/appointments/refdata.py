@@ -25,7 +25,7 @@ from gateway.appointments.models import (
     AptPort,
     AptTariff,
 )
-from gateway.models import utcnow
+from gateway.core.models import utcnow
 
 #: how far back the calendar is searched for the last working day (long holidays are 9 days)
 SEARCH_DAYS = 40

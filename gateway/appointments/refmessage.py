@@ -17,7 +17,7 @@ from lxml import etree
 from gateway import xmlsafe
 from gateway.appointments import refdata
 from gateway.appointments.codes import APT_NS, CHINA_TZ
-from gateway.db import Database
+from gateway.core.db import Database
 from gateway.errors import InvalidMessage
 from receipts.build import new_guid
 from schemas import loader

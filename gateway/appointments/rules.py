@@ -18,7 +18,6 @@ from lxml import etree
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from gateway import checks
 from gateway.appointments.codes import (
     APPROVED_OPEN,
     BLOCKING,
@@ -31,10 +30,11 @@ from gateway.appointments.codes import (
 from gateway.appointments.models import Appointment, AptEnterprise, AptPort
 from gateway.appointments.refdata import RefData
 from gateway.codes import AppStatus, AppType
+from gateway.core import checks
+from gateway.core.kinds import Record, key_text
+from gateway.core.models import Document
+from gateway.core.status import Status
 from gateway.errors import Violation
-from gateway.kinds.base import Record, key_text
-from gateway.models import Document
-from gateway.status import Status
 
 # --- rule ids and limits -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from lxml import etree
 
 from gateway.appointments.codes import APT_NS, CHINA_TZ
-from gateway.samples import Party
+from gateway.core.parties import Party
 
 
 def _guid() -> str:

@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,10 +30,8 @@ from gateway.appointments.models import (
     AptTariff,
 )
 from gateway.appointments.receipts import build, stamp
-from gateway.kinds.base import DocumentKind, Record, key_text
-
-if TYPE_CHECKING:
-    from gateway.customs_sim.service import CustomsSim
+from gateway.core.customs_sim.service import Answer, CustomsSim
+from gateway.core.kinds import DocumentKind, Record, key_text
 
 REF_TABLES = [
     t.__table__ for t in (AptEnterprise, AptPort, AptCalendarDay, AptTariff, AptDeclaration)
@@ -52,22 +50,24 @@ def _ref(session: Session) -> refdata.RefData:
     return refdata.RefData(session)
 
 
-def register(behaviours: dict[str, Callable[..., list[Any]]], answer: type) -> None:
-    """Called by `gateway.customs_sim.service` with its table and its Answer class."""
+def behaviours() -> dict[str, Callable[..., list[Any]]]:
+    """How customs answers each appointment kind (the system's `sim_behaviours`)."""
 
     def make(fn: Callable[..., list[tuple[float, str, bytes, str]]]) -> Callable[..., list[Any]]:
         def behaviour(sim: CustomsSim, session: Session, kind: DocumentKind,
-                      records: list[Record], *rest: str) -> list[Any]:  # fmt: skip
+                      records: list[Record], *rest: str) -> list[Answer]:  # fmt: skip
             replies = fn(sim, session, kind, records, *rest)
             now = time.time()  # an Answer is due at an epoch: its returnTime (stamped earlier)
-            return [answer(now + delay, *more) for delay, *more in replies]
+            return [Answer(now + delay, t, body, note) for delay, t, body, note in replies]
 
         return behaviour
 
-    behaviours["appointment"] = make(_requests)
-    behaviours["apt_cancel"] = make(_operations)
-    behaviours["apt_feedback"] = make(_operations)
-    behaviours["apt_explanation"] = make(_operations)
+    return {
+        "appointment": make(_requests),
+        "apt_cancel": make(_operations),
+        "apt_feedback": make(_operations),
+        "apt_explanation": make(_operations),
+    }
 
 
 def _entity(rec: Record, status: str, info: str, delay: float, **more: str) -> dict[str, str]:
@@ -118,7 +118,7 @@ def _requests(
 
 
 def _hold(session: Session, key: str, status: str) -> None:
-    from gateway.customs_sim.state import Declaration
+    from gateway.core.customs_sim.state import Declaration
 
     held = session.scalar(
         select(Declaration).where(
@@ -150,7 +150,7 @@ _OPERATIONS = {
 def _operations(
     sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *_: str
 ) -> list[tuple[float, str, bytes, str]]:
-    from gateway.customs_sim.state import Declaration
+    from gateway.core.customs_sim.state import Declaration
 
     allowed, after, rule = _OPERATIONS[kind.name]
     sd, rd = sim.sim.declaring_delay, sim.sim.result_delay
@@ -183,7 +183,7 @@ def announce(sim: CustomsSim, data: dict[str, Any], receivers: Sequence[str]) ->
     gateway takes it in from the receipts channel). Returns the messages scheduled."""
     from gateway.appointments import refmessage
     from gateway.codes import EXPORT_RECEIVER_ID
-    from gateway.customs_sim.state import Scheduled
+    from gateway.core.customs_sim.state import Scheduled
     from transports import wrap
 
     body = refmessage.build(data)

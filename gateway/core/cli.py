@@ -1,0 +1,358 @@
+"""`customs-gateway` — the command line (click)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.core import config as config_mod
+from gateway.core.config import Config
+from gateway.errors import GatewayError, InvalidMessage
+
+log = logging.getLogger("gateway")
+
+
+def _setup_logging(verbose: bool, json_logs: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    if json_logs:
+        from gateway.core.logs import install_json
+
+        install_json(level)
+    else:
+        logging.basicConfig(
+            level=level, format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+        )
+    for noisy in ("pika", "alembic", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class SystemsGroup(click.Group):
+    """The core's commands and the installed business systems' (`BusinessSystem.commands`),
+    those of the systems the configuration adds included."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._systems(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._systems(ctx).get(cmd_name)
+
+    def _systems(self, ctx: click.Context) -> dict[str, click.Command]:
+        from gateway.core import registry
+
+        extra: tuple[str, ...] = ()
+        # No readable config: the shipped systems; the command itself will say why.
+        with contextlib.suppress(GatewayError):
+            extra = config_mod.load(ctx.params.get("config_path")).systems
+        installed = registry.ensure_installed(extra)
+        return {c.name or "": c for s in installed.systems.values() for c in s.commands}
+
+
+@click.group(cls=SystemsGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="config file (default: $CUSTOMS_GATEWAY_CONFIG or ./config.yaml of the repo)",
+)
+@click.option("-v", "--verbose", is_flag=True)
+@click.option(
+    "--json-logs",
+    is_flag=True,
+    envvar="CUSTOMS_GATEWAY_JSON_LOGS",
+    help="one JSON object per log line, with the record ids ($CUSTOMS_GATEWAY_JSON_LOGS=1)",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool, json_logs: bool) -> None:
+    """Customs EDI gateway: validate, store, sign and queue declarations; track receipts."""
+    _setup_logging(verbose, json_logs)
+    ctx.obj = {"config_path": config_path}
+
+
+def _config(ctx: click.Context) -> Config:
+    return config_mod.load(ctx.obj["config_path"])
+
+
+def _print_violations(name: str, exc: InvalidMessage) -> None:
+    click.echo(f"{name}: REFUSED — {len(exc.violations)} violation(s)")
+    for v in exc.violations:
+        click.echo(f"  {v}")
+
+
+@main.command()
+@click.option("--schema-only", is_flag=True, help="check the XSD alone (R-COM-1)")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def validate(schema_only: bool, files: tuple[str, ...]) -> None:
+    """Validate FILES against the XSD (and business rules unless --schema-only)."""
+    sys.exit(_check_files(files, schema_only=schema_only))
+
+
+@main.command()
+@click.option(
+    "--at",
+    "at_time",
+    default=None,
+    help="evaluate as if submitted at TIME (ISO or YYYYMMDDhhmmss, Beijing time; or now);"
+    " rules needing the store (appointments) read the database, rolled back",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def check(ctx: click.Context, at_time: str | None, files: tuple[str, ...]) -> None:
+    """XSD and business rules, storing nothing; each violation with its rule id."""
+    if at_time is not None:
+        from gateway.core.dryrun import check_files
+
+        sys.exit(check_files(lambda: _config(ctx), files, at_time))
+    sys.exit(_check_files(files, schema_only=False))
+
+
+def _check_files(files: tuple[str, ...], *, schema_only: bool) -> int:
+    from gateway.core.intake import check as check_message
+
+    failed = 0
+    for name in files:
+        try:
+            data = Path(name).read_bytes()
+            customs_side = _customs_side_type(data) if schema_only else None
+            if customs_side is not None:  # receipts, CEB792: XSD only, never declared
+                click.echo(f"{name}: OK ({customs_side}, schema only)")
+                continue
+            checked = check_message(data, schema_only=schema_only)
+        except InvalidMessage as exc:
+            _print_violations(name, exc)
+            failed += 1
+            continue
+        click.echo(f"{name}: OK ({checked.kind.message_type}, {len(checked.records)} record(s))")
+    return 1 if failed else 0
+
+
+def _customs_side_type(data: bytes) -> str | None:
+    """The type of a message customs sends (a receipt, CEB792, a DxpMsg) after checking it
+    against its XSD, or None for a declaration, which goes through intake's check."""
+    from gateway import xmlsafe
+    from gateway.core import registry
+    from schemas import loader as schemas
+
+    root = xmlsafe.parse(data).getroot()
+    mtype = schemas.message_type(root)
+    if registry.for_message(mtype) is not None or mtype not in schemas.known_message_types():
+        return None
+    violations = schemas.validate(root, mtype)
+    if violations:
+        raise InvalidMessage(violations)
+    return mtype
+
+
+@main.command()
+@click.option("--enterprise", default=None, help="enterprise code (default: config's default)")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def sign(ctx: click.Context, enterprise: str | None, file: str) -> None:
+    """Print FILE signed with the enterprise's key (nothing is stored or sent)."""
+    from gateway import xmlsafe
+    from gateway.core.runtime import ensure_test_keys
+    from gateway.core.signing import load_key_config
+    from signers import sign as xml_sign
+
+    cfg = _config(ctx)
+    ensure_test_keys(cfg)
+    key, suite = load_key_config(cfg.enterprise(enterprise).key, cfg.sign_algorithms)
+    root = xmlsafe.parse(Path(file).read_bytes()).getroot()
+    sys.stdout.buffer.write(xml_sign(root, key, suite))
+
+
+@main.command()
+@click.option("--enterprise", default=None, help="enterprise code (default: config's default)")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def submit(ctx: click.Context, enterprise: str | None, files: tuple[str, ...]) -> None:
+    """Submit FILES into the gateway's store; a running `serve` signs and sends them."""
+    from gateway.core.runtime import Gateway
+
+    cfg = _config(ctx)
+    code = cfg.enterprise(enterprise).code
+    gw = Gateway(cfg)
+    gw.prepare(broker=False)
+    failed = 0
+    for name in files:
+        try:
+            result = gw.intake.submit(code, Path(name).read_bytes(), "cli")
+        except InvalidMessage as exc:
+            _print_violations(name, exc)
+            failed += 1
+            continue
+        click.echo(f"{name}: " + json.dumps(result.as_dict(), ensure_ascii=False))
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("doc_id", type=int)
+@click.pass_context
+def status(ctx: click.Context, doc_id: int) -> None:
+    """Show document DOC_ID with its status history."""
+    from gateway.core import queries
+    from gateway.core.db import Database
+    from gateway.core.enterprises import Caller
+
+    db = Database(_config(ctx).database_url)
+    admin = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+    try:
+        with db.session() as session:
+            view = queries.document_view(session, admin, doc_id)
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc
+    _print_document(view)
+
+
+def _print_document(view: dict[str, Any]) -> None:
+    click.echo(
+        f"document {view['id']}  {view['kind']}  {view['business_key']}  "
+        f"pre-entry {view['pre_no']}  status {view['status'].upper()}"
+    )
+    if view["customs_numbers"]:
+        click.echo(f"  customs numbers: {view['customs_numbers']}")
+    for h in view["history"]:
+        mark = "" if h["applied"] else "  (not applied)"
+        code = f" [{h['return_status']}]" if h["return_status"] else ""
+        click.echo(
+            f"  {h['at'][:23]}  {h['source']:<8} {h['from'] or '(new)':>16} -> "
+            f"{h['to']:<16}{code} {h['info'] or ''}{mark}"
+        )
+
+
+@main.command()
+@click.argument("message_id", type=int)
+@click.pass_context
+def retry(ctx: click.Context, message_id: int) -> None:
+    """Put a message that failed to sign back in the signing queue."""
+    from gateway.core.runtime import Gateway
+
+    gw = Gateway(_config(ctx))
+    done = gw.signer.retry(message_id)
+    click.echo(f"message {message_id}: {'requeued' if done else 'not in signing_failed'}")
+
+
+@main.command()
+@click.option(
+    "--outcome",
+    default="unmatched",
+    type=click.Choice(["unmatched", "partly_matched", "unreadable", "matched"]),
+)
+@click.pass_context
+def receipts(ctx: click.Context, outcome: str) -> None:
+    """List receipts kept for ops: those that matched no record, or could not be read."""
+    from gateway.core import queries
+    from gateway.core.db import Database
+
+    db = Database(_config(ctx).database_url)
+    with db.session() as session:
+        rows = queries.receipts_by_outcome(session, outcome)
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False))
+    click.echo(f"{len(rows)} receipt(s) {outcome}")
+
+
+@main.command()
+@click.option("--no-http", is_flag=True, help="run the workers without the HTTP API")
+@click.option(
+    "--no-workers",
+    is_flag=True,
+    help="run the HTTP API (intake) alone; `serve --no-http` processes sign and send",
+)
+@click.option(
+    "--poll",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="seconds between looks for work to sign or send (shorter when intake runs apart)",
+)
+@click.pass_context
+def serve(ctx: click.Context, no_http: bool, no_workers: bool, poll: float) -> None:
+    """Run the gateway: HTTP API, signing, outbox relay, receipts, inbound queue, folder."""
+    from gateway.core.runtime import Gateway
+
+    cfg = _config(ctx)
+    gw = Gateway(cfg)
+    gw.prepare_when_ready()
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    if not no_workers:
+        gw.workers(stop, idle=poll)
+    log.info("gateway running (database %s)", cfg.database_url.split("@")[-1])
+    if no_http:
+        stop.wait()
+        return
+    import uvicorn
+
+    from gateway.core.api import create_app
+    from gateway.core.httpserver import uvicorn_options
+
+    uvicorn.run(create_app(gw), **uvicorn_options(cfg))
+    stop.set()
+
+
+@main.command("customs-sim")
+@click.pass_context
+def customs_sim(ctx: click.Context) -> None:
+    """Run the simulated customs service (a separate process with its own state)."""
+    from gateway.core.customs_sim.run import run_forever
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    run_forever(_config(ctx), stop)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply the Alembic migrations up to the newest."""
+    from gateway.core.db import Database
+    from gateway.core.migrate import upgrade
+
+    upgrade(Database(_config(ctx).database_url))
+    click.echo("database at head")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _add_ops() -> None:
+    from gateway.core.ops import cli as ops_cli  # heavier imports (FastAPI, pika): only here
+
+    main.add_command(ops_cli)
+
+
+_add_ops()
+
+
+# IC cards (gateway/cards.py): customs-gateway cards.
+def _add_card_commands() -> None:
+    from gateway.core.cards import cards_command
+
+    main.add_command(cards_command)
+
+
+_add_card_commands()
+
+
+if __name__ == "__main__":
+    main()

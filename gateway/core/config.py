@@ -1,0 +1,334 @@
+"""Configuration: one YAML file read into frozen dataclasses.
+
+Relative paths are resolved against the directory of the config file, so the default
+`config.yaml` at the repository root keeps its state under `var/` whatever the CWD is.
+Environment variables override the two things deployments change most:
+`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_AMQP_PREFIX` and
+`CUSTOMS_GATEWAY_HTTP_PORT`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.errors import ConfigError
+from transports.topology import Topology
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    backend: str = "file"
+    key_file: Path | None = None
+    cert_file: Path | None = None
+    password_file: Path | None = None
+    suite: str = "rsa-sha1"
+    #: generate a self-signed test identity when the files are missing (demo and tests only)
+    generate: bool = False
+    key_type: str = "rsa"
+    #: backend "card": the reader and/or the bound card number; PIN inline or in a file
+    #: (`cert_file` is then the certificate registered for the card, R-COM-3)
+    reader: str | None = None
+    card_number: str | None = None
+    pin: str | None = field(default=None, repr=False)
+    pin_file: Path | None = None
+    #: several card numbers: a pool, one worker per card; seconds one signature may take
+    cards: tuple[str, ...] = ()
+    card_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class EmulatedCardConfig:
+    """An emulated IC card for the demo (gateway/core/emulated_cards.py): never in production."""
+
+    number: str
+    key_file: Path
+    cert_file: Path
+    pin_file: Path
+    delay: float = 0.24
+
+
+@dataclass(frozen=True)
+class EnterpriseConfig:
+    code: str
+    name: str
+    dxp_id: str
+    api_keys: tuple[str, ...] = ()
+    key: KeyConfig = field(default_factory=KeyConfig)
+    webhook: str | None = None
+
+
+@dataclass(frozen=True)
+class AmqpConfig:
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    prefix: str = ""
+    delivery_limit: int = 5
+    queue_type: str = "quorum"
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: slow clients: seconds to send a request's headers, its body, and idle keep-alive
+    header_seconds: float = 10.0
+    body_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    folder: Path | None = None
+    settle_seconds: float = 1.0
+    poll_seconds: float = 0.5
+    max_bytes: int = 10 * 1024 * 1024
+    #: parcels per arrival/departure/total-sub waybill message when the gateway splits a
+    #: batch (R-ECX-3); the standard sets no limit, see `gateway.parcels.DEFAULT_PER_MESSAGE`
+    parcels_per_message: int = 1000
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    database_url: str = "sqlite:///var/customs-sim.db"
+    #: seconds before the e-port's "declaring" receipt, and before customs' result
+    declaring_delay: float = 0.2
+    result_delay: float = 1.0
+    #: share of well-formed declarations customs returns (100) or fails on format (CEB900)
+    return_rate: float = 0.0
+    format_failure_rate: float = 0.0
+    seed: int = 0
+    #: seconds customs waits for a missing order, payment or waybill before returning an
+    #: inventory list of the four-document comparison (R-ECX-2)
+    missing_document_wait: float = 2.0
+    #: share of stored inventory lists and return applications customs routes to manual
+    #: review (300) or to inspection (500) before concluding them (399), R-ECX-5
+    review_rate: float = 0.05
+    inspection_rate: float = 0.05
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """Summary declarations (汇总申报, R-ECX-8; gateway/summary). Beijing time throughout."""
+
+    #: run the job in `serve` (APScheduler, persistent job store, database lease)
+    enabled: bool = True
+    #: "monthly" (customs announcement 2018 No.194: lists closed in a month) or "weekly"
+    cycle: str = "monthly"
+    #: due by this day of the month after the cycle, rolled to the next working day
+    due_day: int = 15
+    #: when the job runs: day of the month (monthly) or ISO weekday 1-7 (weekly), and time
+    run_day: int = 1
+    run_time: str = "02:00"
+    #: a run missed while every gateway was down still runs when one starts within this
+    misfire_grace_days: int = 14
+    #: older cycles with lists still not summarised (a return, a failed run) are declared by
+    #: the scheduled run too, this many cycles back
+    catch_up_cycles: int = 12
+    #: inventory lists per SummaryApply record, records per CEB701 message (≤ 100, the XSD)
+    max_lists_per_apply: int = 1000
+    applies_per_message: int = 10
+    #: SummaryApplyHead codes: 1 by consignor, 2 by consignor + producer (our groups carry
+    #: the producer, so 2); itemNameFlag as agreed with customs
+    summary_flag: str = "2"
+    item_name_flag: str = "0"
+    #: public holidays and worked weekend days (调休), for rolling the due date
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    amqp: AmqpConfig
+    http: HttpConfig
+    intake: IntakeConfig
+    sim: SimConfig
+    enterprises: tuple[EnterpriseConfig, ...]
+    default_enterprise: str | None
+    state_dir: Path
+    admin_api_keys: tuple[str, ...] = ()
+    sign_algorithms: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: demo only: IC cards emulated in a private pcscd (needs root), slot by slot
+    emulated_cards: tuple[EmulatedCardConfig, ...] = ()
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
+    #: business systems to install beside the shipped ones (gateway.core.registry), by module
+    systems: tuple[str, ...] = ()
+
+    def enterprise(self, code: str | None = None) -> EnterpriseConfig:
+        wanted = code or self.default_enterprise
+        for ent in self.enterprises:
+            if ent.code == wanted:
+                return ent
+        raise ConfigError(f"no enterprise {wanted!r} in the configuration")
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _path(base: Path, value: Any) -> Path | None:
+    if value in (None, ""):
+        return None
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _sqlite_relative(base: Path, url: str) -> str:
+    # sqlite:///relative.db is relative to the config file, like every other path here.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def _key(base: Path, raw: dict[str, Any]) -> KeyConfig:
+    return KeyConfig(
+        backend=str(raw.get("backend", "file")),
+        key_file=_path(base, raw.get("key_file")),
+        cert_file=_path(base, raw.get("cert_file")),
+        password_file=_path(base, raw.get("password_file")),
+        suite=str(raw.get("suite", "rsa-sha1")),
+        generate=bool(raw.get("generate", False)),
+        key_type=str(raw.get("key_type", "rsa")),
+        reader=raw.get("reader"),
+        card_number=str(raw["card_number"]) if raw.get("card_number") else None,
+        pin=str(raw["pin"]) if raw.get("pin") is not None else None,
+        pin_file=_path(base, raw.get("pin_file")),
+        cards=tuple(str(c) for c in raw.get("cards") or ()),
+        card_timeout=float(raw.get("card_timeout", 10.0)),
+    )
+
+
+def _emulated_card(base: Path, raw: dict[str, Any]) -> EmulatedCardConfig:
+    try:
+        return EmulatedCardConfig(
+            number=str(raw["number"]),
+            key_file=_path(base, raw["key_file"]) or base,
+            cert_file=_path(base, raw["cert_file"]) or base,
+            pin_file=_path(base, raw["pin_file"]) or base,
+            delay=float(raw.get("delay", 0.24)),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"emulated card entry is missing {exc.args[0]!r}") from exc
+
+
+def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
+    try:
+        return EnterpriseConfig(
+            code=str(raw["code"]),
+            name=str(raw["name"]),
+            dxp_id=str(raw["dxp_id"]),
+            api_keys=tuple(str(k) for k in raw.get("api_keys", ())),
+            key=_key(base, raw.get("key") or {}),
+            webhook=raw.get("webhook"),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"enterprise entry is missing {exc.args[0]!r}") from exc
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config section {name!r} must be a mapping")
+    return value
+
+
+def _http(raw: dict[str, Any]) -> HttpConfig:
+    # Several processes on one machine share a config file but not a port.
+    port = os.environ.get("CUSTOMS_GATEWAY_HTTP_PORT")
+    return HttpConfig(**{**raw, **({"port": int(port)} if port else {})})
+
+
+def _sim(base: Path, raw: dict[str, Any]) -> SimConfig:
+    url = _sqlite_relative(base, str(raw.get("database_url", SimConfig.database_url)))
+    known = {k: raw[k] for k in SimConfig.__dataclass_fields__ if k in raw}
+    known["database_url"] = url
+    return SimConfig(**known)
+
+
+def _days(raw: Any, name: str) -> frozenset[date]:
+    """Dates as YAML dates or text, and ranges "2026-02-15..2026-02-23" (both ends in)."""
+    days: set[date] = set()
+    for item in raw or ():
+        first, _, last = str(item).partition("..")
+        try:
+            start = date.fromisoformat(first.strip())
+            end = date.fromisoformat((last or first).strip())
+        except ValueError as exc:
+            raise ConfigError(f"summary.{name}: {item!r} is not a date or a range") from exc
+        days.update(start + timedelta(days=n) for n in range((end - start).days + 1))
+    return frozenset(days)
+
+
+def _summary(raw: dict[str, Any]) -> SummaryConfig:
+    plain = {k: raw[k] for k in SummaryConfig.__dataclass_fields__ if k in raw}
+    plain["holidays"] = _days(raw.get("holidays"), "holidays")
+    plain["working_weekends"] = _days(raw.get("working_weekends"), "working_weekends")
+    made = SummaryConfig(**plain)
+    if made.cycle not in ("monthly", "weekly"):
+        raise ConfigError(f"summary.cycle must be monthly or weekly, not {made.cycle!r}")
+    if not 1 <= made.applies_per_message <= 100 or made.max_lists_per_apply < 1:
+        raise ConfigError("summary: applies_per_message is 1..100 (XSD), max_lists_per_apply ≥ 1")
+    return made
+
+
+def from_dict(raw: dict[str, Any], base: Path) -> Config:
+    amqp = _section(raw, "amqp")
+    intake = _section(raw, "intake")
+    db_url = os.environ.get("CUSTOMS_GATEWAY_DB_URL") or _section(raw, "database").get(
+        "url", "sqlite:///var/gateway.db"
+    )
+    return Config(
+        database_url=_sqlite_relative(base, str(db_url)),
+        amqp=AmqpConfig(
+            url=os.environ.get("CUSTOMS_GATEWAY_AMQP_URL") or amqp.get("url", AmqpConfig.url),
+            prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", amqp.get("prefix", "")),
+            delivery_limit=int(amqp.get("delivery_limit", 5)),
+            queue_type=str(amqp.get("queue_type", "quorum")),
+        ),
+        http=_http(_section(raw, "http")),
+        intake=IntakeConfig(
+            folder=_path(base, intake.get("folder")),
+            settle_seconds=float(intake.get("settle_seconds", 1.0)),
+            poll_seconds=float(intake.get("poll_seconds", 0.5)),
+            max_bytes=int(intake.get("max_bytes", IntakeConfig.max_bytes)),
+            parcels_per_message=int(
+                intake.get("parcels_per_message", IntakeConfig.parcels_per_message)
+            ),
+        ),
+        sim=_sim(base, _section(raw, "customs_sim")),
+        enterprises=tuple(_enterprise(base, e) for e in raw.get("enterprises") or ()),
+        default_enterprise=raw.get("default_enterprise"),
+        state_dir=_path(base, raw.get("state_dir", "var")) or base / "var",
+        admin_api_keys=tuple(str(k) for k in raw.get("admin_api_keys", ())),
+        sign_algorithms=dict(raw.get("sign_algorithms") or {}),
+        emulated_cards=tuple(_emulated_card(base, c) for c in raw.get("emulated_cards") or ()),
+        summary=_summary(_section(raw, "summary")),
+        systems=tuple(str(name) for name in raw.get("systems") or ()),
+    )
+
+
+def load(path: str | Path | None = None) -> Config:
+    chosen = Path(path or os.environ.get("CUSTOMS_GATEWAY_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {chosen}: {exc.strerror}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {chosen} must hold a mapping")
+    return from_dict(raw, chosen.resolve().parent)
+
+
+def topology_for(config: Config) -> Topology:
+    """The broker names and queue settings this configuration declares and uses."""
+    amqp = config.amqp
+    return Topology(
+        prefix=amqp.prefix, delivery_limit=amqp.delivery_limit, queue_type=amqp.queue_type
+    )

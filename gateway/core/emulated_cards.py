@@ -1,0 +1,57 @@
+"""Emulated IC cards for the demo, from the configuration's `emulated_cards` list.
+
+The gateway then signs exactly as with real cards (backend "card", PC/SC), but the cards are
+`devices.iccard` emulators in a private pcscd that this process starts (root needed: mount
+and network namespaces). Card i goes into reader i (`devices.rig.reader_name`). A missing PIN
+file is created with a random PIN (0600): the card and the gateway then read the same file.
+One rig per process (libpcsclite picks its daemon once per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+import threading
+from pathlib import Path
+
+from devices.iccard import EnterpriseCard
+from devices.rig import CardRig, card_from_files, reader_name
+from gateway.core.config import Config, EmulatedCardConfig
+
+log = logging.getLogger(__name__)
+
+_rig: CardRig | None = None
+_lock = threading.Lock()
+
+
+def start_emulated_cards(config: Config) -> CardRig | None:
+    """Start the rig and insert the configured cards (once per process); None if none."""
+    global _rig
+    if not config.emulated_cards:
+        return None
+    with _lock:
+        if _rig is None:
+            workdir = Path(tempfile.mkdtemp(prefix="emulated-cards-"))
+            _rig = CardRig(workdir, slots=len(config.emulated_cards)).start()
+        for index, card in enumerate(config.emulated_cards):
+            if not _rig.slots[index].present:
+                _rig.insert(index, _card(card))
+                log.info("emulated card %s in reader %s", card.number, reader_name(index))
+        return _rig
+
+
+def _card(card: EmulatedCardConfig) -> EnterpriseCard:
+    return card_from_files(
+        card.number, card.key_file, card.cert_file, _pin(card.pin_file), card.delay
+    )
+
+
+def _pin(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{secrets.randbelow(10**6):06d}\n")
+    return path.read_text().rstrip("\r\n")

@@ -1,0 +1,100 @@
+"""Enterprises, their API keys and their key bindings.
+
+API keys are stored as SHA-256 digests: they are long random tokens, so a slow password
+hash would only cost latency on every request without adding safety.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.core.config import EnterpriseConfig, KeyConfig
+from gateway.core.models import ApiKey, Enterprise
+from gateway.errors import AccessDenied
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an enterprise (sees only its own records) or an admin (sees all)."""
+
+    enterprise_id: int | None
+    enterprise_code: str | None
+    is_admin: bool = False
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return "cgw_" + secrets.token_urlsafe(32)
+
+
+def binding(key: KeyConfig) -> dict[str, Any]:
+    """The key binding kept in the database; paths only, never a password (R-COM-3)."""
+    return {
+        "backend": key.backend,
+        "key_file": str(key.key_file) if key.key_file else None,
+        "cert_file": str(key.cert_file) if key.cert_file else None,
+        "password_file": str(key.password_file) if key.password_file else None,
+        "suite": key.suite,
+        "key_type": key.key_type,
+        "reader": key.reader,
+        "card_number": key.card_number,
+        "pin_file": str(key.pin_file) if key.pin_file else None,
+        "cards": list(key.cards),
+        "card_timeout": key.card_timeout,
+    }
+
+
+def upsert(session: Session, ent: EnterpriseConfig) -> Enterprise:
+    row = session.scalar(select(Enterprise).where(Enterprise.code == ent.code))
+    if row is None:
+        row = Enterprise(code=ent.code, name=ent.name, dxp_id=ent.dxp_id)
+        session.add(row)
+    row.name, row.dxp_id, row.webhook = ent.name, ent.dxp_id, ent.webhook
+    row.key_binding = binding(ent.key)
+    cert = ent.key.cert_file
+    row.certificate_pem = cert.read_text() if cert and Path(cert).exists() else None
+    session.flush()
+    for key in ent.api_keys:
+        add_api_key(session, key, enterprise_id=row.id)
+    return row
+
+
+def add_api_key(
+    session: Session, api_key: str, *, enterprise_id: int | None, is_admin: bool = False
+) -> None:
+    digest = hash_key(api_key)
+    existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    if existing is None:
+        session.add(ApiKey(key_hash=digest, enterprise_id=enterprise_id, is_admin=is_admin))
+    elif existing.enterprise_id != enterprise_id or existing.is_admin != is_admin:
+        raise AccessDenied("an API key may belong to one enterprise only")
+
+
+def authenticate(session: Session, api_key: str | None) -> Caller:
+    if not api_key:
+        raise AccessDenied("missing API key (header X-API-Key)")
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(api_key)))
+    if row is None or row.revoked_at is not None:
+        raise AccessDenied("unknown or revoked API key")
+    if row.is_admin:
+        return Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+    ent = session.get(Enterprise, row.enterprise_id)
+    assert ent is not None  # foreign key
+    return Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+
+
+def by_code(session: Session, code: str) -> Enterprise:
+    row = session.scalar(select(Enterprise).where(Enterprise.code == code))
+    if row is None:
+        raise AccessDenied(f"enterprise {code!r} is not registered with the gateway")
+    return row

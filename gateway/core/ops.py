@@ -1,0 +1,552 @@
+"""Tools for ops when things fail: queue depths, dead letters, stuck records (CLI and API).
+
+Queue depths and consumer counts come from a passive `queue_declare`, which answers both
+without touching the queue. Dead letters wait in `<queue>.dead` (see transports/topology.py)
+with the broker's `x-death` header saying why (`rejected`: a handler refused the message;
+`delivery_limit`: it failed on every delivery; `expired`) and where the message was first
+published. They are read with `basic_get` and left unacknowledged, so listing changes
+nothing: the ones not acted on go back to the queue when the channel closes. A replay
+re-publishes the original body and properties to the original exchange and routing key,
+waits for the broker's confirm, and only then acks the dead letter — a crash in between
+replays it twice, which receivers absorb (CopMsgId / message_id deduplication), and never
+loses it.
+
+Every API route here needs an admin key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+import click
+import pika
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.core import enterprises, registry
+from gateway.core.config import Config
+from gateway.core.models import Document, Outbox, utcnow
+from gateway.core.status import Status
+from gateway.errors import AccessDenied, GatewayError, NotFound, TransportError
+from transports.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, RETRY_HEADER
+from transports.publisher import close_quietly, connection_parameters
+from transports.topology import Topology
+
+NOT_FOUND = 404
+#: headers the broker or the retry path added; a replay starts the message's life afresh
+_DEATH_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue",
+                  "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
+                  "x-last-death-reason", "x-delivery-count", RETRY_HEADER,
+                  ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER)  # fmt: skip
+#: states in which the gateway or customs, not the enterprise, must move a record on
+IN_FLIGHT = (
+    Status.PENDING_SIGN, Status.SIGNING_FAILED, Status.SIGNED, Status.SENT, Status.SEND_FAILED,
+    Status.EPORT_SAVED, Status.DECLARING, Status.SENT_TO_CUSTOMS,
+)  # fmt: skip
+
+
+# --- queues ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    queue: str
+    messages: int | None  # None: the queue does not exist
+    consumers: int | None
+    dead_letters: int | None
+
+
+def watched_queues(config: Config, topology: Topology) -> list[str]:
+    """The consuming queues of this deployment (their `.dead` queues go with them)."""
+    queues = [b.queue for b in topology.bindings]
+    return queues + [topology.notify_queue(e.code) for e in config.enterprises]
+
+
+@contextmanager
+def _channel(config: Config, name: str = "gateway-ops") -> Iterator[_Channels]:
+    connection = pika.BlockingConnection(connection_parameters(config.amqp.url, name))
+    try:
+        yield _Channels(connection)
+    finally:
+        close_quietly(connection)
+
+
+class _Channels:
+    """One connection; a fresh channel after the broker closed one (404 on a passive declare)."""
+
+    def __init__(self, connection: pika.BlockingConnection) -> None:
+        self.connection = connection
+        self.channel = connection.channel()
+
+    def counts(self, queue: str) -> tuple[int, int] | None:
+        try:
+            ok = self.channel.queue_declare(queue, passive=True).method
+        except ChannelClosedByBroker as exc:
+            if exc.reply_code != NOT_FOUND:
+                raise
+            self.channel = self.connection.channel()
+            return None
+        return ok.message_count, ok.consumer_count
+
+
+def queue_stats(config: Config, topology: Topology) -> list[QueueStats]:
+    """Ready messages and consumers of every consuming queue, and its dead letters."""
+    out = []
+    with _channel(config) as ch:
+        for queue in watched_queues(config, topology):
+            live, dead = ch.counts(queue), ch.counts(topology.dead_queue(queue))
+            out.append(
+                QueueStats(
+                    queue,
+                    live[0] if live else None,
+                    live[1] if live else None,
+                    dead[0] if dead else None,
+                )
+            )
+    return out
+
+
+def resolve_queue(config: Config, topology: Topology, name: str) -> str:
+    """A consuming queue by its full name or its name without the deployment prefix."""
+    known = watched_queues(config, topology)
+    for queue in known:
+        if name in (queue, queue.removeprefix(topology.prefix)):
+            return queue
+    raise NotFound(f"no consuming queue {name!r} (known: {', '.join(known)})")
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead letter: why it died, where it came from, and the original message."""
+
+    id: str  # the message_id, or a digest of the body when the publisher set none
+    queue: str  # the queue it died in
+    reason: str  # rejected / delivery_limit / expired / maxlen
+    exchange: str  # where it was first published, for a replay
+    routing_key: str
+    deaths: int  # how many times it died (replayed letters can die again)
+    died_at: str | None
+    content_type: str | None
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: str = ""  # UTF-8 text, or base64 when the body is not text
+    body_encoding: str = "utf-8"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _death(headers: dict[str, Any]) -> dict[str, Any]:
+    deaths = headers.get("x-death") or []
+    return dict(deaths[0]) if deaths and isinstance(deaths[0], dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _origin(headers: dict[str, Any], death: dict[str, Any]) -> tuple[str, str]:
+    # Letters re-published by a classic queue's retry path went through the default exchange:
+    # the consumer wrote the real origin into its own headers.
+    keys = death.get("routing-keys") or [""]
+    exchange = headers.get(ORIGINAL_EXCHANGE_HEADER, death.get("exchange", ""))
+    routing_key = headers.get(ORIGINAL_ROUTING_KEY_HEADER, keys[0])
+    return _text(exchange), _text(routing_key)
+
+
+def _letter(props: pika.BasicProperties, body: bytes) -> DeadLetter:
+    headers = dict(props.headers or {})
+    death = _death(headers)
+    exchange, routing_key = _origin(headers, death)
+    try:
+        text, encoding = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(body).decode("ascii"), "base64"
+    died = death.get("time")
+    return DeadLetter(
+        id=props.message_id or "sha256:" + hashlib.sha256(body).hexdigest()[:32],
+        queue=_text(death.get("queue", "")),
+        reason=_text(death.get("reason", "unknown")),
+        exchange=exchange,
+        routing_key=routing_key,
+        deaths=int(death.get("count", 1) or 1),
+        died_at=died.isoformat() if isinstance(died, datetime) else None,
+        content_type=props.content_type,
+        headers={k: _jsonable(v) for k, v in headers.items() if k not in _DEATH_HEADERS},
+        body=text,
+        body_encoding=encoding,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class _Held:
+    tag: int
+    props: pika.BasicProperties
+    body: bytes
+    letter: DeadLetter
+
+
+def _hold(channel: BlockingChannel, dead_queue: str, limit: int) -> list[_Held]:
+    """Take up to `limit` dead letters without acking them (they return if not acted on)."""
+    held: list[_Held] = []
+    while len(held) < limit:
+        method, props, body = channel.basic_get(dead_queue, auto_ack=False)
+        if method is None:
+            break
+        held.append(_Held(method.delivery_tag, props, body, _letter(props, body)))
+    return held
+
+
+def list_dead_letters(
+    config: Config, topology: Topology, queue: str, limit: int = 100
+) -> list[DeadLetter]:
+    """The dead letters of `queue`, oldest first; nothing is removed."""
+    dead = topology.dead_queue(resolve_queue(config, topology, queue))
+    with _channel(config) as ch:
+        letters = [h.letter for h in _hold(ch.channel, dead, limit)]
+        _give_back(ch.channel)
+        return letters
+
+
+def _give_back(channel: BlockingChannel) -> None:
+    """Return every letter held and not acted on (closing the channel would too, later)."""
+    channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+
+
+@dataclass(frozen=True)
+class DeadLetterAction:
+    action: str  # replayed / discarded
+    queue: str
+    done: list[str]
+    missing: list[str]  # ids asked for that are not (or no longer) in the dead-letter queue
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def replay_dead_letters(
+    config: Config, topology: Topology, queue: str, ids: Sequence[str] | None
+) -> DeadLetterAction:
+    """Re-publish the chosen dead letters (None: all) where they were first published."""
+    return _act(config, topology, queue, ids, replay=True)
+
+
+def discard_dead_letters(
+    config: Config, topology: Topology, queue: str, ids: Sequence[str] | None
+) -> DeadLetterAction:
+    """Drop the chosen dead letters (None: all) for good."""
+    return _act(config, topology, queue, ids, replay=False)
+
+
+MAX_BATCH = 10_000
+
+
+def _act(
+    config: Config, topology: Topology, queue: str, ids: Sequence[str] | None, *, replay: bool
+) -> DeadLetterAction:
+    name = resolve_queue(config, topology, queue)
+    wanted = None if ids is None else set(ids)
+    done: list[str] = []
+    with _channel(config) as ch:
+        channel = ch.channel
+        channel.confirm_delivery()  # a replay is acked only once the broker has the copy
+        for held in _hold(channel, topology.dead_queue(name), MAX_BATCH):
+            if wanted is not None and held.letter.id not in wanted:
+                continue  # not chosen: back to the queue when the channel closes
+            if replay:
+                _republish(channel, held)
+            channel.basic_ack(held.tag)
+            done.append(held.letter.id)
+        _give_back(channel)
+    missing = sorted(wanted - set(done)) if wanted is not None else []
+    return DeadLetterAction("replayed" if replay else "discarded", name, done, missing)
+
+
+def _republish(channel: BlockingChannel, held: _Held) -> None:
+    props = held.props
+    headers = {k: v for k, v in (props.headers or {}).items() if k not in _DEATH_HEADERS}
+    props.headers = headers or None
+    letter = held.letter
+    if not letter.exchange and not letter.routing_key:
+        raise NotFound(f"dead letter {letter.id} has no x-death origin to replay to")
+    try:
+        channel.basic_publish(letter.exchange, letter.routing_key, held.body, props, mandatory=True)
+    except (UnroutableError, NackError) as exc:
+        # Nothing is acked: this letter and every one held with it go back to the queue.
+        raise TransportError(
+            f"replay of {letter.id} to {letter.exchange!r}/{letter.routing_key!r} refused: "
+            f"{type(exc).__name__}; the dead letters stay where they are"
+        ) from exc
+
+
+# --- stuck records ---------------------------------------------------------------------------
+
+
+def stuck_records(
+    session: Session,
+    older_than: timedelta,
+    statuses: Sequence[str] | None = None,
+    limit: int = 500,
+) -> dict[str, Any]:
+    """Records unchanged for longer than `older_than` in a state someone else must move on
+    (by default the in-flight states), and outbox rows not yet published for as long."""
+    wanted = [_status(s) for s in statuses] if statuses else [s.value for s in IN_FLIGHT]
+    before = utcnow() - older_than
+    stmt = (
+        select(Document)
+        .where(Document.status.in_(wanted), Document.updated_at < before)
+        .order_by(Document.updated_at)
+    )
+    rows = [d for d in session.scalars(stmt.limit(limit)) if not _final(d)]
+    unsent = select(func.count()).where(Outbox.sent_at.is_(None), Outbox.created_at < before)
+    return {
+        "older_than_seconds": int(older_than.total_seconds()),
+        "statuses": wanted,
+        "records": [_stuck(d) for d in rows],
+        "outbox_unsent": session.scalar(unsent) or 0,
+    }
+
+
+def _status(name: str) -> str:
+    try:
+        return Status(name).value
+    except ValueError:
+        raise NotFound(f"no status {name!r} (known: {', '.join(Status)})") from None
+
+
+def _final(doc: Document) -> bool:
+    kind = registry.kind(doc.kind)
+    return kind is not None and kind.is_final(Status(doc.status))
+
+
+def _stuck(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "enterprise_id": doc.enterprise_id,
+        "kind": doc.kind,
+        "business_key": doc.business_key,
+        "status": doc.status,
+        "since": doc.updated_at.isoformat(),
+        "status_info": doc.status_info,
+    }
+
+
+# --- HTTP API (admin only) -------------------------------------------------------------------
+
+
+def _admin(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Request:
+    with request.app.state.gateway.db.session() as session:
+        caller = enterprises.authenticate(session, x_api_key)
+    if not caller.is_admin:
+        raise AccessDenied("ops tools need an admin key")
+    return request
+
+
+Admin = Annotated[Request, Depends(_admin)]
+
+
+class Selection(BaseModel):
+    """Which dead letters to act on: `ids`, or `all: true`."""
+
+    ids: list[str] = []
+    all: bool = False
+
+
+def _chosen(selection: Selection) -> list[str] | None:
+    if selection.all:
+        return None
+    if not selection.ids:
+        raise NotFound("name the dead letters to act on (ids), or set all: true")
+    return selection.ids
+
+
+def router() -> APIRouter:
+    """`/v1/ops/...`: queues, dead letters, stuck records. Every route needs an admin key."""
+    api = APIRouter(prefix="/v1/ops", tags=["ops"])
+
+    def gw(request: Request) -> Any:
+        return request.app.state.gateway
+
+    @api.get("/queues")
+    def queues(request: Admin) -> list[dict[str, Any]]:
+        g = gw(request)
+        return [asdict(s) for s in queue_stats(g.config, g.topology)]
+
+    @api.get("/dead-letters/{queue}")
+    def dead_letters(
+        request: Admin, queue: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[dict[str, Any]]:
+        g = gw(request)
+        return [d.as_dict() for d in list_dead_letters(g.config, g.topology, queue, limit)]
+
+    @api.post("/dead-letters/{queue}/replay")
+    def replay(request: Admin, queue: str, selection: Selection) -> dict[str, Any]:
+        g = gw(request)
+        return replay_dead_letters(g.config, g.topology, queue, _chosen(selection)).as_dict()
+
+    @api.post("/dead-letters/{queue}/discard")
+    def discard(request: Admin, queue: str, selection: Selection) -> dict[str, Any]:
+        g = gw(request)
+        return discard_dead_letters(g.config, g.topology, queue, _chosen(selection)).as_dict()
+
+    @api.get("/stuck")
+    def stuck(
+        request: Admin,
+        older_than: Annotated[int, Query(ge=0, description="seconds")] = 600,
+        status: Annotated[list[str] | None, Query()] = None,
+    ) -> dict[str, Any]:
+        with gw(request).db.session() as session:
+            return stuck_records(session, timedelta(seconds=older_than), status)
+
+    return api
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+@click.group("ops")
+def cli() -> None:
+    """Ops tools: queue depths, dead letters (list, replay, discard), stuck records."""
+
+
+def _loaded(ctx: click.Context) -> tuple[Config, Topology]:
+    from gateway.core import config as config_mod
+    from gateway.core.config import topology_for
+
+    cfg = config_mod.load((ctx.find_root().obj or {}).get("config_path"))
+    return cfg, topology_for(cfg)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+@cli.command("queues")
+@click.pass_context
+def queues_command(ctx: click.Context) -> None:
+    """Ready messages, consumers and dead letters of every consuming queue."""
+    cfg, topo = _loaded(ctx)
+    click.echo(f"{'queue':<40} {'ready':>8} {'consumers':>10} {'dead':>8}")
+    for s in queue_stats(cfg, topo):
+        cells = [("-" if v is None else str(v)) for v in (s.messages, s.consumers, s.dead_letters)]
+        click.echo(f"{s.queue:<40} {cells[0]:>8} {cells[1]:>10} {cells[2]:>8}")
+
+
+@cli.command("dead-letters")
+@click.argument("queue")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per letter, with body")
+@click.pass_context
+def dead_letters_command(ctx: click.Context, queue: str, limit: int, as_json: bool) -> None:
+    """List the dead letters of QUEUE with the reason; nothing is removed."""
+    cfg, topo = _loaded(ctx)
+    letters = _guarded(lambda: list_dead_letters(cfg, topo, queue, limit))
+    for d in letters:
+        if as_json:
+            _echo_json(d.as_dict())
+        else:
+            click.echo(
+                f"{d.id}  {d.reason:<15} x{d.deaths}  from {d.exchange or '(default)'}"
+                f" / {d.routing_key}  died {d.died_at or '?'}  {len(d.body)} chars"
+            )
+    click.echo(f"{len(letters)} dead letter(s) in {queue}")
+
+
+def _selection(ids: tuple[str, ...], every: bool) -> list[str] | None:
+    if every == bool(ids):
+        raise click.UsageError("give dead-letter ids, or --all (not both)")
+    return None if every else list(ids)
+
+
+@cli.command("replay")
+@click.argument("queue")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="every dead letter of QUEUE")
+@click.pass_context
+def replay_command(ctx: click.Context, queue: str, ids: tuple[str, ...], every: bool) -> None:
+    """Re-publish dead letters of QUEUE to where they were first published."""
+    cfg, topo = _loaded(ctx)
+    chosen = _selection(ids, every)
+    _echo_json(_guarded(lambda: replay_dead_letters(cfg, topo, queue, chosen)).as_dict())
+
+
+@cli.command("discard")
+@click.argument("queue")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="every dead letter of QUEUE")
+@click.pass_context
+def discard_command(ctx: click.Context, queue: str, ids: tuple[str, ...], every: bool) -> None:
+    """Drop dead letters of QUEUE for good."""
+    cfg, topo = _loaded(ctx)
+    chosen = _selection(ids, every)
+    _echo_json(_guarded(lambda: discard_dead_letters(cfg, topo, queue, chosen)).as_dict())
+
+
+@cli.command("stuck")
+@click.option("--older-than", default="10m", show_default=True, help="e.g. 90s, 10m, 2h, 1d")
+@click.option("--status", "statuses", multiple=True, help="states to look at (default: in flight)")
+@click.pass_context
+def stuck_command(ctx: click.Context, older_than: str, statuses: tuple[str, ...]) -> None:
+    """Records unchanged in an in-flight state for longer than --older-than."""
+    from gateway.core.db import Database
+
+    cfg, _topo = _loaded(ctx)
+    db = Database(cfg.database_url)
+    with db.session() as session:
+        found = _guarded(lambda: stuck_records(session, parse_age(older_than), statuses or None))
+    for r in found["records"]:
+        click.echo(
+            f"{r['id']:>8}  {r['kind']:<12} {r['business_key']:<40} {r['status']:<16}"
+            f" since {r['since'][:19]}"
+        )
+    click.echo(
+        f"{len(found['records'])} record(s) stuck; {found['outbox_unsent']} outbox row(s)"
+        " unpublished"
+    )
+
+
+def parse_age(text: str) -> timedelta:
+    """`90s`, `10m`, `2h`, `1d` or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use e.g. 90s, 10m, 2h, 1d") from None
+
+
+T = TypeVar("T")
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc

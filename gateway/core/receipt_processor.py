@@ -1,0 +1,345 @@
+"""Turning customs receipts into status changes (R-COM-4).
+
+Receipts are correlated by business keys (ceb-messages.md), never by the receipt guid; a
+CEB900 by the CopMsgId of the envelope it answers. They are applied in returnTime order: one
+older than the last applied is kept in the history but does not move the record, and nothing
+moves a record out of a final state. A receipt that matches nothing is stored for ops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.codes import ExchangeErrorCode
+from gateway.core import logs, metrics, registry
+from gateway.core.db import Database
+from gateway.core.history import Change, Notifier, Source, record, record_ignored
+from gateway.core.kinds import DocumentKind, key_text
+from gateway.core.models import Document, Message, Receipt, documents_of
+from gateway.core.status import Status, later_in_lifecycle, status_for_return
+from gateway.errors import InvalidMessage, ReceiptError
+from receipts.parse import (
+    ParsedReceipt,
+    ParsedSummaryResult,
+    ReceiptEntity,
+    exchange_code,
+    parse_message,
+)
+from transports.envelope import unwrap
+
+log = logging.getLogger(__name__)
+
+#: statuses in which no declaration of the record is with customs: receipts cannot apply
+NOT_AT_CUSTOMS = frozenset({Status.SAVED, Status.PENDING_SIGN, Status.SIGNING_FAILED})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receipt_id: int | None
+    outcome: str  # matched / partly_matched / unmatched / unreadable / duplicate
+    applied: int = 0
+
+
+class ReceiptProcessor:
+    def __init__(self, db: Database, notifier: Notifier | None) -> None:
+        self.db = db
+        self.notifier = notifier
+
+    @metrics.timed("receipt", lambda outcome: outcome.outcome)
+    def handle_envelope(self, body: bytes) -> Outcome:
+        """One delivery from the receipts queue: a DxpMsg around a receipt."""
+        try:
+            env = unwrap(body)
+        except InvalidMessage as exc:
+            return self._unreadable(body, None, f"envelope cannot be read: {exc.message}")
+        return self.handle(env.data, cop_msg_id=env.cop_msg_id)
+
+    @logs.with_context(lambda _self, _data, cop_msg_id=None: {"cop_msg_id": cop_msg_id})
+    def handle(self, data: bytes, cop_msg_id: str | None = None) -> Outcome:
+        try:
+            parsed = parse_message(data)
+        except ReceiptError as exc:
+            return self._unreadable(data, cop_msg_id, exc.message)
+        with self.db.session() as session:
+            digest = hashlib.sha256(data).hexdigest()
+            if _seen(session, digest):
+                return Outcome(None, "duplicate")
+            if isinstance(parsed, ParsedSummaryResult):
+                return self._summary_result(session, data, digest, parsed, cop_msg_id)
+            row = _store(session, data, digest, parsed, cop_msg_id)
+            applied, matched = self._apply_all(session, parsed, row.id)
+            row.outcome = _outcome(matched, len(parsed.entities))
+            return Outcome(row.id, row.outcome, applied)
+
+    def _summary_result(
+        self,
+        session: Session,
+        data: bytes,
+        digest: str,
+        parsed: ParsedSummaryResult,
+        cop_msg_id: str | None,
+    ) -> Outcome:
+        """CEB792 (R-ECX-8): no receipt of a record, but a result the business system that
+        declares it applies (`BusinessSystem.results`); kept as unmatched when none does."""
+        handler = registry.result_handler(parsed.message_type)
+        if handler is None:
+            row = _keep(session, data, digest, parsed.message_type, cop_msg_id)
+            return Outcome(row.id, row.outcome)
+        done = handler(session, data, digest, parsed, cop_msg_id, self.notifier)
+        return Outcome(done.receipt_id, done.outcome, done.finalised)
+
+    def _unreadable(self, data: bytes, cop_msg_id: str | None, why: str) -> Outcome:
+        log.warning("unreadable receipt kept for ops: %s", why)
+        with self.db.session() as session:
+            row = Receipt(
+                raw=data,
+                sha256=hashlib.sha256(data).hexdigest(),
+                cop_msg_id=cop_msg_id,
+                parsed={},
+                error=why,
+                outcome="unreadable",
+            )
+            session.add(row)
+            session.flush()
+            return Outcome(row.id, "unreadable")
+
+    def _apply_all(
+        self, session: Session, parsed: ParsedReceipt, receipt_id: int
+    ) -> tuple[int, int]:
+        applied = matched = 0
+        # Apply in returnTime order so one receipt message with several steps ends right.
+        entities = sorted(parsed.entities, key=lambda e: _return_time(e) or "")
+        live = _live_documents(session, entities)
+        for entity in entities:
+            docs = _correlate(session, entity, live)
+            matched += bool(docs)
+            for kind, doc in docs:
+                applied += self._apply(session, kind, doc, entity, receipt_id)
+        return applied, matched
+
+    @logs.with_context(
+        lambda _self, _s, _kind, doc, _entity, receipt_id: {
+            "document_id": doc.id,
+            "receipt_id": receipt_id,
+        }
+    )
+    def _apply(
+        self,
+        session: Session,
+        kind: DocumentKind,
+        doc: Document,
+        entity: ReceiptEntity,
+        receipt_id: int,
+    ) -> int:
+        change = _change(entity, receipt_id, kind)
+        if change is None:
+            record_ignored(session, doc, _as_info(entity, receipt_id), "unknown returnStatus")
+            return 0
+        why = _refusal(kind, doc, change)
+        if why:
+            record_ignored(session, doc, change, why)
+            return 0
+        doc.last_return_time = change.return_time or doc.last_return_time
+        doc.customs_numbers = {**(doc.customs_numbers or {}), **entity.assigned_numbers()}
+        record(session, doc, change, self.notifier)
+        if kind.after_change is not None:
+            kind.after_change(session, doc, change, entity.fields, self.notifier)
+        return 1
+
+
+def _keep(
+    session: Session, data: bytes, digest: str, msg_type: str, cop_msg_id: str | None
+) -> Receipt:
+    row = Receipt(raw=data, sha256=digest, msg_type=msg_type, cop_msg_id=cop_msg_id,
+                  parsed={}, outcome="unmatched")  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _seen(session: Session, digest: str) -> bool:
+    stmt = select(Receipt.id).where(Receipt.sha256 == digest, Receipt.outcome != "unreadable")
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _store(
+    session: Session, data: bytes, digest: str, parsed: ParsedReceipt, cop_msg_id: str | None
+) -> Receipt:
+    row = Receipt(
+        raw=data,
+        sha256=digest,
+        msg_type=parsed.message_type,
+        cop_msg_id=cop_msg_id,
+        parsed={"guid": parsed.guid, "entities": [_entity_json(e) for e in parsed.entities]},
+        outcome="unmatched",
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _entity_json(entity: ReceiptEntity) -> dict[str, object]:
+    fields = {k: v for k, v in entity.fields.items() if k != "oriBizMessage"}
+    return {"kind": entity.kind, "fields": fields}
+
+
+def _outcome(matched: int, total: int) -> str:
+    if matched == total:
+        return "matched"
+    return "partly_matched" if matched else "unmatched"
+
+
+def _return_time(entity: ReceiptEntity) -> str | None:
+    """returnTime as 17 digits, so that string order is time order."""
+    raw = entity.fields.get("returnTime", "").strip()
+    if len(raw) == 14 and raw.isdigit():
+        return raw + "000"
+    return raw if len(raw) == 17 and raw.isdigit() else None
+
+
+def _change(entity: ReceiptEntity, receipt_id: int, kind: DocumentKind) -> Change | None:
+    if entity.kind == "MessageReturn":
+        status: Status | None = _exchange_failure(entity.return_info)
+    elif kind.receipt_statuses is not None:  # the kind's own codes (appointments)
+        code = entity.return_status.strip()
+        status = Status.STORE_FAILED if code.startswith("-") else kind.receipt_statuses.get(code)
+    else:
+        status = status_for_return(entity.return_status)
+    if status is None:
+        return None
+    return Change(
+        status,
+        Source.CUSTOMS,
+        entity.return_info,
+        receipt_id,
+        entity.return_status,
+        _return_time(entity),
+    )
+
+
+def _as_info(entity: ReceiptEntity, receipt_id: int) -> Change:
+    return Change(
+        Status.SENT,
+        Source.CUSTOMS,
+        entity.return_info,
+        receipt_id,
+        entity.return_status,
+        _return_time(entity),
+    )
+
+
+def _exchange_failure(return_info: str) -> Status:
+    """CEB900: security codes (1000-1999) are signature failures, the rest format failures."""
+    code = exchange_code(return_info)
+    try:
+        family = ExchangeErrorCode(code).family if code else "format"
+    except ValueError:
+        family = "security" if code and 1000 <= int(code) < 2000 else "format"
+    return Status.SECURITY_FAILED if family == "security" else Status.FORMAT_FAILED
+
+
+def _refusal(kind: DocumentKind, doc: Document, change: Change) -> str | None:
+    current = Status(doc.status)
+    if kind.is_final(current):
+        return f"the record is already {current.value}, a final state"
+    if current in NOT_AT_CUSTOMS:
+        return f"the record is {current.value}: no declaration of it is with customs"
+    last, new = doc.last_return_time, change.return_time
+    if new and last and new == last and later_in_lifecycle(change.to, current):
+        return None  # same millisecond: the later lifecycle step wins
+    if new and last and new <= last:
+        return f"returnTime {new} is not newer than the last applied {last}"
+    return None
+
+
+#: business keys looked up in one statement (a receipt message holds up to 100 entities)
+LOOKUP_CHUNK = 500
+
+LiveDocuments = dict[tuple[str, str], Document]
+
+
+def _live_documents(session: Session, entities: list[ReceiptEntity]) -> LiveDocuments:
+    """The live record of every entity's business key, by (kind, business key): one locked
+    query per kind instead of one per entity. Each of those per-entity queries also flushed
+    the previous entity's changes first (autoflush), a round trip or two per receipt entity:
+    most of the receipt consumer's time on PostgreSQL. Rows are locked in id order, so two
+    consumers locking overlapping sets cannot deadlock."""
+    wanted: dict[str, set[str]] = {}
+    for entity in entities:
+        kind = _entity_kind(entity)
+        if kind is not None:
+            key = key_text(entity.key(kind.receipt_key_fields))
+            wanted.setdefault(kind.name, set()).add(key)
+    found: LiveDocuments = {}
+    for name, keys in wanted.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), LOOKUP_CHUNK):
+            stmt = (
+                select(Document)
+                .where(
+                    Document.kind == name,
+                    Document.business_key.in_(ordered[start : start + LOOKUP_CHUNK]),
+                    Document.status != Status.DELETED.value,
+                )
+                .order_by(Document.id)
+                .with_for_update()
+            )
+            found.update(((name, doc.business_key), doc) for doc in session.scalars(stmt))
+    return found
+
+
+def _entity_kind(entity: ReceiptEntity) -> DocumentKind | None:
+    if entity.kind == "MessageReturn":
+        return None
+    return registry.for_receipt_entity(entity.kind)
+
+
+def _correlate(
+    session: Session, entity: ReceiptEntity, live: LiveDocuments
+) -> list[tuple[DocumentKind, Document]]:
+    if entity.kind == "MessageReturn":
+        return _by_cop_msg_id(session, entity.fields.get("oriCopMsgId", ""))
+    kind = _entity_kind(entity)
+    if kind is None:
+        return []
+    key = entity.key(kind.receipt_key_fields)
+    doc = live.get((kind.name, key_text(key))) or _by_key(session, kind, key)
+    return [(kind, doc)] if doc is not None else []
+
+
+def _by_key(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Document | None:
+    base = select(Document).where(Document.kind == kind.name)
+    # The live record first; a deleted one still takes its own late receipts into its history.
+    # Two queries, not one ordered by "is deleted": only a query that says status != deleted
+    # can use the partial unique index on (kind, business_key); the single query scanned the
+    # whole table, so every receipt got slower as the table grew.
+    exact = base.where(Document.business_key == key_text(key))
+    # Locked: two consumers applying receipts of one record must not both read the old state.
+    live = exact.where(Document.status != Status.DELETED.value).limit(1).with_for_update()
+    found = session.scalars(live).first()
+    if found is None:
+        latest = exact.order_by(Document.id.desc()).limit(1).with_for_update()
+        found = session.scalars(latest).first()
+    if found is not None or key[-1]:
+        return found
+    # An optional trailing key field (payNo) left out of the receipt: match on the rest.
+    prefix = key_text(key[:-1]) + "|"
+    live = base.where(
+        Document.business_key.startswith(prefix, autoescape=True),
+        Document.status != Status.DELETED.value,
+    )
+    rows = list(session.scalars(live.limit(2)))
+    return rows[0] if len(rows) == 1 else None
+
+
+def _by_cop_msg_id(session: Session, cop_msg_id: str) -> list[tuple[DocumentKind, Document]]:
+    msg = session.scalar(select(Message).where(Message.cop_msg_id == cop_msg_id))
+    kind = registry.for_message(msg.msg_type) if msg is not None else None
+    if msg is None or kind is None:
+        return []
+    return [(kind, d) for d in documents_of(session, msg.id)]

@@ -1,0 +1,265 @@
+"""Wiring: builds the gateway's parts from the configuration and runs its workers.
+
+Workers are threads of one process (signing, outbox relay, receipts consumer, inbound-queue
+consumer, folder watcher, HTTP API). Several such processes can run against one PostgreSQL
+database and one broker: claims use row locks with SKIP LOCKED, consumers compete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+import pika
+from pika.exceptions import AMQPError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from gateway.core import enterprises, registry
+from gateway.core.config import Config, topology_for
+from gateway.core.db import Database
+from gateway.core.folder import FolderIntake
+from gateway.core.history import Notifier
+from gateway.core.intake import Intake
+from gateway.core.migrate import upgrade
+from gateway.core.receipt_processor import ReceiptProcessor
+from gateway.core.relay import OutboxRelay
+from gateway.core.signing import Keyring, SigningWorker
+from gateway.errors import AccessDenied, MisuseError
+from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
+from transports.batch import BatchPublisher
+from transports.publisher import connection_parameters
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "x-api-key"
+#: receipts applied in one transaction at most (and the receipts consumer's prefetch)
+RECEIPT_BATCH = 50
+
+
+def ensure_test_keys(config: Config) -> None:
+    """Create the self-signed identities that config marks `generate: true` (demo, tests)."""
+    from signers.testkeys import ensure_identity
+
+    for ent in config.enterprises:
+        key = ent.key
+        if key.generate and key.key_file and key.cert_file:
+            if key.key_file.exists() and key.cert_file.exists():
+                continue
+            made_key, made_cert = ensure_identity(
+                key.key_file.parent, ent.code, key_type=key.key_type, common_name=ent.name
+            )
+            if made_key != key.key_file:
+                made_key.replace(key.key_file)
+            if made_cert != key.cert_file:
+                made_cert.replace(key.cert_file)
+
+
+def declare_topology(config: Config, topology: Topology) -> None:
+    params = connection_parameters(config.amqp.url, "gateway-setup")
+    connection = pika.BlockingConnection(params)
+    try:
+        channel = connection.channel()
+        topology.declare(channel)
+        for ent in config.enterprises:
+            topology.declare_notify_queue(channel, ent.code)
+    finally:
+        connection.close()
+
+
+@dataclass
+class Gateway:
+    config: Config
+    db: Database = field(init=False)
+    topology: Topology = field(init=False)
+    notifier: Notifier = field(init=False)
+    keyring: Keyring = field(init=False)
+    intake: Intake = field(init=False)
+    signer: SigningWorker = field(init=False)
+    receipts: ReceiptProcessor = field(init=False)
+    _wakers: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        registry.ensure_installed(self.config.systems)
+        self.db = Database(self.config.database_url)
+        self.topology = topology_for(self.config)
+        self.notifier = Notifier(self.topology)
+        self.db.before_commit.append(self.notifier.flush)
+        self.keyring = Keyring(
+            self.config.sign_algorithms, {e.code: e.key for e in self.config.enterprises}
+        )
+        self.signer = SigningWorker(
+            self.db, self.keyring, self.topology, self.notifier, on_signed=self._wake_relays
+        )
+        self.intake = Intake(
+            self.db,
+            self.notifier,
+            max_bytes=self.config.intake.max_bytes,
+            on_declared=self.signer.wake.set,
+        )
+        self.receipts = ReceiptProcessor(self.db, self.notifier)
+
+    def _wake_relays(self) -> None:
+        for wake in self._wakers:
+            wake()
+
+    def prepare(self, *, broker: bool = True) -> None:
+        """Migrate the database, register enterprises, declare the broker topology."""
+        ensure_test_keys(self.config)
+        if self.config.emulated_cards:  # demo: emulated IC cards behind a private pcscd
+            from gateway.core.emulated_cards import start_emulated_cards
+
+            start_emulated_cards(self.config)
+        upgrade(self.db)
+        with self.db.session() as session:
+            if not self.db.is_sqlite:
+                # Several processes starting together register the same enterprises.
+                session.execute(text("SELECT pg_advisory_xact_lock(7263002)"))
+            for ent in self.config.enterprises:
+                enterprises.upsert(session, ent)
+            for key in self.config.admin_api_keys:
+                enterprises.add_api_key(session, key, enterprise_id=None, is_admin=True)
+        if broker:
+            declare_topology(self.config, self.topology)
+
+    def prepare_when_ready(self, timeout: float = 120.0) -> None:
+        """`prepare`, waiting for the database and the broker when they are (re)starting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.prepare()
+                return
+            except (DBAPIError, AMQPError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("database or broker not ready (%s); retrying", type(exc).__name__)
+                time.sleep(2.0)
+
+    def new_relay(self) -> OutboxRelay:
+        publisher = BatchPublisher(self.config.amqp.url, name="gateway-relay")
+        relay = OutboxRelay(self.db, publisher, self.notifier)
+        self._wakers.append(relay.wake.set)
+        return relay
+
+    def handle_receipt(self, delivery: Delivery) -> None:
+        if self._apply_envelope(delivery):
+            self._wake_relays()  # status notifications are waiting in the outbox
+
+    def _apply_envelope(self, delivery: Delivery) -> bool:
+        """One envelope from customs; False when it was reference data, not a receipt."""
+        for takes in registry.installed().reference_handlers():  # APT110 and the like
+            if takes(self.db, delivery.body):
+                return False
+        self.receipts.handle_envelope(delivery.body)
+        return True
+
+    def handle_receipts(self, deliveries: list[Delivery]) -> None:
+        """The receipts that arrived together, applied in one transaction, in arrival order.
+
+        Why: applying a receipt is a few statements, but its own transaction also cost a
+        session, a commit, a notification row and an ack: the largest share of the gateway's
+        time when each declaration brings two receipts. The same code applies them, so the
+        same order and refusal rules hold; a failure makes the consumer redo them one by one.
+        """
+        with self.db.together():
+            for delivery in deliveries:
+                self._apply_envelope(delivery)
+        self._wake_relays()
+
+    def workers(
+        self, stop: threading.Event, *, folder: bool = True, idle: float = 0.5
+    ) -> list[threading.Thread]:
+        """Start every background worker; they stop when `stop` is set.
+
+        `idle`: how often the signer and the relay look for work when nothing wakes them. In
+        one process intake wakes them at once; when intake runs in other processes (`serve
+        --no-workers` next to `serve --no-http`), only this poll does, so keep it short there.
+        """
+        url = self.config.amqp.url
+        jobs: dict[str, Callable[[], None]] = {
+            "signer": lambda: self.signer.run(stop, idle),
+            "relay": lambda: self.new_relay().run(stop, idle),
+            "receipts": lambda: Consumer(
+                url,
+                self.topology.receipts_queue,
+                self.handle_receipt,
+                name="gateway-receipts",
+                retry_limit=self.topology.consumer_retry_limit,
+                batch_handler=self.handle_receipts,
+                prefetch=RECEIPT_BATCH,
+            ).run(stop),
+            "inbound": lambda: Consumer(
+                url,
+                self.topology.inbound_queue,
+                InboundHandler(self).handle,
+                name="gateway-inbound",
+                retry_limit=self.topology.consumer_retry_limit,
+            ).run(stop),
+        }
+        # The systems' batch jobs (R-APT-9, R-ECX-8…): every process schedules them; a
+        # database lease lets one run each round.
+        for job in registry.installed().jobs():
+            if job.enabled(self.config):
+                jobs[job.name] = partial(job.run, self, stop)
+        if folder and self.config.intake.folder is not None:
+            watcher = FolderIntake(
+                self.intake, self.config.intake.folder, self.config.intake.settle_seconds
+            )
+            jobs["folder"] = lambda: watcher.run(stop, self.config.intake.poll_seconds)
+        threads = [
+            threading.Thread(target=job, name=name, daemon=True) for name, job in jobs.items()
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+
+class InboundHandler:
+    """The inbound RabbitMQ channel: a declaration per message, the API key in a header.
+
+    The answer (record ids or every error) goes to the message's `reply_to` queue. A refused
+    message without `reply_to` has nobody to tell, so it is dead-lettered for ops to see.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._local = threading.local()
+
+    def _publisher(self) -> Publisher:
+        pub = getattr(self._local, "publisher", None)
+        if pub is None:
+            gw = self.gateway
+            pub = Publisher(gw.config.amqp.url, gw.topology, name="gateway-replies", declare=False)
+            self._local.publisher = pub
+        return pub
+
+    def handle(self, delivery: Delivery) -> None:
+        try:
+            answer = {"ok": True, **self._submit(delivery)}
+        except MisuseError as exc:
+            if not delivery.reply_to:
+                raise PermanentFailure(f"refused and no reply_to: {exc.message}") from exc
+            answer = {"ok": False, **exc.as_dict()}
+        if delivery.reply_to:
+            self._publisher().publish(
+                "",
+                delivery.reply_to,
+                json.dumps(answer, ensure_ascii=False).encode(),
+                message_id=f"reply-{delivery.message_id or ''}",
+                correlation_id=delivery.correlation_id or delivery.message_id,
+                content_type="application/json",
+            )
+
+    def _submit(self, delivery: Delivery) -> dict[str, object]:
+        key = delivery.headers.get(API_KEY_HEADER)
+        with self.gateway.db.session() as session:
+            caller = enterprises.authenticate(session, str(key) if key else None)
+        if caller.enterprise_code is None:
+            raise AccessDenied("declarations are submitted with an enterprise's API key")
+        result = self.gateway.intake.submit(caller.enterprise_code, delivery.body, "amqp")
+        return result.as_dict()

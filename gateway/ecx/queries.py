@@ -1,0 +1,451 @@
+"""Queries of the export set (R-COM-7, R-ECX-3..7, R-ECX-9; manual chapters 2.4-2.7, 3.4-3.10,
+4.2-4.3, 5.2, 6.1): inventory lists by status group, revoke applications, returns, tallies,
+summary applications, arrivals, departures, total/sub waybill lists and B2B lists.
+
+Every query is scoped to the caller (an enterprise sees its own records, an admin all) and
+bounded by the entry time (入库时间, the record's `created_at`) to one calendar month, as the
+manual's "入库时间最大区间为一个自然月": from 2026-01-31 the window may end 2026-02-28, never
+later. Times without a zone are Beijing time, like every time on the manual's screens.
+
+Filters on what the store keeps (status, business key, customs numbers) are SQL. The rest
+(orderNo, logisticsNo, tradeMode…) lives only in the stored XML: those records are read in
+entry order and their newest version parsed, page by page, until the page is full — so such
+a query answers `has_more` instead of a total, and parses no more than it must. No table or
+column is added for them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from gateway import xmlsafe
+from gateway.codes import CEB_NS, CHINA_TZ
+from gateway.core.enterprises import Caller
+from gateway.core.kinds import DocumentKind, key_text
+from gateway.core.models import Document, Message, Version, utcnow
+from gateway.core.queries import MAX_PAGE_SIZE, document_summary
+from gateway.core.status import Status
+from gateway.ecx.kinds_full import (
+    ARRIVAL,
+    DEPARTURE,
+    INVENTORY,
+    INVT_CANCEL,
+    REFUND,
+    REFUND_TALLY,
+    SUMMARY,
+    WAYBILL_TOTAL,
+)
+from gateway.errors import InvalidMessage, NotFound, Violation
+
+QUERY = "R-COM-7"
+B2B = "R-ECX-9"
+B2B_TRADE_MODES = frozenset({"9710", "9810"})  # B2B direct export, export to overseas warehouse
+TRADE_MODES = frozenset({"9610", "1210", *B2B_TRADE_MODES})
+SCAN_CHUNK = 500  # records parsed per round when a filter needs the XML
+
+# --- status groups ------------------------------------------------------------------------
+
+S = Status
+#: declared and not concluded: on its way, at the e-port, stored or reviewed by customs, or
+#: failed before customs stored it (returned, send/storage/format/signature failures)
+DECLARED_OPEN = frozenset({
+    S.PENDING_SIGN, S.SIGNING_FAILED, S.SIGNED, S.SENT, S.SEND_FAILED, S.EPORT_SAVED,
+    S.DECLARING, S.SENT_TO_CUSTOMS, S.CUSTOMS_SEND_FAILED, S.RETURNED, S.STORE_FAILED,
+    S.FORMAT_FAILED, S.SECURITY_FAILED, S.STORED, S.MANUAL_REVIEW, S.INSPECTION,
+    S.SUSPENDED, S.HANDED_OVER,
+})  # fmt: skip
+SAVED = frozenset({S.SAVED})
+
+#: inventory lists (R-ECX-5, manual 3.4-3.6): 未审结 → 已审结 399 → 放行 800 → 结关 899 → 结案
+INVENTORY_GROUPS = {
+    "saved": SAVED,
+    "unconcluded": DECLARED_OPEN,
+    "concluded": frozenset({S.CONCLUDED}),
+    "released": frozenset({S.RELEASED}),
+    "closed": frozenset({S.CLOSED}),
+    "finalised": frozenset({S.FINALISED}),
+    "revoked": frozenset({S.REVOKED}),
+}
+#: documents customs concludes by storing them (120): arrivals, departures, total/sub
+#: waybill lists, tallies, summary applications (manual 2.4/2.5: 未审结/已审结运抵单)
+STORED_GROUPS = {
+    "saved": SAVED,
+    "unconcluded": DECLARED_OPEN - {S.STORED},
+    "concluded": frozenset({S.STORED}),
+}
+#: revoke applications: approved (399) means the list is revoked
+REVOKE_GROUPS = {
+    "saved": SAVED,
+    "unconcluded": DECLARED_OPEN,
+    "concluded": frozenset({S.CONCLUDED}),
+}
+#: returns: customs stores, may hand over (505) or suspend (600), and ends by releasing (800)
+RETURN_GROUPS = {**REVOKE_GROUPS, "released": frozenset({S.RELEASED})}
+ALL = "all"  # every status but deleted
+
+
+class Where(Enum):
+    """Where a filter field is kept: in the business key, the customs numbers or the XML."""
+
+    KEY = "key"
+    NUMBERS = "numbers"
+    XML = "xml"
+
+
+@dataclass(frozen=True)
+class ExportList:
+    name: str
+    kind: DocumentKind
+    groups: Mapping[str, frozenset[Status]]
+    #: filter field (wire name) → where it is kept
+    filters: Mapping[str, Where]
+    #: head fields shown for each record, read from its XML
+    shown: tuple[str, ...]
+    #: implicit filter: allowed values of an XML field (B2B: tradeMode 9710/9810)
+    fixed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+_X, _K, _N = Where.XML, Where.KEY, Where.NUMBERS
+_INVENTORY_FILTERS = {
+    "copNo": _K, "invtNo": _N, "orderNo": _X, "logisticsNo": _X, "tradeMode": _X,
+}  # fmt: skip
+_INVENTORY_SHOWN = (
+    "copNo", "orderNo", "logisticsNo", "invtNo", "tradeMode", "statisticsFlag", "ebcCode",
+    "agentCode", "ieDate",
+)  # fmt: skip
+_BATCH_SHOWN = ("copNo", "msgCount", "msgSeqNo", "billNo", "logisticsCode")
+
+LISTS: dict[str, ExportList] = {
+    x.name: x
+    for x in (
+        ExportList("inventories", INVENTORY, INVENTORY_GROUPS, _INVENTORY_FILTERS,
+                   _INVENTORY_SHOWN),
+        ExportList("b2b", INVENTORY, INVENTORY_GROUPS, _INVENTORY_FILTERS, _INVENTORY_SHOWN,
+                   {"tradeMode": B2B_TRADE_MODES}),
+        ExportList("revokes", INVT_CANCEL, REVOKE_GROUPS, {"copNo": _K, "invtNo": _X},
+                   ("copNo", "invtNo", "reason", "ebcCode")),
+        ExportList("returns", REFUND, RETURN_GROUPS,
+                   {"coElNo": _K, "invtNo": _X, "logisticsNo": _X, "tradeMode": _X},
+                   ("coElNo", "invtNo", "logisticsNo", "tradeMode", "reason", "ebcCode")),
+        ExportList("tallies", REFUND_TALLY, STORED_GROUPS,
+                   {"coElNo": _K, "invtNo": _X, "logisticsNo": _X},
+                   ("coElNo", "invtNo", "logisticsNo", "billNo", "location")),
+        ExportList("summaries", SUMMARY, STORED_GROUPS, {"copNo": _K, "invtNo": _X},
+                   ("copNo", "ebcCode", "startTime", "endTime", "msgCount", "msgSeqNo")),
+        ExportList("arrivals", ARRIVAL, STORED_GROUPS, {"copNo": _K, "logisticsNo": _X},
+                   _BATCH_SHOWN),
+        ExportList("departures", DEPARTURE, STORED_GROUPS, {"copNo": _K, "logisticsNo": _X},
+                   _BATCH_SHOWN),
+        ExportList("waybill_totals", WAYBILL_TOTAL, STORED_GROUPS,
+                   {"copNo": _K, "logisticsNo": _X, "invtNo": _X}, _BATCH_SHOWN),
+    )
+}  # fmt: skip
+
+
+# --- the entry-time window (R-COM-7) ------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same Beijing wall time `months` later, the day clamped to the month's last
+    (2026-01-31 + 1 month = 2026-02-28): what "one calendar month" means on the manual's
+    screens."""
+    local = moment.astimezone(CHINA_TZ)
+    index = local.year * 12 + local.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(local.day, calendar.monthrange(year, month + 1)[1])
+    return local.replace(year=year, month=month + 1, day=day)
+
+
+def _beijing(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=CHINA_TZ)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Entry time from `start` to `end`, both included."""
+
+    start: datetime
+    end: datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v.astimezone(CHINA_TZ).isoformat() for k, v in self.__dict__.items()}
+
+
+def entry_window(
+    start: datetime | None, end: datetime | None, now: datetime | None = None
+) -> Window:
+    """The window asked for, the missing side one calendar month from the other (both
+    missing: the month up to now); refused when it ends first or spans more than a month."""
+    start, end = _beijing(start), _beijing(end)
+    if start is None:
+        end = end or (now or utcnow())
+        start = add_months(end, -1)
+    if end is None:
+        end = add_months(start, 1)
+    latest = add_months(start, 1)
+    span = f"{start:%Y-%m-%d %H:%M:%S}..{end:%Y-%m-%d %H:%M:%S}"
+    if end < start:
+        raise InvalidMessage([Violation(QUERY, "entry_to", "ends before entry_from", value=span)])
+    # Month steps do not invert at month ends (03-31 − 1 month = 02-28, + 1 month = 03-28):
+    # a month counted back from the end is a calendar month too.
+    if end > latest and start < add_months(end, -1):
+        text = (
+            "the entry-time window (入库时间) spans at most one calendar month: from "
+            f"{start:%Y-%m-%d %H:%M:%S} it ends {latest:%Y-%m-%d %H:%M:%S} at the latest"
+        )
+        raise InvalidMessage([Violation(QUERY, "entry_to", text, value=span)])
+    return Window(start, end)
+
+
+# --- the filter ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    group: str = ALL
+    entry_from: datetime | None = None
+    entry_to: datetime | None = None
+    #: wire field name → value: copNo, coElNo, orderNo, logisticsNo, invtNo, tradeMode
+    match: Mapping[str, str] = field(default_factory=dict)
+    page: int = 1
+    page_size: int = 50
+
+
+def export_list(name: str) -> ExportList:
+    found = LISTS.get(name)
+    if found is None:
+        raise NotFound(f"no export list {name!r}; lists: {', '.join(LISTS)}")
+    return found
+
+
+def _statuses(listing: ExportList, group: str) -> frozenset[Status] | None:
+    if group == ALL:
+        return None
+    statuses = listing.groups.get(group)
+    if statuses is None:
+        allowed = ", ".join([ALL, *listing.groups])
+        text = f"is not a status group of {listing.name}; groups: {allowed}"
+        raise InvalidMessage([Violation(QUERY, "group", text, value=group)])
+    return statuses
+
+
+def _check_match(listing: ExportList, match: Mapping[str, str]) -> list[Violation]:
+    found = []
+    for name, value in match.items():
+        if name not in listing.filters:
+            allowed = ", ".join(listing.filters)
+            text = f"{listing.name} are not filtered by {name}; filters: {allowed}"
+            found.append(Violation(QUERY, name, text, value=value))
+    mode = match.get("tradeMode")
+    allowed_modes = listing.fixed.get("tradeMode", TRADE_MODES)
+    if mode and mode not in allowed_modes:
+        rule = B2B if "tradeMode" in listing.fixed else QUERY
+        text = (
+            f"tradeMode (贸易方式) of {listing.name} is one of {', '.join(sorted(allowed_modes))}"
+        )
+        found.append(Violation(rule, "tradeMode", text, value=mode))
+    return found
+
+
+# --- SQL part -----------------------------------------------------------------------------
+
+
+def _base(listing: ExportList, caller: Caller, statuses: frozenset[Status] | None,
+          window: Window) -> Select[Any]:  # fmt: skip
+    stmt = select(Document).where(
+        Document.kind == listing.kind.name,
+        Document.status != Status.DELETED.value,
+        Document.created_at >= window.start,
+        Document.created_at <= window.end,
+    )
+    if not caller.is_admin:
+        stmt = stmt.where(Document.enterprise_id == caller.enterprise_id)
+    if statuses is not None:
+        stmt = stmt.where(Document.status.in_([s.value for s in statuses]))
+    return stmt
+
+
+def _key_pattern(kind: DocumentKind, name: str, value: str) -> str:
+    """A LIKE pattern for one field of the stored key ('|' never occurs in key fields)."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    parts = ["%" if f != name else escaped for f in kind.key_fields]
+    return "|".join(parts)
+
+
+def _sql_filters(stmt: Any, listing: ExportList, match: Mapping[str, str]) -> Any:
+    for name, value in match.items():
+        where = listing.filters[name]
+        if where is Where.KEY:
+            pattern = _key_pattern(listing.kind, name, value)
+            stmt = stmt.where(Document.business_key.like(pattern, escape="\\"))
+        elif where is Where.NUMBERS:
+            stmt = stmt.where(Document.customs_numbers[name].as_string() == value)
+    return stmt
+
+
+# --- XML part -----------------------------------------------------------------------------
+
+
+class Records:
+    """The record elements of documents' newest versions, each message parsed once."""
+
+    def __init__(self, session: Session, kind: DocumentKind) -> None:
+        self.session = session
+        self.kind = kind
+        self._roots: dict[int, etree._Element] = {}
+
+    def of(self, docs: Sequence[Document]) -> dict[int, etree._Element | None]:
+        newest = self._newest([d.id for d in docs])
+        self._parse(set(newest.values()) - set(self._roots))
+        return {d.id: self._find(d, newest.get(d.id)) for d in docs}
+
+    def _newest(self, doc_ids: list[int]) -> dict[int, int]:
+        rows = self.session.execute(
+            select(Version.document_id, Version.message_id)
+            .where(Version.document_id.in_(doc_ids))
+            .order_by(Version.number)
+        )
+        return {doc_id: message_id for doc_id, message_id in rows}  # the last number wins
+
+    def _parse(self, message_ids: set[int]) -> None:
+        if message_ids:
+            rows = self.session.execute(
+                select(Message.id, Message.original).where(Message.id.in_(message_ids))
+            )
+            self._roots.update({m: xmlsafe.parse(bytes(raw)).getroot() for m, raw in rows})
+
+    def _find(self, doc: Document, message_id: int | None) -> etree._Element | None:
+        root = self._roots.get(message_id) if message_id is not None else None
+        if root is None:
+            return None
+        records = self.kind.records(root)
+        return next(
+            (r.element for r in records if key_text(r.business_key) == doc.business_key), None
+        )
+
+
+def _values(record: etree._Element, name: str) -> set[str]:
+    """Every value of field `name` in the record: its head and its lines."""
+    return {(e.text or "").strip() for e in record.iter(f"{{{CEB_NS}}}{name}")}
+
+
+def _first(record: etree._Element, name: str) -> str:
+    """The first value of field `name` in document order: the head's, for a head field."""
+    element = next(record.iter(f"{{{CEB_NS}}}{name}"), None)
+    return "" if element is None else (element.text or "").strip()
+
+
+def _xml_matchers(listing: ExportList, match: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    wanted = {n: frozenset({v}) for n, v in match.items() if listing.filters[n] is Where.XML}
+    return {**listing.fixed, **wanted}
+
+
+def _matches(record: etree._Element | None, matchers: Mapping[str, frozenset[str]]) -> bool:
+    return record is not None and all(_values(record, n) & ok for n, ok in matchers.items())
+
+
+def _scan(stmt: Any, session: Session, records: Records,
+          matchers: Mapping[str, frozenset[str]]) -> Iterator[Document]:  # fmt: skip
+    """Documents whose XML matches, in the query's order (newest first), parsed a chunk at
+    a time. Each chunk starts after the last one seen, not at an offset: records entered
+    meanwhile do not shift the scan."""
+    after: Any = None
+    while True:
+        chunk = list(session.scalars(_after(stmt, after).limit(SCAN_CHUNK)))
+        found = records.of(chunk)
+        yield from (d for d in chunk if _matches(found[d.id], matchers))
+        if len(chunk) < SCAN_CHUNK:
+            return
+        after = chunk[-1]
+
+
+def _after(stmt: Any, last: Document | None) -> Any:
+    if last is None:
+        return stmt
+    older = Document.created_at < last.created_at
+    same_time = and_(Document.created_at == last.created_at, Document.id < last.id)
+    return stmt.where(or_(older, same_time))
+
+
+# --- the query ----------------------------------------------------------------------------
+
+
+def search(
+    session: Session, caller: Caller, name: str, flt: ExportFilter, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """One page of an export list, newest entry first."""
+    listing = export_list(name)
+    problems = _check_match(listing, flt.match)
+    if problems:
+        raise InvalidMessage(problems)
+    window = entry_window(flt.entry_from, flt.entry_to, now)
+    stmt = _base(listing, caller, _statuses(listing, flt.group), window)
+    stmt = _sql_filters(stmt, listing, flt.match).order_by(
+        Document.created_at.desc(), Document.id.desc()
+    )
+    size, page = max(1, min(flt.page_size, MAX_PAGE_SIZE)), max(1, flt.page)
+    records = Records(session, listing.kind)
+    matchers = _xml_matchers(listing, flt.match)
+    if matchers:
+        docs, total, more = _page_by_scan(stmt, session, records, matchers, page, size)
+    else:
+        docs, total, more = _page_by_sql(stmt, session, page, size)
+    return {
+        "list": listing.name, "kind": listing.kind.name, "group": flt.group,
+        "window": window.as_dict(), "page": page, "page_size": size, "total": total,
+        "has_more": more, "items": _items(listing, docs, records),
+    }  # fmt: skip
+
+
+def _page_by_sql(
+    stmt: Any, session: Session, page: int, size: int
+) -> tuple[list[Document], int, bool]:
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    docs = list(session.scalars(stmt.offset((page - 1) * size).limit(size)))
+    return docs, total, page * size < total
+
+
+def _page_by_scan(stmt: Any, session: Session, records: Records,
+                  matchers: Mapping[str, frozenset[str]], page: int,
+                  size: int) -> tuple[list[Document], None, bool]:  # fmt: skip
+    """Skip the earlier pages' matches, keep this page's, and look for one more."""
+    wanted = page * size + 1
+    found: list[Document] = []
+    for doc in _scan(stmt, session, records, matchers):
+        found.append(doc)
+        if len(found) == wanted:
+            break
+    return found[(page - 1) * size : page * size], None, len(found) == wanted
+
+
+def _items(listing: ExportList, docs: list[Document], records: Records) -> list[dict[str, Any]]:
+    found = records.of(docs)  # parsed already when the XML was filtered
+    return [_item(listing, d, found[d.id]) for d in docs]
+
+
+def _item(listing: ExportList, doc: Document, record: etree._Element | None) -> dict[str, Any]:
+    out = document_summary(doc)
+    if record is None:
+        return out
+    shown = {n: _first(record, n) for n in listing.shown}
+    out["fields"] = {**{n: v for n, v in shown.items() if v}, **_numbers(doc)}
+    lines = [c for c in record if isinstance(c.tag, str) and c.tag.endswith("List")]
+    if lines:
+        out["lines"] = len(lines)
+    return out
+
+
+def _numbers(doc: Document) -> dict[str, str]:
+    """Numbers customs assigned (invtNo, preNo…) win over the XML, which may predate them."""
+    return {k: v for k, v in (doc.customs_numbers or {}).items() if k in ("invtNo", "sumNo")}
