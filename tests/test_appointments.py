@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.appointments import samples as apt
+from gateway.appointments.codes import AptStatus
 from gateway.core.intake import check
 from gateway.core.status import Status
 from tests.apt_fixtures import (
@@ -243,7 +244,7 @@ def test_no_declaration_qualification_R_APT_3(env: AptEnv) -> None:
     assert rules_of(found) == ["R-APT-3"] and found[0].value == UNQUALIFIED_CONSIGNEE
 
 
-@pytest.mark.parametrize("blocking", [Status.CLEARED_NO_FEEDBACK, Status.OVERDUE])
+@pytest.mark.parametrize("blocking", [AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE])
 def test_cleared_without_feedback_blocks_new_appointments_R_APT_3(
     env: AptEnv, blocking: Status
 ) -> None:
@@ -267,14 +268,14 @@ def test_cleared_without_feedback_blocks_new_appointments_R_APT_3(
     )
     found = env.refused(msg, "2026-11-20 09:00", CARRIER)
     assert rules_of(found) == ["R-APT-3"] and found[0].value == GENERAL_CONSIGNEE
-    env.set_status(first, Status.EXPLAINED)
+    env.set_status(first, AptStatus.EXPLAINED)
     env.submit(_request("B2"), "2026-11-20 09:00")
 
 
 # --- R-APT-7 cancellation ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", [Status.ACCEPTED, Status.BOOKED])
+@pytest.mark.parametrize("state", [AptStatus.ACCEPTED, AptStatus.BOOKED])
 def test_cancel_one_minute_before_and_at_the_time_R_APT_7(env: AptEnv, state: Status) -> None:
     doc = env.request("C1", SATURDAY, "2026-11-20 09:00")
     env.set_status(doc, state)
@@ -283,7 +284,7 @@ def test_cancel_one_minute_before_and_at_the_time_R_APT_7(env: AptEnv, state: St
     env.submit(apt.cancel_message(EBC, "C1"), "2026-12-05 09:59")
 
 
-@pytest.mark.parametrize("state", [Status.SENT, Status.RETURNED, Status.CANCELLED])
+@pytest.mark.parametrize("state", [Status.SENT, Status.RETURNED, AptStatus.CANCELLED])
 def test_cancel_refused_unless_accepted_or_booked_R_APT_7(env: AptEnv, state: Status) -> None:
     doc = env.request("C2", SATURDAY, "2026-11-20 09:00")
     env.set_status(doc, state)
@@ -316,7 +317,7 @@ def _declarations(env: AptEnv, count: int, **over: str) -> list[str]:
 
 def _booked(env: AptEnv, cop_no: str = "FB") -> int:
     doc = env.request(cop_no, SATURDAY, "2026-11-20 09:00", **SAME)
-    env.set_status(doc, Status.BOOKED)
+    env.set_status(doc, AptStatus.BOOKED)
     return doc
 
 
@@ -349,7 +350,7 @@ def test_feedback_must_match_the_appointment_R_APT_6(env: AptEnv) -> None:
 
 def test_feedback_only_after_approval_R_APT_6(env: AptEnv) -> None:
     doc = env.request("FA", SATURDAY, "2026-11-20 09:00", **SAME)
-    env.set_status(doc, Status.ACCEPTED)
+    env.set_status(doc, AptStatus.ACCEPTED)
     found = env.refused(apt.feedback_message(EBC, "FA", _declarations(env, 1)), "2026-12-06 09:00")
     assert rules_of(found) == ["R-APT-6"] and found[0].value == "accepted"
 
@@ -371,7 +372,7 @@ def test_no_explanation_before_approval_or_after_feedback_R_APT_8(env: AptEnv) -
     doc = env.request("X2", SATURDAY, "2026-11-20 09:00", **SAME)
     found = env.refused(apt.explanation_message(EBC, "X2"), "2026-12-11 09:00")
     assert rules_of(found) == ["R-APT-8"] and found[0].value == "pending_sign"
-    env.set_status(doc, Status.BOOKED)
+    env.set_status(doc, AptStatus.BOOKED)
     env.submit(apt.feedback_message(EBC, "X2", _declarations(env, 1)), "2026-12-06 09:00")
     found = env.refused(apt.explanation_message(EBC, "X2"), "2026-12-11 09:00")
     assert rules_of(found) == ["R-APT-8"] and "fed back" in found[0].message

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
 
 from gateway.appointments import samples as apt
+from gateway.appointments.codes import AptStatus
 from gateway.appointments.deadlines import run_deadlines, take_lease, tick
 from gateway.core.status import Status
 from tests.apt_fixtures import EBC, AptEnv, bj, make_env, rules_of
@@ -26,13 +28,13 @@ def env(tmp_path: Path) -> Iterator[AptEnv]:
     e.db.dispose()
 
 
-def _booked(env: AptEnv, cop_no: str, status: Status = Status.BOOKED) -> int:
+def _booked(env: AptEnv, cop_no: str, status: StrEnum = AptStatus.BOOKED) -> int:
     doc = env.request(cop_no, START, "2026-11-20 09:00")
     env.set_status(doc, status)
     return doc
 
 
-@pytest.mark.parametrize("status", [Status.BOOKED, Status.CLEARED_NO_FEEDBACK])
+@pytest.mark.parametrize("status", [AptStatus.BOOKED, AptStatus.CLEARED_NO_FEEDBACK])
 def test_overdue_from_the_first_minute_after_the_5th_day_R_APT_9(
     env: AptEnv, status: Status
 ) -> None:
@@ -52,7 +54,7 @@ def test_overdue_blocks_until_explained_R_APT_9_R_APT_3(env: AptEnv) -> None:
     )
     assert set(rules_of(found)) == {"R-APT-3"} and "D2" in found[0].message
     env.submit(apt.explanation_message(EBC, "D2"), FIRST_AFTER)  # allowed while overdue
-    env.set_status(doc, Status.EXPLAINED)  # customs' APT102 7
+    env.set_status(doc, AptStatus.EXPLAINED)  # customs' APT102 7
     env.submit(apt.request_message(EBC, [apt.Request("NEXT", bj("2026-12-19 10:00"))]), FIRST_AFTER)
 
 
@@ -76,7 +78,7 @@ def test_reminder_once_a_day_before_the_deadline_R_APT_9(env: AptEnv) -> None:
 
 
 def test_untouched_states_are_not_watched_R_APT_9(env: AptEnv) -> None:
-    for n, status in enumerate([Status.ACCEPTED, Status.CANCELLED, Status.CLEARED]):
+    for n, status in enumerate([AptStatus.ACCEPTED, AptStatus.CANCELLED, AptStatus.CLEARED]):
         _booked(env, f"U{n}", status)
     assert run_deadlines(env.db, FIRST_AFTER + timedelta(days=30)).overdue == ()
 
@@ -91,7 +93,7 @@ def test_one_lease_holder_at_a_time(env: AptEnv) -> None:
 
 def test_several_processes_run_the_job_once(env: AptEnv) -> None:
     _booked(env, "D5")
-    env.set_status(_booked(env, "D6"), Status.BOOKED)
+    env.set_status(_booked(env, "D6"), AptStatus.BOOKED)
     results: list[object] = []
     barrier = threading.Barrier(6)
 
@@ -161,7 +163,7 @@ def test_the_scheduler_runs_the_job_in_a_gateway_process_R_APT_9(env: AptEnv) ->
     start = (datetime.now(CHINA_TZ) - timedelta(days=7)).replace(hour=3, minute=0, second=0)
     at = (start - timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
     doc = env.request("S1", start.strftime("%Y-%m-%d %H:%M"), at)
-    env.set_status(doc, Status.BOOKED)
+    env.set_status(doc, AptStatus.BOOKED)
     stop = threading.Event()
     worker = threading.Thread(target=run_scheduler, args=(env.db, None, stop, 0.2))
     worker.start()

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from gateway.appointments import queries, refdata
 from gateway.appointments import samples as apt
+from gateway.appointments.codes import AptStatus
 from gateway.core.api import create_app
 from gateway.core.enterprises import Caller
 from gateway.core.runtime import Gateway
-from gateway.core.status import Status
 from gateway.errors import InvalidMessage
 from tests.apt_fixtures import ADVANCED_CONSIGNEE, EBC, GENERAL_CONSIGNEE, AptEnv, bj, make_env
 from tests.stack import CARRIER_KEY, EBC_KEY, make_config
@@ -36,7 +36,7 @@ def _caller(env: AptEnv) -> Caller:
 def test_search_by_type_status_windows_and_pre_no_R_APT_10(env: AptEnv) -> None:
     a = env.request("Q1", "2026-12-05 10:00", "2026-11-20 09:00")
     env.request("Q2", "2026-12-12 10:00", "2026-11-27 09:00", consignee=GENERAL_CONSIGNEE)
-    env.set_status(a, Status.BOOKED)
+    env.set_status(a, AptStatus.BOOKED)
     with env.db.session() as s:
         me = _caller(env)
         assert len(queries.search(s, me, enterprise_type="A")) == 2
@@ -67,7 +67,7 @@ def test_windows_of_15_days_and_type_b_needs_the_consignee_R_APT_10(env: AptEnv)
 def test_receipts_per_application_and_batch_delete_of_saved_only_R_APT_10(env: AptEnv) -> None:
     sent = env.request("R1", "2026-12-05 10:00", "2026-11-20 09:00")
     saved = env.request("R2", "2026-12-05 10:00", "2026-11-20 09:00", app_status="1")
-    env.set_status(sent, Status.BOOKED)
+    env.set_status(sent, AptStatus.BOOKED)
     with env.db.session() as s:
         got = queries.receipts(s, _caller(env), sent)
         assert [r["status"] for r in got] == ["booked"]

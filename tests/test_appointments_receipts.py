@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.appointments import receipts
 from gateway.appointments import samples as apt
-from gateway.appointments.codes import APPOINTMENT_STATUSES, AptReturn
+from gateway.appointments.codes import APPOINTMENT_STATUSES, AptReturn, AptStatus
 from gateway.appointments.kinds import APPOINTMENT
 from gateway.appointments.sim import _requests
 from gateway.core.customs_sim.state import SimBase
@@ -36,7 +36,7 @@ def test_every_receipt_passes_its_xsd_and_parses_back() -> None:
 
 def test_appointment_codes_map_to_statuses() -> None:
     assert APPOINTMENT.receipt_statuses is APPOINTMENT_STATUSES
-    assert APPOINTMENT_STATUSES[AptReturn.CLEARED_NO_FEEDBACK] is Status.CLEARED_NO_FEEDBACK
+    assert APPOINTMENT_STATUSES[AptReturn.CLEARED_NO_FEEDBACK] is AptStatus.CLEARED_NO_FEEDBACK
     assert APPOINTMENT_STATUSES[AptReturn.RETURNED] is Status.RETURNED
 
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from gateway.core import kinds, registry
-from gateway.core import checks
+from gateway.core import checks, kinds, registry
 from gateway.core.status import MODIFIABLE, Status
 from gateway.ecx import kinds_full as ecx_full
 from gateway.ecx import samples
 from gateway.ecx import samples_lists as ecx
+from gateway.ecx.status import EcxStatus
 from gateway.xmlsafe import parse
 from receipts.build import build_receipt
 from receipts.parse import RECEIPT_KINDS, parse_receipt
@@ -253,10 +253,10 @@ def test_signatures_and_final_states_per_the_catalogue() -> None:
                         "summary"}  # fmt: skip
     # R-ECX-5: closed (899) is followed by finalised (结案); a revoked list is final for
     # receipts but may be modified and sent again (R-COM-5 plus REVOKED)
-    assert ecx_full.INVENTORY.final_states == {Status.FINALISED, Status.REVOKED}
+    assert ecx_full.INVENTORY.final_states == {EcxStatus.FINALISED, EcxStatus.REVOKED}
     assert not ecx_full.INVENTORY.is_final(Status.STORED)
     assert not ecx_full.INVENTORY.is_final(Status.CLOSED)
-    assert ecx_full.INVENTORY.modifiable_states == MODIFIABLE | {Status.REVOKED}
+    assert ecx_full.INVENTORY.modifiable_states == MODIFIABLE | {EcxStatus.REVOKED}
     assert ecx_full.ARRIVAL.is_final(Status.STORED)
     assert ecx_full.INVENTORY.customs_number_fields == ("preNo", "invtNo")
     assert ecx_full.SUMMARY.customs_number_fields == ("preNo", "sumNo")

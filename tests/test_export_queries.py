@@ -25,6 +25,7 @@ from gateway.core.status import Status
 from gateway.ecx import queries as eq
 from gateway.ecx import samples
 from gateway.ecx import samples_lists as ecx
+from gateway.ecx.status import EcxStatus
 from gateway.errors import InvalidMessage
 from tests.stack import ADMIN, CARRIER_KEY, EBC_KEY, PLATFORM, make_config, raw_config
 
@@ -34,7 +35,7 @@ ORDERS = samples.order_numbers(8, start=971)
 NOS = samples.logistics_numbers(8, start=971)
 #: status of each inventory list, by position; the last one was only saved
 STATUSES = [Status.PENDING_SIGN, Status.STORED, Status.CONCLUDED, Status.RELEASED,
-            Status.CLOSED, Status.FINALISED, Status.RETURNED]  # fmt: skip
+            Status.CLOSED, EcxStatus.FINALISED, Status.RETURNED]  # fmt: skip
 INVT_NO = "29912026E000000971"
 
 

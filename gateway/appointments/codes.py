@@ -44,14 +44,27 @@ class AptReturn(StrEnum):
     RETURNED = "100"  # 退单, returnInfo says why
 
 
-APPOINTMENT_STATUSES: dict[str, Status] = {
-    AptReturn.ACCEPTED: Status.ACCEPTED,
-    AptReturn.BOOKED: Status.BOOKED,
-    AptReturn.CANCELLED: Status.CANCELLED,
-    AptReturn.CLEARED: Status.CLEARED,
-    AptReturn.CLEARED_NO_FEEDBACK: Status.CLEARED_NO_FEEDBACK,
-    AptReturn.OVERDUE: Status.OVERDUE,
-    AptReturn.EXPLAINED: Status.EXPLAINED,
+class AptStatus(StrEnum):
+    """An appointment's own statuses, beyond the core's (registered by `system.SYSTEM`):
+    from APT102 receipts and the deadline job (R-APT-9)."""
+
+    ACCEPTED = "accepted"  # 已受理
+    BOOKED = "booked"  # 预约成功 / 审批通过, with the application number (aptNo)
+    CANCELLED = "cancelled"  # 已取消 (R-APT-7)
+    CLEARED = "cleared"  # 通关完成, declaration numbers fed back (R-APT-6)
+    CLEARED_NO_FEEDBACK = "cleared_no_feedback"  # I-通关完成未反馈: blocks (R-APT-3)
+    OVERDUE = "overdue"  # no feedback 5 days after the appointment time: blocks (R-APT-9)
+    EXPLAINED = "explained"  # 情况说明 accepted by customs (R-APT-8)
+
+
+APPOINTMENT_STATUSES: dict[str, StrEnum] = {
+    AptReturn.ACCEPTED: AptStatus.ACCEPTED,
+    AptReturn.BOOKED: AptStatus.BOOKED,
+    AptReturn.CANCELLED: AptStatus.CANCELLED,
+    AptReturn.CLEARED: AptStatus.CLEARED,
+    AptReturn.CLEARED_NO_FEEDBACK: AptStatus.CLEARED_NO_FEEDBACK,
+    AptReturn.OVERDUE: AptStatus.OVERDUE,
+    AptReturn.EXPLAINED: AptStatus.EXPLAINED,
     AptReturn.RETURNED: Status.RETURNED,
 }
 
@@ -64,17 +77,17 @@ class OpReturn(StrEnum):
     # negative codes: refused by a rule at customs (returnInfo names it)
 
 
-OPERATION_STATUSES: dict[str, Status] = {
+OPERATION_STATUSES: dict[str, StrEnum] = {
     OpReturn.ACCEPTED: Status.STORED,
     OpReturn.RETURNED: Status.RETURNED,
 }
 
 #: the states in which an enterprise may not book (R-APT-3, R-APT-9)
-BLOCKING = frozenset({Status.CLEARED_NO_FEEDBACK, Status.OVERDUE})
+BLOCKING = frozenset({AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE})
 #: approved, no numbers fed back: feedback and explanation are possible (R-APT-6, R-APT-8)
-APPROVED_OPEN = frozenset({Status.BOOKED, Status.CLEARED_NO_FEEDBACK, Status.OVERDUE})
+APPROVED_OPEN = frozenset({AptStatus.BOOKED, AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE})
 #: cancel is possible (R-APT-7)
-CANCELLABLE = frozenset({Status.ACCEPTED, Status.BOOKED})
+CANCELLABLE = frozenset({AptStatus.ACCEPTED, AptStatus.BOOKED})
 
 #: transport modes (运输方式, customs code list)
 TRAF_MODES: dict[str, str] = {

@@ -24,20 +24,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.appointments import rules
+from gateway.appointments.codes import AptStatus
 from gateway.appointments.models import Appointment
 from gateway.codes import CHINA_TZ
 from gateway.core import jobs
 from gateway.core.db import Database
 from gateway.core.history import Change, Notifier, Source, record
 from gateway.core.models import Document, utcnow
-from gateway.core.status import Status
 
 log = logging.getLogger(__name__)
 
 JOB = "apt-deadlines"
 DEADLINE = rules.FEEDBACK_DAYS  # after the appointment time
 REMIND_BEFORE = timedelta(days=1)
-WATCHED = (Status.BOOKED.value, Status.CLEARED_NO_FEEDBACK.value)
+WATCHED = (AptStatus.BOOKED.value, AptStatus.CLEARED_NO_FEEDBACK.value)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _overdue(
         " the appointment time): overdue; new appointments of the declarant and the consignee"
         " are blocked until it is fed back or explained"
     )
-    record(session, doc, Change(Status.OVERDUE, Source.GATEWAY, info), notifier)
+    record(session, doc, Change(AptStatus.OVERDUE, Source.GATEWAY, info), notifier)
     apt.overdue_at = now
     return doc.business_key
 

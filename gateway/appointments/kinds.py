@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.appointments import rules
-from gateway.appointments.codes import APPOINTMENT_STATUSES, OPERATION_STATUSES
+from gateway.appointments.codes import APPOINTMENT_STATUSES, OPERATION_STATUSES, AptStatus
 from gateway.appointments.models import Appointment
 from gateway.appointments.refdata import RefData
 from gateway.codes import AppType
 from gateway.core.kinds import DocumentKind, Record
 from gateway.core.models import Enterprise
-from gateway.core.status import Status
 from gateway.errors import Violation
 
 OPERATION_MANDATORY = ("copNo", "declarantCode")
@@ -158,7 +157,7 @@ APPOINTMENT = DocumentKind(
     receipt_fields=_RECEIPT,
     receipt_assigned=("aptNo",),
     signature_required=True,
-    final_states=frozenset({Status.CANCELLED, Status.CLEARED, Status.EXPLAINED}),
+    final_states=frozenset({AptStatus.CANCELLED, AptStatus.CLEARED, AptStatus.EXPLAINED}),
     customs_number_fields=("aptNo",),
     receipt_echo_fields=_ECHO,
     store_checks=check_requests,

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from lxml import etree
 from sqlalchemy import ColumnElement, select
@@ -33,7 +34,7 @@ from gateway.codes import AppStatus, AppType
 from gateway.core import checks
 from gateway.core.kinds import Record, key_text
 from gateway.core.models import Document
-from gateway.core.status import Status
+from gateway.core.status import Status, status_of
 from gateway.errors import Violation
 
 # --- rule ids and limits -------------------------------------------------------------------------
@@ -418,8 +419,8 @@ class Target:
     document: Document
 
     @property
-    def status(self) -> Status:
-        return Status(self.document.status)
+    def status(self) -> StrEnum:
+        return status_of(self.document.status)
 
 
 def find_target(session: Session, declarant: str, cop_no: str) -> Target | None:

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from gateway.appointments import api, cli, deadlines, kinds, refmessage, sim
+from gateway.appointments.codes import AptStatus
 from gateway.core.system import BusinessSystem, Job
 
 
@@ -18,6 +19,7 @@ SYSTEM = BusinessSystem(
     name="appointments",
     title="appointment clearance (预约通关)",
     kinds=kinds.KINDS,
+    statuses=(AptStatus,),
     sim_behaviours=sim.behaviours(),
     routers=(api.router,),
     commands=cli.COMMANDS,

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -25,7 +26,6 @@ from gateway.core.models import (
     StatusChange,
     utcnow,
 )
-from gateway.core.status import Status
 from transports.topology import Topology
 
 
@@ -37,7 +37,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Change:
-    to: Status
+    to: StrEnum
     source: str
     info: str | None = None
     receipt_id: int | None = None

@@ -35,7 +35,7 @@ from gateway.core.models import (
     Message,
     utcnow,
 )
-from gateway.core.status import MODIFIABLE, Status
+from gateway.core.status import MODIFIABLE, Status, status_of
 from gateway.errors import DuplicateDocument, InvalidMessage, StateConflict, Violation
 from schemas import loader as schemas
 
@@ -451,7 +451,7 @@ def _conflict(
         )
     if live.doc.enterprise_id != ent.id:
         return _dup(kind, rec, "is already declared by another enterprise")
-    status = Status(live.doc.status or "")
+    status = status_of(live.doc.status or "")
     if rec.app_type == AppType.ADD:
         # A saved draft is declared by sending it again with appType 1 (R-COM-2).
         return None if status is Status.SAVED else _dup(kind, rec, f"already exists ({status})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from lxml import etree
@@ -46,8 +47,8 @@ class DocumentKind:
     receipt_fields: str
     signature_required: bool = False
     #: customs statuses after which no receipt may move the record (never backwards)
-    final_states: frozenset[Status] = frozenset({Status.STORED})
-    modifiable_states: frozenset[Status] = MODIFIABLE
+    final_states: frozenset[StrEnum] = frozenset({Status.STORED})
+    modifiable_states: frozenset[StrEnum] = MODIFIABLE
     #: receipt fields that carry numbers customs assigns (kept on the document)
     customs_number_fields: tuple[str, ...] = ()
     #: the numbers a receipt of this kind assigns, when not all of `customs_number_fields`
@@ -61,7 +62,7 @@ class DocumentKind:
     store_checks: Callable[..., list[Any]] | None = None
     #: returnStatus → status for kinds whose receipts use their own codes (appointments);
     #: None for the CEB codes of `gateway.status.status_for_return`
-    receipt_statuses: Mapping[str, Status] | None = None
+    receipt_statuses: Mapping[str, StrEnum] | None = None
     #: what a receipt applied to a record of this kind does to other records (an approved
     #: revoke application withdraws its inventory list, R-ECX-5): called in the receipt's
     #: transaction as `after_change(session, doc, change, receipt_fields, notifier)`
@@ -100,7 +101,7 @@ class DocumentKind:
             guid=fields.get("guid", ""),
         )
 
-    def is_final(self, status: Status) -> bool:
+    def is_final(self, status: StrEnum) -> bool:
         return status in self.final_states or status is Status.DELETED
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from gateway.core import enterprises, registry
 from gateway.core.config import Config
 from gateway.core.models import Document, Outbox, utcnow
-from gateway.core.status import Status
+from gateway.core.status import Status, status_of
 from gateway.errors import AccessDenied, GatewayError, NotFound, TransportError
 from transports.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, RETRY_HEADER
 from transports.publisher import close_quietly, connection_parameters
@@ -341,7 +341,7 @@ def _status(name: str) -> str:
 
 def _final(doc: Document) -> bool:
     kind = registry.kind(doc.kind)
-    return kind is not None and kind.is_final(Status(doc.status))
+    return kind is not None and kind.is_final(status_of(doc.status))
 
 
 def _stuck(doc: Document) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from gateway.core.db import Database
 from gateway.core.history import Change, Notifier, Source, record, record_ignored
 from gateway.core.kinds import DocumentKind, key_text
 from gateway.core.models import Document, Message, Receipt, documents_of
-from gateway.core.status import Status, later_in_lifecycle, status_for_return
+from gateway.core.status import Status, later_in_lifecycle, status_for_return, status_of
 from gateway.errors import InvalidMessage, ReceiptError
 from receipts.parse import (
     ParsedReceipt,
@@ -204,7 +205,7 @@ def _return_time(entity: ReceiptEntity) -> str | None:
 
 def _change(entity: ReceiptEntity, receipt_id: int, kind: DocumentKind) -> Change | None:
     if entity.kind == "MessageReturn":
-        status: Status | None = _exchange_failure(entity.return_info)
+        status: StrEnum | None = _exchange_failure(entity.return_info)
     elif kind.receipt_statuses is not None:  # the kind's own codes (appointments)
         code = entity.return_status.strip()
         status = Status.STORE_FAILED if code.startswith("-") else kind.receipt_statuses.get(code)
@@ -244,7 +245,7 @@ def _exchange_failure(return_info: str) -> Status:
 
 
 def _refusal(kind: DocumentKind, doc: Document, change: Change) -> str | None:
-    current = Status(doc.status)
+    current = status_of(doc.status)
     if kind.is_final(current):
         return f"the record is already {current.value}, a final state"
     if current in NOT_AT_CUSTOMS:

@@ -9,7 +9,11 @@ from gateway.errors import ConfigError
 
 
 class Status(StrEnum):
-    """Status of one document. Gateway steps first, then customs outcomes."""
+    """Status of one document. Gateway steps first, then customs outcomes.
+
+    These are the statuses every business system shares; a system's own (an inventory
+    list's finalised, an appointment's booked…) are its own enum, registered with the core
+    (`BusinessSystem.statuses`, `register`), and `status_of` reads any stored value."""
 
     SAVED = "saved"  # 暂存: kept by the gateway, not declared (R-COM-2)
     PENDING_SIGN = "pending_sign"  # declared by the enterprise, waiting for its signature
@@ -30,22 +34,10 @@ class Status(StrEnum):
     SUSPENDED = "suspended"  # 600
     RELEASED = "released"  # 800 放行
     CLOSED = "closed"  # 899 结关
-    # Inventory lists (R-ECX-5), steps with no receipt code of their own:
-    FINALISED = "finalised"  # 结案: merged into a customs declaration (CEB792, R-ECX-8)
-    REVOKED = "revoked"  # 撤销: customs approved the revoke application (CEB605/606)
     STORE_FAILED = "store_failed"  # negative business code: 海关入库失败
     FORMAT_FAILED = "format_failed"  # CEB900, exchange codes 0001-0999
     SECURITY_FAILED = "security_failed"  # CEB900, exchange codes 1000-1999 (signature)
     DELETED = "deleted"  # appType 3 on a record customs does not hold
-    # Appointment clearance (预约通关, gateway/appointments), from APT102 receipts and the
-    # deadline job (R-APT-9):
-    ACCEPTED = "accepted"  # 已受理
-    BOOKED = "booked"  # 预约成功 / 审批通过, with the application number (aptNo)
-    CANCELLED = "cancelled"  # 已取消 (R-APT-7)
-    CLEARED = "cleared"  # 通关完成, declaration numbers fed back (R-APT-6)
-    CLEARED_NO_FEEDBACK = "cleared_no_feedback"  # I-通关完成未反馈: blocks (R-APT-3)
-    OVERDUE = "overdue"  # no feedback 5 days after the appointment time: blocks (R-APT-9)
-    EXPLAINED = "explained"  # 情况说明 accepted by customs (R-APT-8)
 
 
 FROM_RETURN_STATUS: dict[ReturnStatus, Status] = {
@@ -112,7 +104,6 @@ LIFECYCLE = (
     Status.HANDED_OVER,
     Status.RELEASED,
     Status.CLOSED,
-    Status.FINALISED,
 )
 _RANK: dict[StrEnum, int] = {status: n for n, status in enumerate(LIFECYCLE)}
 

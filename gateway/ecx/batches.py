@@ -30,7 +30,7 @@ from gateway.core.intake import Intake, IntakeResult
 from gateway.core.kinds import DocumentKind, key_text
 from gateway.core.models import Document, Enterprise, Version, utcnow
 from gateway.core.queries import get_document
-from gateway.core.status import Status
+from gateway.core.status import Status, status_of
 from gateway.ecx.kinds import KINDS as ECX_KINDS
 from gateway.ecx.kinds_full import KINDS as ECX_FULL_KINDS
 from gateway.errors import GatewayError, InvalidMessage, NotFound, Violation
@@ -82,7 +82,7 @@ class _Item:
 
 def _refusal(doc: Document, kind: DocumentKind, action: str) -> str | None:
     """Why R-COM-5 refuses `action` on this record, or None when it is allowed."""
-    status = Status(doc.status)
+    status = status_of(doc.status)
     if status is Status.DELETED:
         return "is deleted already"
     if status in kind.modifiable_states:

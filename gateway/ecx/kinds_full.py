@@ -22,6 +22,7 @@ from __future__ import annotations
 from gateway.core.kinds import DocumentKind
 from gateway.core.status import MODIFIABLE, Status
 from gateway.ecx.revoke import withdraw_list
+from gateway.ecx.status import EcxStatus
 from gateway.ecx.summary import lists
 
 #: operator documents and the summary application end when customs stores them (120)
@@ -80,8 +81,8 @@ INVENTORY = DocumentKind(
     # list (REVOKED, gateway/revoke.py): final for receipts, but the enterprise may fix it
     # and send it again as appType 2 ("让企业重新发送", manual §3.7), so it is modifiable too.
     # The manual's 改单 (§3.3) names no other state: R-COM-5 governs the rest.
-    final_states=frozenset({Status.FINALISED, Status.REVOKED}),
-    modifiable_states=MODIFIABLE | {Status.REVOKED},
+    final_states=frozenset({EcxStatus.FINALISED, EcxStatus.REVOKED}),
+    modifiable_states=MODIFIABLE | {EcxStatus.REVOKED},
     # R-ECX-8: summary-mode lists, their invtNo and closing time, for the summary job
     store_checks=lists.on_inventory_intake,
     after_change=lists.on_inventory_receipt,

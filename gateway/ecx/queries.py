@@ -20,7 +20,7 @@ import calendar
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from lxml import etree
@@ -44,6 +44,7 @@ from gateway.ecx.kinds_full import (
     SUMMARY,
     WAYBILL_TOTAL,
 )
+from gateway.ecx.status import EcxStatus
 from gateway.errors import InvalidMessage, NotFound, Violation
 
 QUERY = "R-COM-7"
@@ -72,8 +73,8 @@ INVENTORY_GROUPS = {
     "concluded": frozenset({S.CONCLUDED}),
     "released": frozenset({S.RELEASED}),
     "closed": frozenset({S.CLOSED}),
-    "finalised": frozenset({S.FINALISED}),
-    "revoked": frozenset({S.REVOKED}),
+    "finalised": frozenset({EcxStatus.FINALISED}),
+    "revoked": frozenset({EcxStatus.REVOKED}),
 }
 #: documents customs concludes by storing them (120): arrivals, departures, total/sub
 #: waybill lists, tallies, summary applications (manual 2.4/2.5: 未审结/已审结运抵单)
@@ -105,7 +106,7 @@ class Where(Enum):
 class ExportList:
     name: str
     kind: DocumentKind
-    groups: Mapping[str, frozenset[Status]]
+    groups: Mapping[str, frozenset[StrEnum]]
     #: filter field (wire name) → where it is kept
     filters: Mapping[str, Where]
     #: head fields shown for each record, read from its XML
@@ -229,7 +230,7 @@ def export_list(name: str) -> ExportList:
     return found
 
 
-def _statuses(listing: ExportList, group: str) -> frozenset[Status] | None:
+def _statuses(listing: ExportList, group: str) -> frozenset[StrEnum] | None:
     if group == ALL:
         return None
     statuses = listing.groups.get(group)
@@ -261,7 +262,7 @@ def _check_match(listing: ExportList, match: Mapping[str, str]) -> list[Violatio
 # --- SQL part -----------------------------------------------------------------------------
 
 
-def _base(listing: ExportList, caller: Caller, statuses: frozenset[Status] | None,
+def _base(listing: ExportList, caller: Caller, statuses: frozenset[StrEnum] | None,
           window: Window) -> Select[Any]:  # fmt: skip
     stmt = select(Document).where(
         Document.kind == listing.kind.name,

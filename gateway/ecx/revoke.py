@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from gateway.core import registry
 from gateway.core.history import Change, Notifier, Source, record, record_ignored
 from gateway.core.models import Document
-from gateway.core.status import Status
+from gateway.core.status import Status, status_of
+from gateway.ecx.status import EcxStatus
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def withdraw_list(
         )
         return
     revoked = Change(
-        Status.REVOKED,
+        EcxStatus.REVOKED,
         Source.CUSTOMS,
         f"revoked by customs: revoke application {cancel.business_key} (document {cancel.id}) "
         f"approved for invtNo={invt_no}: {change.info or ''}",
@@ -91,7 +92,7 @@ def named_list(session: Session, cancel: Document, invt_no: str) -> Document | N
 
 def _refusal(target: Document) -> str | None:
     inventory = registry.kind(target.kind)  # the list's own kind declares its final states
-    current = Status(target.status)
+    current = status_of(target.status)
     if inventory is not None and inventory.is_final(current):
         return f"the inventory list is already {current.value}, a final state (R-ECX-5)"
     if current in _NEW_VERSION_PENDING:

@@ -9,6 +9,7 @@ from gateway.core.system import BusinessSystem, Job
 from gateway.ecx import api, checks, cli, demo, kinds, kinds_full
 from gateway.ecx.sim import four_documents, lifecycle, numbers
 from gateway.ecx.sim import summary as sim_summary
+from gateway.ecx.status import EcxStatus
 from gateway.ecx.summary import api as summary_api
 from gateway.ecx.summary import cli as summary_cli
 from gateway.ecx.summary import results, schedule
@@ -34,6 +35,8 @@ SYSTEM = BusinessSystem(
     title="cross-border e-commerce export (跨境电商出口)",
     kinds=(*kinds.KINDS, *kinds_full.KINDS),
     check_tables=checks.TABLES,
+    statuses=(EcxStatus,),
+    lifecycle=(EcxStatus.FINALISED,),  # after closed (899): merged into a declaration
     sim_behaviours=_BEHAVIOURS,
     sim_ticks=tuple(_TICKS),
     routers=(api.router, summary_api.router),

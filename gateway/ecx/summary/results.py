@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from gateway.core.history import Change, Notifier, Source, record
 from gateway.core.models import Document, Receipt
-from gateway.core.status import Status
+from gateway.core.status import Status, status_of
+from gateway.ecx.status import EcxStatus
 from gateway.ecx.summary.lists import chunks
 from gateway.ecx.summary.models import SummaryItem, SummaryList
 from receipts.parse import SUMMARY_RESULT, ParsedSummaryResult, SummaryResult, SummaryResultLine
@@ -158,10 +159,10 @@ def _misplaced(
     ours = sum_nos.get((row.enterprise_id, row.summary_key or ""), "")
     if ours and ours != result.sum_no:
         return f"the list is in summary {ours}, not {result.sum_no}"
-    status = Status(doc.status)
+    status = status_of(doc.status)
     # finalised already: a repeat, or the list's lines in a second declaration (a customs
     # declaration holds at most 50 items) — the lines still take their place
-    if status not in (Status.CLOSED, Status.FINALISED):
+    if status not in (Status.CLOSED, EcxStatus.FINALISED):
         return f"the list is {status.value}, not closed (结关): it cannot be finalised"
     return None
 
@@ -177,7 +178,7 @@ def _place(
 ) -> None:
     row.entry_id = row.entry_id or result.entry_id
     _place_lines(session, row.id, result.entry_id, lines)
-    if doc.status == Status.FINALISED.value:
+    if doc.status == EcxStatus.FINALISED.value:
         return  # a repeat, or the list's other declaration: already finalised
     doc.customs_numbers = {**(doc.customs_numbers or {}), "entryId": row.entry_id}
     record(session, doc, _change(result, lines, receipt_id), notifier)
@@ -208,4 +209,4 @@ def _change(result: SummaryResult, lines: Sequence[SummaryResultLine], receipt_i
     )
     op_date = result.fields.get("opDate", "")
     stamp = op_date if len(op_date) == 17 and op_date.isdigit() else None
-    return Change(Status.FINALISED, Source.CUSTOMS, info, receipt_id, None, stamp)
+    return Change(EcxStatus.FINALISED, Source.CUSTOMS, info, receipt_id, None, stamp)
