@@ -17,11 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.appointments import rules
-from gateway.appointments.codes import APPOINTMENT_STATUSES, OPERATION_STATUSES, AptStatus
+from gateway.appointments.codes import (
+    APPOINTMENT_STATUSES,
+    APPROVED_OPEN,
+    CANCELLABLE,
+    OPERATION_STATUSES,
+    AptStatus,
+)
 from gateway.appointments.models import Appointment
 from gateway.appointments.refdata import RefData
 from gateway.codes import AppType
-from gateway.core.kinds import DocumentKind, Record
+from gateway.core.kinds import DocumentKind, Operation, Record
 from gateway.core.models import Enterprise
 from gateway.errors import Violation
 
@@ -162,6 +168,11 @@ APPOINTMENT = DocumentKind(
     receipt_echo_fields=_ECHO,
     store_checks=check_requests,
     receipt_statuses=APPOINTMENT_STATUSES,
+    # R-APT-6..8: the operations on a booked appointment, each its own message kind below
+    operations={
+        Operation.CANCEL: CANCELLABLE,
+        Operation.EXPLAIN: APPROVED_OPEN,
+    },
 )
 
 CANCEL = DocumentKind(

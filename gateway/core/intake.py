@@ -23,7 +23,7 @@ from gateway.codes import AppStatus, AppType
 from gateway.core import checks, logs, metrics, registry
 from gateway.core.db import Database
 from gateway.core.history import Change, Notifier, Source, record_all
-from gateway.core.kinds import DocumentKind, Record, head_fields, key_text
+from gateway.core.kinds import DocumentKind, Operation, Record, head_fields, key_text
 from gateway.core.models import (
     DOC_REF_COLUMNS,
     DOCUMENTS,
@@ -455,7 +455,8 @@ def _conflict(
     if rec.app_type == AppType.ADD:
         # A saved draft is declared by sending it again with appType 1 (R-COM-2).
         return None if status is Status.SAVED else _dup(kind, rec, f"already exists ({status})")
-    if status in kind.modifiable_states:
+    operation = Operation.DELETE if rec.app_type == AppType.DELETE else Operation.MODIFY
+    if kind.allows(operation, status):
         return None
     return Violation(
         "R-COM-5",

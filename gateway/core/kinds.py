@@ -31,6 +31,19 @@ class Record:
     guid: str
 
 
+class Operation(StrEnum):
+    """What an enterprise may do to a record, by the manuals' buttons: 修改, 删除, 变更, 撤销,
+    取消, 复制, 情况说明. Which states allow which is declared per kind (`operations`)."""
+
+    MODIFY = "modify"  # 修改: declare it again, appType 2 (R-COM-5)
+    DELETE = "delete"  # 删除: appType 3 on a record customs does not hold (R-COM-5)
+    CHANGE = "change"  # 变更: a change request on an approved record
+    REVOKE = "revoke"  # 撤销: ask customs to withdraw it
+    CANCEL = "cancel"  # 取消: cancel a booking (R-APT-7)
+    COPY = "copy"  # 复制: a new draft from it
+    EXPLAIN = "explain"  # 情况说明 (R-APT-8)
+
+
 @dataclass(frozen=True)
 class DocumentKind:
     name: str
@@ -67,6 +80,22 @@ class DocumentKind:
     #: revoke application withdraws its inventory list, R-ECX-5): called in the receipt's
     #: transaction as `after_change(session, doc, change, receipt_fields, notifier)`
     after_change: Callable[..., None] | None = None
+    #: the states each operation beyond modify and delete is allowed in (modify and delete:
+    #: `modifiable_states`); an operation not named is allowed in no state
+    operations: Mapping[Operation, frozenset[StrEnum]] = field(default_factory=dict)
+
+    def allowed_in(self, operation: Operation) -> frozenset[StrEnum]:
+        """The states `operation` is allowed in for a record of this kind."""
+        if operation in (Operation.MODIFY, Operation.DELETE):
+            return self.modifiable_states
+        return self.operations.get(operation, frozenset())
+
+    def allows(self, operation: Operation, status: StrEnum) -> bool:
+        return status in self.allowed_in(operation)
+
+    def operations_in(self, status: StrEnum) -> list[Operation]:
+        """What an enterprise may do to a record of this kind in `status` (for its view)."""
+        return [op for op in Operation if self.allows(op, status)]
 
     @property
     def receipt_key_fields(self) -> tuple[str, ...]:
