@@ -114,7 +114,7 @@ def test_two_schedulers_on_one_job_store_declare_the_lists_once(gw: Gateway) -> 
 def test_the_job_is_stored_once_and_a_restart_keeps_its_next_run(gw: Gateway) -> None:
     first = start_scheduler(_job(gw))
     stored = first.get_job(JOB)
-    assert stored.func_ref == "gateway.summary.schedule:scheduled_run"
+    assert stored.func_ref == "gateway.ecx.summary.schedule:scheduled_run"
     assert "day='1', hour='2', minute='0'" in str(stored.trigger)
     planned = stored.next_run_time
     first.shutdown(wait=True)
