@@ -1,4 +1,5 @@
-"""Business checks beyond the XSD (gateway.checks), each rule at its boundary."""
+"""Business checks beyond the XSD (gateway.core.checks with gateway.ecx.checks), each rule at
+its boundary."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Business checks and document kinds of the rest of the export set (gateway/checks_ecx.py,
-gateway/kinds/ecx_full.py): every rule with its id, and receipts that find their record."""
+"""Business checks and document kinds of the rest of the export set (gateway/ecx/checks.py,
+gateway/ecx/kinds_full.py): every rule with its id, and receipts that find their record."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Many parcels at once (R-ECX-3, R-ECX-4, R-ECX-6; gateway/parcels.py): a head and thousands
 of parcels split over messages with one copNo and msgCount/msgSeqNo, valid against the XSDs
-and the business checks; the intake checks of such messages (gateway/checks_ecx.py); and a
+and the business checks; the intake checks of such messages (gateway/ecx/checks.py); and a
 2,500-parcel arrival that reaches customs over the real RabbitMQ."""
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def test_part_errors_are_reported_as_head_and_parcel_fields() -> None:
     assert found == {("head.operatorName", "R-COM-2"), ("parcels[2345].logisticsNo", "R-COM-1")}
 
 
-# --- intake checks of such messages (gateway/checks_ecx.py) --------------------------------------
+# --- intake checks of such messages (gateway/ecx/checks.py) --------------------------------------
 
 
 def test_intake_refuses_a_sequence_number_beyond_the_count() -> None:

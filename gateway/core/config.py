@@ -3,7 +3,8 @@
 Relative paths are resolved against the directory of the config file, so the default
 `config.yaml` at the repository root keeps its state under `var/` whatever the CWD is.
 Environment variables override the two things deployments change most:
-`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_AMQP_PREFIX` and
+`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_CUSTOMS_AMQP_URL`,
+the simulated customs' own broker user, `CUSTOMS_GATEWAY_AMQP_PREFIX` and
 `CUSTOMS_GATEWAY_HTTP_PORT`).
 """
 
@@ -17,7 +18,9 @@ from typing import Any
 
 import yaml
 
+from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID
 from gateway.errors import ConfigError
+from transports.permissions import DEMO_CUSTOMS_URL, DEMO_GATEWAY_URL, user_of
 from transports.topology import Topology
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
@@ -63,14 +66,35 @@ class EnterpriseConfig:
     api_keys: tuple[str, ...] = ()
     key: KeyConfig = field(default_factory=KeyConfig)
     webhook: str | None = None
+    #: RabbitMQ users that submit for this enterprise on the inbound queue: the broker
+    #: validates a message's `user_id` against the connection's user (docs/security-broker.md)
+    amqp_users: tuple[str, ...] = ()
+    #: party codes this enterprise declares for (R-COM-3 delegations, gateway/core/delegations.py)
+    declares_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AmqpConfig:
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    #: the gateway's own broker user (it may not publish receipts)
+    url: str = DEMO_GATEWAY_URL
     prefix: str = ""
     delivery_limit: int = 5
     queue_type: str = "quorum"
+    #: the simulated customs' own broker user (the only one that may publish receipts)
+    customs_url: str = DEMO_CUSTOMS_URL
+    #: broker users whose receipts are customs' (the `user_id` the broker validated);
+    #: empty in the file: the user of `customs_url`
+    customs_users: tuple[str, ...] = ()
+    #: DxpMsg SenderIds customs' receipts and reference data come from
+    customs_sender_ids: tuple[str, ...] = (EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID)
+    #: seconds a receipt's returnTime may lie ahead of the gateway's clock; one further ahead
+    #: is kept for ops (outcome `future`), not applied
+    max_clock_skew: float = 300.0
+
+    @property
+    def user(self) -> str:
+        """The broker user the gateway connects as (what its messages carry as `user_id`)."""
+        return user_of(self.url)
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,20 @@ class HttpConfig:
     header_seconds: float = 10.0
     body_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The connection pool (`database:` section; the URL stays `Config.database_url`).
+
+    HTTP requests and the workers share it; a request holds a connection only while its own
+    queries run, so a small pool serves many clients (docs/http-pool.md)."""
+
+    #: connections kept open, and extra ones opened under load and closed when returned
+    pool_size: int = 20
+    max_overflow: int = 0
+    #: seconds a request waits for a free connection before it is refused (503, Retry-After)
+    pool_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +154,7 @@ class SimConfig:
 
 @dataclass(frozen=True)
 class SummaryConfig:
-    """Summary declarations (汇总申报, R-ECX-8; gateway/summary). Beijing time throughout."""
+    """Summary declarations (汇总申报, R-ECX-8; gateway/ecx/summary). Beijing time throughout."""
 
     #: run the job in `serve` (APScheduler, persistent job store, database lease)
     enabled: bool = True
@@ -161,6 +199,7 @@ class Config:
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     #: business systems to install beside the shipped ones (gateway.core.registry), by module
     systems: tuple[str, ...] = ()
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
 
     def enterprise(self, code: str | None = None) -> EnterpriseConfig:
         wanted = code or self.default_enterprise
@@ -228,6 +267,8 @@ def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
             api_keys=tuple(str(k) for k in raw.get("api_keys", ())),
             key=_key(base, raw.get("key") or {}),
             webhook=raw.get("webhook"),
+            amqp_users=tuple(str(u) for u in raw.get("amqp_users") or ()),
+            declares_for=tuple(str(c) for c in raw.get("declares_for") or ()),
         )
     except KeyError as exc:
         raise ConfigError(f"enterprise entry is missing {exc.args[0]!r}") from exc
@@ -244,6 +285,45 @@ def _http(raw: dict[str, Any]) -> HttpConfig:
     # Several processes on one machine share a config file but not a port.
     port = os.environ.get("CUSTOMS_GATEWAY_HTTP_PORT")
     return HttpConfig(**{**raw, **({"port": int(port)} if port else {})})
+
+
+def _database(raw: dict[str, Any]) -> DatabaseConfig:
+    made = DatabaseConfig(
+        pool_size=int(raw.get("pool_size", DatabaseConfig.pool_size)),
+        max_overflow=int(raw.get("max_overflow", DatabaseConfig.max_overflow)),
+        pool_timeout=float(raw.get("pool_timeout", DatabaseConfig.pool_timeout)),
+    )
+    if made.pool_size < 1 or made.max_overflow < 0 or made.pool_timeout <= 0:
+        raise ConfigError("database: pool_size ≥ 1, max_overflow ≥ 0, pool_timeout > 0 seconds")
+    return made
+
+
+def _amqp(raw: dict[str, Any]) -> AmqpConfig:
+    customs_url = os.environ.get("CUSTOMS_GATEWAY_CUSTOMS_AMQP_URL") or raw.get(
+        "customs_url", AmqpConfig.customs_url
+    )
+    made = AmqpConfig(
+        url=os.environ.get("CUSTOMS_GATEWAY_AMQP_URL") or raw.get("url", AmqpConfig.url),
+        prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", raw.get("prefix", "")),
+        delivery_limit=int(raw.get("delivery_limit", 5)),
+        queue_type=str(raw.get("queue_type", "quorum")),
+        customs_url=str(customs_url),
+        customs_users=tuple(str(u) for u in raw.get("customs_users") or (user_of(customs_url),)),
+        customs_sender_ids=tuple(
+            str(s) for s in raw.get("customs_sender_ids") or AmqpConfig.customs_sender_ids
+        ),
+        max_clock_skew=float(raw.get("max_clock_skew", AmqpConfig.max_clock_skew)),
+    )
+    if made.user in made.customs_users:
+        # Receipts are trusted by the broker user that published them: one user for both
+        # sides would let the gateway's own credentials forge customs' answers.
+        raise ConfigError(
+            f"amqp.url and amqp.customs_users name the same broker user {made.user!r}: "
+            "the gateway and customs need users of their own (docs/security-broker.md)"
+        )
+    if made.max_clock_skew < 0:
+        raise ConfigError("amqp.max_clock_skew: seconds, 0 or more")
+    return made
 
 
 def _sim(base: Path, raw: dict[str, Any]) -> SimConfig:
@@ -287,12 +367,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
     )
     return Config(
         database_url=_sqlite_relative(base, str(db_url)),
-        amqp=AmqpConfig(
-            url=os.environ.get("CUSTOMS_GATEWAY_AMQP_URL") or amqp.get("url", AmqpConfig.url),
-            prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", amqp.get("prefix", "")),
-            delivery_limit=int(amqp.get("delivery_limit", 5)),
-            queue_type=str(amqp.get("queue_type", "quorum")),
-        ),
+        amqp=_amqp(amqp),
         http=_http(_section(raw, "http")),
         intake=IntakeConfig(
             folder=_path(base, intake.get("folder")),
@@ -312,6 +387,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
         emulated_cards=tuple(_emulated_card(base, c) for c in raw.get("emulated_cards") or ()),
         summary=_summary(_section(raw, "summary")),
         systems=tuple(str(name) for name in raw.get("systems") or ()),
+        database=_database(_section(raw, "database")),
     )
 
 

@@ -71,15 +71,22 @@ class DocumentKind:
     receipt_echo_fields: tuple[str, ...] = field(default=())
     #: rules that need the store or the clock (reference data, deadlines, other records):
     #: called inside the intake transaction as `store_checks(session, enterprise, checked,
-    #: at)` and returning violations; None for kinds the XSD and `gateway.checks` cover
+    #: at)` and returning violations; None for kinds the XSD and the check engine cover
     store_checks: Callable[..., list[Any]] | None = None
     #: returnStatus → status for kinds whose receipts use their own codes (appointments);
-    #: None for the CEB codes of `gateway.status.status_for_return`
+    #: None for the CEB codes of `gateway.core.status.status_for_return`
     receipt_statuses: Mapping[str, StrEnum] | None = None
     #: what a receipt applied to a record of this kind does to other records (an approved
     #: revoke application withdraws its inventory list, R-ECX-5): called in the receipt's
     #: transaction as `after_change(session, doc, change, receipt_fields, notifier)`
     after_change: Callable[..., None] | None = None
+    #: the fields naming parties a record may be declared by (R-COM-3): the declarer must be
+    #: one of them — its own code or a code it is registered to declare for (a delegation);
+    #: one that is also in `key_fields` must be, since the key lives in that party's namespace
+    party_fields: tuple[str, ...] = ()
+    #: the standard's key names no enterprise (copNo + msgSeqNo): unique per owner, and a
+    #: receipt finds the record of the enterprise it is addressed to (envelope ReceiverId)
+    key_per_owner: bool = False
     #: the states each operation beyond modify and delete is allowed in (modify and delete:
     #: `modifiable_states`); an operation not named is allowed in no state
     operations: Mapping[Operation, frozenset[StrEnum]] = field(default_factory=dict)

@@ -19,7 +19,7 @@ arrives, or returned naming the missing documents when the wait is over (`expire
 the simulator's sender loop).
 
 Every answer to a declared list goes to `lifecycle.track`: from storage on, customs follows
-the list through review, conclusion, release and close (R-ECX-5, gateway/customs_sim/
+the list through review, conclusion, release and close (R-ECX-5, gateway/ecx/sim/
 lifecycle.py).
 """
 

@@ -9,7 +9,7 @@ processes firing together exactly one runs, the others return at once. And each 
 idempotent (lists are linked to their application in the intake transaction), so even a run
 after the lease expired finds nothing left to declare.
 
-The stored job names its function by reference, `gateway.summary.schedule:scheduled_run`,
+The stored job names its function by reference, `gateway.ecx.summary.schedule:scheduled_run`,
 and its one argument is the database it runs on, password masked (a pickled database handle
 or a secret would not belong in a table): each process registers its `SummaryJob` for that
 database here when it starts the scheduler.
