@@ -89,11 +89,27 @@ def check(
     if violations:
         raise InvalidMessage(violations)
     assert kind is not None
-    if not schema_only:
+    if not schema_only:  # the XSD alone stops here; intake goes on
+        _refuse_signature(root, mtype)
         violations = checks.check_message(root)
         if violations:
             raise InvalidMessage(violations)
     return Checked(kind=kind, root=root, records=tuple(kind.records(root)), data=bytes(data))
+
+
+DSIG_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+
+
+def _refuse_signature(root: etree._Element, mtype: str) -> None:
+    """The gateway signs with the enterprise's own key (R-COM-3): a message that comes
+    signed already could never be signed again (it failed signing forever after a 201)."""
+    if next(root.iter(DSIG_SIGNATURE), None) is not None:
+        raise InvalidMessage([Violation(
+            rule="R-COM-3",
+            field=f"{mtype}/ds:Signature",
+            message="submit the message unsigned: the gateway signs it with the "
+            "enterprise's key",
+        )])  # fmt: skip
 
 
 def _unknown_type(mtype: str) -> Violation:

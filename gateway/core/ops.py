@@ -6,10 +6,12 @@ with the broker's `x-death` header saying why (`rejected`: a handler refused the
 `delivery_limit`: it failed on every delivery; `expired`) and where the message was first
 published. They are read with `basic_get` and left unacknowledged, so listing changes
 nothing: the ones not acted on go back to the queue when the channel closes. A replay
-re-publishes the original body and properties to the original exchange and routing key,
+re-publishes the original body and properties straight to the queue the letter died in (the
+default exchange, routing key = that queue), as the broker's own `x-death` record names it,
 waits for the broker's confirm, and only then acks the dead letter — a crash in between
 replays it twice, which receivers absorb (CopMsgId / message_id deduplication), and never
-loses it.
+loses it. Never where the message's own headers say: anyone who can publish can write those
+(a forged `x-gateway-original-exchange: ceb.receipts` turned a replay into a receipt).
 
 Every API route here needs an admin key.
 """
@@ -136,7 +138,7 @@ class DeadLetter:
     id: str  # the message_id, or a digest of the body when the publisher set none
     queue: str  # the queue it died in
     reason: str  # rejected / delivery_limit / expired / maxlen
-    exchange: str  # where it was first published, for a replay
+    exchange: str  # where it was published, as the broker's x-death says (a replay goes to `queue`)
     routing_key: str
     deaths: int  # how many times it died (replayed letters can die again)
     died_at: str | None
@@ -158,19 +160,17 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _origin(headers: dict[str, Any], death: dict[str, Any]) -> tuple[str, str]:
-    # Letters re-published by a classic queue's retry path went through the default exchange:
-    # the consumer wrote the real origin into its own headers.
+def _origin(death: dict[str, Any]) -> tuple[str, str]:
+    # The broker's record only: the message's own headers come from whoever published it.
+    # (A classic queue's retry copy went through the default exchange: "" and the queue.)
     keys = death.get("routing-keys") or [""]
-    exchange = headers.get(ORIGINAL_EXCHANGE_HEADER, death.get("exchange", ""))
-    routing_key = headers.get(ORIGINAL_ROUTING_KEY_HEADER, keys[0])
-    return _text(exchange), _text(routing_key)
+    return _text(death.get("exchange", "")), _text(keys[0])
 
 
 def _letter(props: pika.BasicProperties, body: bytes) -> DeadLetter:
     headers = dict(props.headers or {})
     death = _death(headers)
-    exchange, routing_key = _origin(headers, death)
+    exchange, routing_key = _origin(death)
     try:
         text, encoding = body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -244,6 +244,9 @@ class DeadLetterAction:
     queue: str
     done: list[str]
     missing: list[str]  # ids asked for that are not (or no longer) in the dead-letter queue
+    #: ids left in the dead-letter queue because the broker's x-death names another queue
+    #: than this one (published into `.dead` by hand, not dead-lettered from here)
+    refused: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -252,7 +255,7 @@ class DeadLetterAction:
 def replay_dead_letters(
     config: Config, topology: Topology, queue: str, ids: Sequence[str] | None
 ) -> DeadLetterAction:
-    """Re-publish the chosen dead letters (None: all) where they were first published."""
+    """Re-publish the chosen dead letters (None: all) to the queue they died in."""
     return _act(config, topology, queue, ids, replay=True)
 
 
@@ -272,34 +275,41 @@ def _act(
     name = resolve_queue(config, topology, queue)
     wanted = None if ids is None else set(ids)
     done: list[str] = []
+    refused: list[str] = []
     with _channel(config) as ch:
         channel = ch.channel
         channel.confirm_delivery()  # a replay is acked only once the broker has the copy
         for held in _hold(channel, topology.dead_queue(name), MAX_BATCH):
             if wanted is not None and held.letter.id not in wanted:
                 continue  # not chosen: back to the queue when the channel closes
+            if replay and held.letter.queue != name:
+                refused.append(held.letter.id)  # stays: it did not die in this queue
+                continue
             if replay:
-                _republish(channel, held)
+                _republish(channel, held, name)
             channel.basic_ack(held.tag)
             done.append(held.letter.id)
         _give_back(channel)
-    missing = sorted(wanted - set(done)) if wanted is not None else []
-    return DeadLetterAction("replayed" if replay else "discarded", name, done, missing)
+    missing = sorted(wanted - set(done) - set(refused)) if wanted is not None else []
+    action = "replayed" if replay else "discarded"
+    return DeadLetterAction(action, name, done, missing, refused)
 
 
-def _republish(channel: BlockingChannel, held: _Held) -> None:
+def _republish(channel: BlockingChannel, held: _Held, queue: str) -> None:
+    """Straight into `queue` (the default exchange routes by queue name), nowhere else."""
     props = held.props
     headers = {k: v for k, v in (props.headers or {}).items() if k not in _DEATH_HEADERS}
-    props.headers = headers or None
+    # The consumer shows its handler the origin these headers name: the broker's record.
+    headers[ORIGINAL_EXCHANGE_HEADER] = held.letter.exchange
+    headers[ORIGINAL_ROUTING_KEY_HEADER] = held.letter.routing_key or queue
+    props.headers = headers
     letter = held.letter
-    if not letter.exchange and not letter.routing_key:
-        raise NotFound(f"dead letter {letter.id} has no x-death origin to replay to")
     try:
-        channel.basic_publish(letter.exchange, letter.routing_key, held.body, props, mandatory=True)
+        channel.basic_publish("", queue, held.body, props, mandatory=True)
     except (UnroutableError, NackError) as exc:
         # Nothing is acked: this letter and every one held with it go back to the queue.
         raise TransportError(
-            f"replay of {letter.id} to {letter.exchange!r}/{letter.routing_key!r} refused: "
+            f"replay of {letter.id} to queue {queue!r} refused: "
             f"{type(exc).__name__}; the dead letters stay where they are"
         ) from exc
 
@@ -489,7 +499,7 @@ def _selection(ids: tuple[str, ...], every: bool) -> list[str] | None:
 @click.option("--all", "every", is_flag=True, help="every dead letter of QUEUE")
 @click.pass_context
 def replay_command(ctx: click.Context, queue: str, ids: tuple[str, ...], every: bool) -> None:
-    """Re-publish dead letters of QUEUE to where they were first published."""
+    """Re-publish dead letters of QUEUE back into QUEUE (where the broker says they died)."""
     cfg, topo = _loaded(ctx)
     chosen = _selection(ids, every)
     _echo_json(_guarded(lambda: replay_dead_letters(cfg, topo, queue, chosen)).as_dict())

