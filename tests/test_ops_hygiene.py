@@ -6,16 +6,19 @@ kept once, history paged, notify queues bounded, database files private."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pika
 import pytest
 
 from gateway.core import ops
-from tests.stack import Stack
+from tests.stack import Stack, wait_value
 from tests.transport_fixtures import ready_count, wait_for
 from transports.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER
 
 pytestmark = pytest.mark.integration
+
+ADMIN = {"X-API-Key": "test-admin-key"}
 
 
 @pytest.fixture
@@ -110,3 +113,93 @@ def test_a_sender_signed_message_is_refused_at_intake_with_its_rule(idle: Stack)
     # The same message unsigned is taken.
     ok = client.post("/v1/messages", content=plain, headers={"X-API-Key": EBC_KEY})
     assert ok.status_code == 201, ok.text
+
+
+# --- 14: a receipt that crashes its handler is kept as unreadable and acked --------------------
+
+CUSTOMS = "DXPEDCCEB0000003"
+
+
+def _publish_receipt(stack: Stack, receipt: bytes, msg_type: str) -> None:
+    from tests.transport_fixtures import AMQP_URL
+    from transports import wrap
+
+    env = wrap(receipt, msg_type=msg_type, sender_id=CUSTOMS, receiver_ids=(stack.ebc.dxp_id,))
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        ch = connection.channel()
+        ch.confirm_delivery()
+        props = pika.BasicProperties(delivery_mode=2, message_id=env.cop_msg_id)
+        ch.basic_publish(
+            stack.gateway.topology.receipts_exchange, stack.ebc.dxp_id, env.body, props
+        )
+    finally:
+        connection.close()
+
+
+def _unreadable(stack: Stack) -> list[dict[str, Any]]:
+    from gateway.core import queries
+
+    with stack.gateway.db.session() as session:
+        return queries.receipts_by_outcome(session, "unreadable")
+
+
+def _kept_and_acked(stack: Stack, channel) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The one unreadable receipt, once it is kept and its delivery acked (not dead-lettered)."""
+    topo = stack.gateway.topology
+    rows = wait_value(lambda: _unreadable(stack), lambda rows: len(rows) == 1, 30)
+    assert len(rows) == 1, "the crashing receipt was not kept as unreadable"
+    assert wait_for(lambda: ready_count(channel, topo.receipts_queue) == 0, timeout=30)
+    assert ready_count(channel, topo.dead_queue(topo.receipts_queue)) == 0
+    return rows[0]  # type: ignore[no-any-return]
+
+
+def test_reference_data_with_a_bad_date_is_kept_as_unreadable_and_acked(  # type: ignore[no-untyped-def]
+    make_stack, channel
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from gateway.appointments import refmessage
+    from gateway.core.api import create_app
+
+    stack = make_stack("apt", sim=False).start(sim=False)
+    declaration = {
+        "entry_id": "223320260000000009",
+        "ie_flag": "E",
+        "declarant_code": "X",
+        "consignee_code": "Y",
+        "decl_port": "2233",
+        "ie_port": "2248",
+        "declared_at": "20261399110000",
+    }  # month 13: the XSD's C14 takes it
+    body = refmessage.build({"declarations": [declaration]})  # fmt: skip
+    _publish_receipt(stack, body, refmessage.MESSAGE_TYPE)
+    row = _kept_and_acked(stack, channel)
+    assert row["error"].startswith("the receipt handler failed: ValueError")
+    client = TestClient(create_app(stack.gateway))
+    shown = client.get("/v1/receipts", params={"outcome": "unreadable"}, headers=ADMIN).json()
+    assert shown[0]["error"] == row["error"]
+    assert "Traceback" not in shown[0]["error"] and "\n" not in shown[0]["error"]
+
+
+def test_a_value_longer_than_its_column_on_postgresql_is_kept_as_unreadable_and_acked(  # type: ignore[no-untyped-def]
+    make_stack, pg_url: str, channel
+) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.ecx import samples
+    from receipts.build import build_receipt, new_guid, return_time
+    from tests.stack import PLATFORM
+
+    stack = make_stack("pg", db_url=pg_url).start(sim=False)
+    doc_id = stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026120400014"]))
+    doc_id = doc_id.documents[0].id
+    assert stack.wait_status(doc_id, "sent") == "sent"
+    entity = {"guid": new_guid(), "ebpCode": PLATFORM.code, "ebcCode": stack.ebc.code,
+              "orderNo": "EO2026120400014", "returnStatus": "1" * 40,  # the column holds 10
+              "returnTime": return_time(datetime.now(UTC)), "returnInfo": "long"}  # fmt: skip
+    _publish_receipt(stack, build_receipt("CEB304Message", [entity]), "CEB304Message")
+    row = _kept_and_acked(stack, channel)
+    assert row["error"].startswith("the receipt handler failed: StringDataRightTruncation")
+    assert "INSERT" not in row["error"] and "\n" not in row["error"]  # no statement, no trace
+    assert stack.status(doc_id) == "sent"

@@ -94,6 +94,19 @@ class ReceiptProcessor:
         done = handler(session, data, digest, parsed, cop_msg_id, self.notifier)
         return Outcome(done.receipt_id, done.outcome, done.finalised)
 
+    def keep_crashed(self, body: bytes, exc: Exception) -> Outcome:
+        """A delivery its handler crashed on, kept as unreadable for ops with the reason, so
+        that it is acked: redelivering it would crash the same way until it is dead-lettered
+        (issue 11). The reason is one line, never a traceback (the log has that)."""
+        try:
+            env = unwrap(body)
+            data, cop_msg_id = env.data, env.cop_msg_id[:255]  # the column's length
+        except InvalidMessage:
+            data, cop_msg_id = body, None
+        return self._unreadable(
+            data, cop_msg_id, f"the receipt handler failed: {crash_reason(exc)}"
+        )
+
     def _unreadable(self, data: bytes, cop_msg_id: str | None, why: str) -> Outcome:
         log.warning("unreadable receipt kept for ops: %s", why)
         with self.db.session() as session:
@@ -151,6 +164,19 @@ class ReceiptProcessor:
         if kind.after_change is not None:
             kind.after_change(session, doc, change, entity.fields, self.notifier)
         return 1
+
+
+#: longest crash reason kept with an unreadable receipt
+MAX_REASON = 300
+
+
+def crash_reason(exc: Exception) -> str:
+    """The exception's type and the first line of its text: a database error's text goes on
+    with the statement and its parameters, which belong in the log, not in an API answer."""
+    cause = getattr(exc, "orig", None) or exc  # the driver's error behind SQLAlchemy's
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0] if lines else ''}"
+    return text[:MAX_REASON]
 
 
 def _keep(

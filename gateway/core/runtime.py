@@ -18,7 +18,8 @@ from functools import partial
 import pika
 from pika.exceptions import AMQPError
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from gateway.core import enterprises, registry
 from gateway.core.config import Config, topology_for
@@ -30,7 +31,7 @@ from gateway.core.migrate import upgrade
 from gateway.core.receipt_processor import ReceiptProcessor
 from gateway.core.relay import OutboxRelay
 from gateway.core.signing import Keyring, SigningWorker
-from gateway.errors import AccessDenied, MisuseError
+from gateway.errors import AccessDenied, GatewayError, MisuseError
 from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
 from transports.batch import BatchPublisher
 from transports.publisher import connection_parameters
@@ -147,7 +148,15 @@ class Gateway:
         return relay
 
     def handle_receipt(self, delivery: Delivery) -> None:
-        if self._apply_envelope(delivery):
+        try:
+            applied = self._apply_envelope(delivery)
+        except Exception as exc:
+            if not _crashed(exc, delivery):
+                raise  # retried: the database or broker may be back on the next delivery
+            log.exception("receipt %s crashed its handler; kept as unreadable", delivery.message_id)
+            self.receipts.keep_crashed(delivery.body, exc)
+            return  # acked: the same bytes would crash the same way on every delivery
+        if applied:
             self._wake_relays()  # status notifications are waiting in the outbox
 
     def _apply_envelope(self, delivery: Delivery) -> bool:
@@ -217,6 +226,20 @@ class Gateway:
         for thread in threads:
             thread.start()
         return threads
+
+
+def _crashed(exc: Exception, delivery: Delivery) -> bool:
+    """A failure the receipt itself causes (a bad value, a value too long for its column),
+    not one of the database or broker, nor a decision of the gateway (its own errors keep
+    their retry or dead-letter meaning). A unique-key clash is a race with another consumer
+    on its first delivery, the receipt's own fault after that."""
+    if isinstance(exc, GatewayError | OSError | AMQPError | SQLAlchemyTimeout):
+        return False
+    if isinstance(exc, OperationalError | InterfaceError):
+        return False  # connection lost, database locked, deadlock, serialization failure
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return False
+    return not (isinstance(exc, IntegrityError) and delivery.delivery_count == 0)
 
 
 class InboundHandler:
