@@ -5,7 +5,10 @@ kept once, history paged, notify queues bounded, database files private."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pika
@@ -203,3 +206,48 @@ def test_a_value_longer_than_its_column_on_postgresql_is_kept_as_unreadable_and_
     assert row["error"].startswith("the receipt handler failed: StringDataRightTruncation")
     assert "INSERT" not in row["error"] and "\n" not in row["error"]  # no statement, no trace
     assert stack.status(doc_id) == "sent"
+
+
+# --- 16: database files are the owner's only --------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    old = os.umask(0o022)  # the usual one, under which files came out world-readable
+    yield
+    os.umask(old)
+
+
+def test_sqlite_files_and_their_state_dir_are_created_private(
+    tmp_path: Path, usual_umask: None
+) -> None:
+    from sqlalchemy import text
+
+    from gateway.core.db import Database
+
+    for name in ("gateway.db", "customs-sim.db"):  # the simulator's goes through Database too
+        state = tmp_path / name.removesuffix(".db") / "var"
+        db = Database(f"sqlite:///{state / name}")
+        with db.session() as session:  # a write: SQLite makes its -wal and -shm files
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        files = [state / (name + suffix) for suffix in ("", "-wal", "-shm")]
+        assert all(f.exists() for f in files), sorted(p.name for p in state.iterdir())
+        assert [oct(_mode(f)) for f in files] == [oct(0o600)] * 3
+        assert _mode(state) == 0o700
+        db.dispose()
+
+
+def test_a_world_readable_database_left_by_an_older_version_is_narrowed(
+    tmp_path: Path, usual_umask: None
+) -> None:
+    from gateway.core.db import Database
+
+    old = tmp_path / "gateway.db"
+    old.touch(mode=0o644)
+    Database(f"sqlite:///{old}").dispose()
+    assert _mode(old) == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,11 +29,35 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+#: who may read the database files: they hold every declaration, receipt and key digest
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+#: files SQLite keeps beside the database; it creates them with the database file's own mode
+SQLITE_SIBLINGS = ("", "-wal", "-shm", "-journal")
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Make the directory (0700) and the empty database file (0600) before SQLite does, which
+    would create them world-readable under the usual umask. Files left by earlier versions
+    are narrowed to 0600; an existing directory is left as it is (it may be shared)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_DIR, exist_ok=True)
+        path.parent.chmod(PRIVATE_DIR)  # mkdir's mode went through the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for suffix in SQLITE_SIBLINGS:
+        sibling = path.with_name(path.name + suffix)
+        try:
+            if sibling.stat().st_mode & 0o077:
+                sibling.chmod(PRIVATE_FILE)
+        except OSError:
+            continue  # absent, or not ours to change: SQLite will say if it cannot open it
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
