@@ -125,7 +125,9 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class IntakeConfig:
     folder: Path | None = None
-    settle_seconds: float = 1.0
+    #: a folder file is taken once unchanged (size, mtime) for this long on the gateway's
+    #: clock; it must exceed the longest pause of a writer (docs/folder-channel.md)
+    settle_seconds: float = 10.0
     poll_seconds: float = 0.5
     max_bytes: int = 10 * 1024 * 1024
     #: parcels per arrival/departure/total-sub waybill message when the gateway splits a
@@ -371,7 +373,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
         http=_http(_section(raw, "http")),
         intake=IntakeConfig(
             folder=_path(base, intake.get("folder")),
-            settle_seconds=float(intake.get("settle_seconds", 1.0)),
+            settle_seconds=float(intake.get("settle_seconds", IntakeConfig.settle_seconds)),
             poll_seconds=float(intake.get("poll_seconds", 0.5)),
             max_bytes=int(intake.get("max_bytes", IntakeConfig.max_bytes)),
             parcels_per_message=int(
