@@ -1,23 +1,52 @@
 """The one exception tree of the gateway.
 
-    GatewayError                      base; carries `retryable` and the record status it maps to
-    ├── MisuseError                   the caller (an ERP, an operator) asked for something wrong
-    │   ├── InvalidMessage            XSD or business rules refused the message (has violations)
-    │   │   ├── BodyTooLarge          an HTTP body over the limit (413)
-    │   │   ├── BodyTooSlow           an HTTP body not received in time (408)
-    │   │   ├── DuplicateDocument     business key already live; appType 2 needed (R-COM-5)
-    │   │   └── StateConflict         operation not allowed in the record's state (R-COM-5)
-    │   ├── AccessDenied              bad API key, or another enterprise's record
-    │   ├── NotFound                  no such record / message
-    │   ├── ConfigError               configuration is inconsistent
-    │   └── SignatureInvalid          a signature did not verify (exchange code 1001/1002/1004)
-    └── OperationalError              something outside the caller's control failed
-        ├── SigningError              the key backend could not sign (card pulled, bad PIN…)
-        ├── TransportError            the broker refused or dropped a publish
-        └── ReceiptError              a customs receipt could not be read
+Every error that the gateway, its business systems and its lower packages (receipts,
+schemas, signers, transports, devices) raise on purpose is one of these; `devices` keeps its
+own reader errors, which the card backend (signers/card.py) translates into CardErrors where
+they enter. Each line: the class, what it means, whether a retry of the same call can help
+(`retryable`), and what it leaves a declaration's record in — "none": refused before
+anything is stored; "kept": the record keeps its status; else the status. Lines without
+these two columns inherit their parent's. Whatever its class, an error raised while signing
+a stored declaration leaves it in signing_failed (gateway/core/signing.py).
+
+                                                                                 retry record
+    GatewayError                  base: `retryable`, `status`, as_dict()
+    ├── MisuseError               the caller (ERP, operator, code) asked wrong   no   none
+    │   ├── InvalidMessage        XSD or business rules refused it (violations)  no   none
+    │   │   ├── BodyTooLarge      an HTTP body over the limit (413)              no   none
+    │   │   ├── BodyTooSlow       an HTTP body not received in time (408)        no   none
+    │   │   ├── DuplicateDocument business key live already: appType 2 (R-COM-5) no   none
+    │   │   ├── StateConflict     not allowed in the record's state (R-COM-5)    no   kept
+    │   │   └── InvalidField      a builder (DXP envelope, receipt) refused a    no   none
+    │   │                         field value; also a ValueError
+    │   ├── InvalidInput          a library call got a value it cannot take      no   none
+    │   │                         (argument, bytes, URL); also a ValueError
+    │   ├── AccessDenied          bad API key, or another enterprise's record    no   none
+    │   ├── NotFound              no such record / message                       no   none
+    │   ├── ConfigError           the configuration is inconsistent              no   none
+    │   ├── SignatureInvalid      a signature did not verify (1001/1002/1004)    no   none
+    │   └── AlreadySigned         the message already carries a ds:Signature     no   signing_failed
+    ├── OperationalError          a dependency outside the caller's control      yes  -
+    │   ├── SigningError          the key backend could not sign                 yes  signing_failed
+    │   │   └── CardError         the IC card could not sign; `reason` for ops   yes  signing_failed
+    │   │       ├── CardRemoved         card pulled, or reset again and again
+    │   │       ├── CardAbsent          no card (with that number) in any reader
+    │   │       ├── ReaderGone          no PC/SC service, or the reader is gone
+    │   │       ├── WrongPin            PIN refused; not presented again until fixed
+    │   │       ├── CardLocked          too many wrong PINs: unlock at the desk
+    │   │       ├── CertificateExpired  the card's certificate is out of validity
+    │   │       ├── CardMismatch        not the enterprise's bound card (R-COM-3)
+    │   │       └── CardTimeout         no card of the pool answered in time
+    │   ├── TransportError        the broker refused or dropped a publish        yes  send_failed
+    │   └── ReceiptError          a customs receipt could not be read            no   kept
+    └── PermanentFailure          a consumer handler's "retrying cannot help":   no   kept
+                                  the message is dead-lettered at once
 
 Errors say what went wrong in a broker's terms, whether a retry can help, and which status
-the record ends in — the same way pyas2-lib's errors carry their MDN disposition.
+the record ends in — the same way pyas2-lib's errors carry their MDN disposition. The two
+that are also ValueErrors are so because they replace a ValueError that library callers
+(and the tests of wrap, build_receipt, Topology…) already catch: they stay catchable both
+ways.
 """
 
 from __future__ import annotations
@@ -104,6 +133,19 @@ class StateConflict(InvalidMessage):
     """The record's state does not allow the operation (R-COM-5)."""
 
 
+class InvalidField(InvalidMessage, ValueError):
+    """A message builder (`transports.wrap`, `receipts.build_receipt`…) refused a field value;
+    each violation names the field and its rule. Also a ValueError: it replaces the one these
+    builders raised, which their callers (and tests) catch as for any bad argument."""
+
+
+class InvalidInput(MisuseError, ValueError):
+    """A library function got a value it cannot take: a wrong argument, bytes that are not
+    what they claim (DER, an SM2 key), a schema URL outside the XSD folders. Code called it
+    wrong, so retrying cannot help. Also a ValueError: it replaces the one these functions
+    raised, which callers catch (`except ValueError` around key loading, DER parsing…)."""
+
+
 class AccessDenied(MisuseError):
     """Unknown API key, or the record belongs to another enterprise."""
 
@@ -128,10 +170,66 @@ class SigningError(OperationalError):
     status = "signing_failed"
 
 
+class CardError(SigningError):
+    """The IC card could not sign; `reason` is a short code for ops screens. Raised by the
+    card backend (signers/card.py), which translates the reader layer's errors into these."""
+
+    reason = "card"
+
+
+class CardRemoved(CardError):
+    """The card left the reader during a command, or kept being reset."""
+
+    reason = "card_removed"
+
+
+class CardAbsent(CardError):
+    """No card in the reader, or no card with the bound number in any reader."""
+
+    reason = "no_card"
+
+
+class ReaderGone(CardError):
+    """No PC/SC service, or the reader is not (or no longer) connected."""
+
+    reason = "reader_gone"
+
+
+class WrongPin(CardError):
+    """The card refused the PIN; it is not presented again until the PIN is corrected."""
+
+    reason = "wrong_pin"
+
+
+class CardLocked(CardError):
+    """Too many wrong PINs: the card must be unlocked at the e-port service desk."""
+
+    reason = "card_locked"
+
+
+class CertificateExpired(CardError):
+    """The card's certificate is not (or no longer) in its validity period."""
+
+    reason = "certificate_expired"
+
+
+class CardMismatch(CardError):
+    """The card is not the one bound to the enterprise (R-COM-3)."""
+
+    reason = "card_mismatch"
+
+
+class CardTimeout(CardError):
+    """No card of a pool answered within the signing timeout."""
+
+    reason = "timeout"
+
+
 class TransportError(OperationalError):
     """The broker refused, dropped or did not confirm a publish."""
 
     status = "send_failed"
+
 
 
 class ReceiptError(OperationalError):
@@ -140,9 +238,21 @@ class ReceiptError(OperationalError):
     retryable = False
 
 
+class AlreadySigned(MisuseError):
+    """The message already carries a Signature. A misuse, not a SigningError: re-signing would
+    fail the same way every time, so it must not be retried; sign the unsigned original."""
+
+
 class SignatureInvalid(MisuseError):
     """A signature did not verify; `code` is the exchange-layer error code (1001, 1002, 1004)."""
 
     def __init__(self, message: str, code: str = "1001", **context: Any) -> None:
         super().__init__(message, **context)
         self.code = code
+
+
+class PermanentFailure(GatewayError):
+    """A consumer handler's way to say "retrying cannot help": the message is dead-lettered at
+    once (transports/consumer.py)."""
+
+    retryable = False

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from gateway.codes import CEB_NS
+from gateway.errors import InvalidField, InvalidInput, Violation
 from receipts.parse import CHINA_TZ, RECEIPT_KINDS, ReceiptKind
 
 MESSAGE_RETURN = "CEB900Message"
@@ -55,7 +56,8 @@ def build_receipt(
 
     An entity without `guid` gets a fresh one (the e-port makes it) and one without
     `returnTime` gets the current time; any other mandatory field must be given.
-    ValueError for an unknown message type, an unknown or missing field, a bad encoding.
+    InvalidInput for an unknown message type or encoding, InvalidField (each violation names
+    its field) for an unknown or missing field; both are ValueErrors.
     """
     kind = _kind(message_type)
     _check_encoding(encoding)
@@ -94,14 +96,14 @@ def _kind(message_type: str) -> ReceiptKind:
     try:
         return RECEIPT_KINDS[message_type]
     except KeyError:
-        raise ValueError(f"{message_type!r} is not a receipt message type") from None
+        raise InvalidInput(f"{message_type!r} is not a receipt message type") from None
 
 
 def _check_encoding(encoding: str) -> None:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise ValueError(f"unknown encoding {encoding!r}") from None
+        raise InvalidInput(f"unknown encoding {encoding!r}") from None
 
 
 def _with_defaults(entity: Mapping[str, str]) -> dict[str, str]:
@@ -120,14 +122,20 @@ def _root(kind: ReceiptKind, guid: str, default_namespace: bool) -> etree._Eleme
 def _append_entity(root: etree._Element, kind: ReceiptKind, entity: Mapping[str, str]) -> None:
     unknown = sorted(set(entity) - set(kind.fields))
     if unknown:
-        raise ValueError(f"{kind.entity} has no field(s) {', '.join(unknown)}")
+        raise _refused(kind, unknown, "no such field", "has no field(s)")
     missing = [f for f in kind.fields if f not in entity and f not in kind.optional]
     if missing:
-        raise ValueError(f"{kind.entity} is missing mandatory field(s) {', '.join(missing)}")
+        raise _refused(kind, missing, "mandatory field missing", "is missing mandatory field(s)")
     element = etree.SubElement(root, _tag(kind.entity))
     for name in kind.fields:
         if name in entity:
             etree.SubElement(element, _tag(name)).text = entity[name]
+
+
+def _refused(kind: ReceiptKind, names: list[str], why: str, summary: str) -> InvalidField:
+    """One violation per field: the receipt's XSD is the rule (R-COM-1) a built one must meet."""
+    violations = [Violation("R-COM-1", f"{kind.entity}/{name}", why) for name in names]
+    return InvalidField(violations, f"{kind.entity} {summary} {', '.join(names)}")
 
 
 def _tag(local: str) -> str:

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from gateway.codes import DSIG_NS
-from gateway.errors import MisuseError, Violation
+from gateway.errors import InvalidInput, MisuseError, Violation
 
 RULE = "R-COM-1"
 XSD_DIR = Path(__file__).with_name("xsd")
@@ -120,14 +120,14 @@ def _allowed_path(url: str) -> Path:
     path = Path(unquote(parts.path)).resolve()
     folders = _known().dirs
     if parts.scheme not in ("", "file") or path.parent not in folders:
-        raise ValueError(f"schema resource outside the XSD folders refused: {url}")
+        raise InvalidInput(f"schema resource outside the XSD folders refused: {url}")
     if not path.exists() and (XSD_DIR / path.name).exists():
         return XSD_DIR.resolve() / path.name
     return path
 
 
 def _package_name(url: str) -> str:
-    """The file name of an allowed schema resource (ValueError for any other)."""
+    """The file name of an allowed schema resource (InvalidInput, a ValueError, for any other)."""
     return _allowed_path(url).name
 
 

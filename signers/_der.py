@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from gateway.errors import InvalidInput
+
 SEQUENCE = 0x30
 INTEGER = 0x02
 BIT_STRING = 0x03
@@ -36,7 +38,7 @@ def explicit(number: int, content: bytes) -> bytes:
 
 def integer(n: int) -> bytes:
     if n < 0:
-        raise ValueError("only non-negative integers are needed here")
+        raise InvalidInput("only non-negative integers are needed here")
     # One extra byte when the top bit is set keeps the value positive.
     return tlv(INTEGER, n.to_bytes(n.bit_length() // 8 + 1, "big"))
 
@@ -68,19 +70,19 @@ def time(moment: datetime) -> bytes:
 def _header(data: bytes, pos: int) -> tuple[int, int, int]:
     """(tag, start of content, end of element) of the element at `pos`."""
     if pos + 2 > len(data):
-        raise ValueError("truncated DER")
+        raise InvalidInput("truncated DER")
     tag, first = data[pos], data[pos + 1]
     start = pos + 2
     if first & 0x80:
         count = first & 0x7F
         if count == 0 or count > 4 or start + count > len(data):
-            raise ValueError("unsupported DER length")
+            raise InvalidInput("unsupported DER length")
         length = int.from_bytes(data[start : start + count], "big")
         start += count
     else:
         length = first
     if start + length > len(data):
-        raise ValueError("truncated DER")
+        raise InvalidInput("truncated DER")
     return tag, start, start + length
 
 

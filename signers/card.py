@@ -30,51 +30,37 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from devices import iccard, pcsc
-from gateway.errors import ConfigError, SigningError
+from gateway.errors import (
+    CardAbsent,
+    CardError,
+    CardLocked,
+    CardMismatch,
+    CardRemoved,
+    CardTimeout,
+    CertificateExpired,
+    ConfigError,
+    ReaderGone,
+    WrongPin,
+)
 from signers.algorithms import KeyType, Suite, hash_algorithm
 from signers.keys import certificate_key_type, serial_hex
 
 log = logging.getLogger(__name__)
 
-
-class CardError(SigningError):
-    """The card could not sign; `reason` is a short code for ops screens."""
-
-    reason = "card"
-
-
-class CardRemoved(CardError):
-    reason = "card_removed"
-
-
-class CardAbsent(CardError):
-    reason = "no_card"
-
-
-class ReaderGone(CardError):
-    reason = "reader_gone"
-
-
-class WrongPin(CardError):
-    reason = "wrong_pin"
-
-
-class CardLocked(CardError):
-    reason = "card_locked"
-
-
-class CertificateExpired(CardError):
-    reason = "certificate_expired"
-
-
-class CardMismatch(CardError):
-    """The card is not the one bound to the enterprise (R-COM-3)."""
-
-    reason = "card_mismatch"
-
-
-class CardTimeout(CardError):
-    reason = "timeout"
+# The card errors live in the one tree (gateway/errors.py); importable from here as before.
+__all__ = [
+    "CardAbsent",
+    "CardError",
+    "CardKey",
+    "CardLocked",
+    "CardMismatch",
+    "CardRemoved",
+    "CardTimeout",
+    "CertificateExpired",
+    "Health",
+    "ReaderGone",
+    "WrongPin",
+]
 
 
 @dataclass(frozen=True)
@@ -211,15 +197,15 @@ class CardKey:
             try:
                 self._open()
                 return job()
-            except pcsc.CardReset:
+            except pcsc.CardReset as exc:
                 where = self._where()
                 self._drop()
                 if attempt == 2:
-                    raise CardRemoved(f"{where}: the card keeps being reset") from None
+                    raise CardRemoved(f"{where}: the card keeps being reset") from exc
             except pcsc.DeviceError as exc:
                 where = self._where()
                 self._drop()
-                raise _card_error(exc, where) from None
+                raise _card_error(exc, where) from exc
         raise AssertionError("unreachable")
 
     def _open(self) -> None:
@@ -334,12 +320,12 @@ class CardKey:
                 raise CardLocked(
                     f"{self._where()}: the card is locked (too many wrong PINs); "
                     "it must be unlocked at the e-port service desk"
-                ) from None
+                ) from exc
             if exc.sw & 0xFFF0 == 0x63C0:
                 self._refused_pin = digest
                 raise WrongPin(
                     f"{self._where()}: wrong PIN, {exc.sw & 0x0F} tries left before the card locks"
-                ) from None
+                ) from exc
             raise
 
     def _payload(self, data: bytes, suite: Suite) -> tuple[int, bytes]:

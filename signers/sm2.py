@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InvalidInput
 from signers import _der
 
 DEFAULT_USER_ID = b"1234567812345678"
@@ -78,11 +78,12 @@ def generate() -> Sm2PrivateKey:
 
 
 def load_private_key(pem: bytes, password: bytes | None) -> Sm2PrivateKey:
-    """Load a PEM SM2 private key. Raises ValueError/TypeError like `cryptography` does."""
+    """Load a PEM SM2 private key. Raises ValueError/TypeError like `cryptography` does (ours:
+    InvalidInput, a ValueError)."""
     ec, _, ser = _tongsuo()
     key = ser.load_pem_private_key(pem, password)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "SM2":
-        raise ValueError("not an SM2 private key")
+        raise InvalidInput("not an SM2 private key")
     return Sm2PrivateKey(key)
 
 
@@ -135,7 +136,7 @@ def der_to_raw(signature: bytes) -> bytes:
 
 def raw_to_der(signature: bytes) -> bytes:
     if len(signature) != 2 * _SIZE:
-        raise ValueError(f"raw SM2 signature must be {2 * _SIZE} bytes, not {len(signature)}")
+        raise InvalidInput(f"raw SM2 signature must be {2 * _SIZE} bytes, not {len(signature)}")
     r, s = signature[:_SIZE], signature[_SIZE:]
     return encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
 

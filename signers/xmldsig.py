@@ -32,7 +32,14 @@ from lxml import etree
 
 from gateway import xmlsafe
 from gateway.codes import CEB_NS, DSIG_NS, ExchangeErrorCode
-from gateway.errors import ConfigError, GatewayError, MisuseError, SignatureInvalid, SigningError
+from gateway.errors import (  # AlreadySigned: defined in the tree, still importable here
+    AlreadySigned,
+    ConfigError,
+    GatewayError,
+    MisuseError,
+    SignatureInvalid,
+    SigningError,
+)
 from signers.algorithms import (
     C14N,
     DEFAULT_ALLOWED,
@@ -54,11 +61,6 @@ _TRANSFORMS = ((ENVELOPED,), (ENVELOPED, C14N))
 _INVALID = ExchangeErrorCode.SIGNATURE_INVALID.value
 _MISMATCH = ExchangeErrorCode.SIGNATURE_MISMATCH.value
 _EXPIRED = ExchangeErrorCode.CERTIFICATE_EXPIRED.value
-
-
-class AlreadySigned(MisuseError):
-    """The message already carries a Signature. A misuse, not a SigningError: re-signing would
-    fail the same way every time, so it must not be retried; sign the unsigned original."""
 
 
 @dataclass(frozen=True)

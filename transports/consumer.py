@@ -44,6 +44,7 @@ from pika.exceptions import AMQPError
 from pika.spec import Basic, BasicProperties
 
 from gateway.errors import GatewayError
+from gateway.errors import PermanentFailure as PermanentFailure  # in the tree; importable here
 from transports.publisher import close_quietly, connection_parameters
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,6 @@ ORIGINAL_EXCHANGE_HEADER = "x-gateway-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-gateway-original-routing-key"
 #: how long the consume loop waits for a message before it looks at `stop` again
 POLL_SECONDS = 0.5
-
-
-class PermanentFailure(GatewayError):
-    """A handler's way to say "retrying cannot help": the message is dead-lettered at once."""
-
-    retryable = False
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from datetime import datetime
 from lxml import etree
 
 from gateway.codes import CHINA_TZ, DXP_NS, EXPORT_RECEIVER_ID
-from gateway.errors import InvalidMessage, Violation
+from gateway.errors import InvalidField, InvalidMessage, Violation
 from gateway.xmlsafe import DEFAULT_MAX_BYTES, local_name, namespace, parse
 
 RULE = "R-COM-1"
@@ -85,9 +85,10 @@ def wrap(
     biz_keys: Mapping[str, str] | None = None,
     created: datetime | None = None,
 ) -> Envelope:
-    """Put signed message bytes in a DxpMsg; ValueError names the first field out of bounds."""
+    """Put signed message bytes in a DxpMsg; InvalidField (a ValueError) names the first
+    field out of bounds."""
     if not isinstance(data, bytes | bytearray) or not data:
-        raise ValueError("Data: the signed message must be non-empty bytes")
+        raise _refused("Data", "the signed message must be non-empty bytes")
     receivers = (receiver_ids,) if isinstance(receiver_ids, str) else tuple(receiver_ids)
     msg_id = cop_msg_id if cop_msg_id is not None else str(uuid.uuid4()).upper()
     name = file_name if file_name is not None else f"{msg_type}_{msg_id}.xml"
@@ -116,24 +117,29 @@ def _check_wrap(
     _check_text("CopMsgId", cop_msg_id, MAX_COP_MSG_ID)
     _check_text("FileName", file_name, 255)
     if not 1 <= len(receivers) <= MAX_RECEIVERS:
-        raise ValueError(f"ReceiverIds: {len(receivers)} receivers, allowed 1..{MAX_RECEIVERS}")
+        raise _refused("ReceiverIds", f"{len(receivers)} receivers, allowed 1..{MAX_RECEIVERS}")
     for receiver in receivers:
         _check_text("ReceiverId", receiver, MAX_NODE_ID)
     if ic_card is not None:
         _check_text("IcCard", ic_card, MAX_IC_CARD)
     if len(biz_keys) > MAX_BIZ_KEYS:
-        raise ValueError(f"BizKey: {len(biz_keys)} keys, at most {MAX_BIZ_KEYS} allowed")
+        raise _refused("BizKey", f"{len(biz_keys)} keys, at most {MAX_BIZ_KEYS} allowed")
     for key, value in biz_keys.items():
         _check_text("BizKey/Key/@name", key, 255)
         if not isinstance(value, str):
-            raise ValueError(f"BizKey/Key[@name={key!r}]: value must be a string")
+            raise _refused(f"BizKey/Key[@name={key!r}]", "value must be a string")
 
 
 def _check_text(name: str, value: object, limit: int) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name}: required, got {value!r}")
+        raise _refused(name, f"required, got {value!r}")
     if len(value) > limit:
-        raise ValueError(f"{name}: {len(value)} characters, at most {limit} allowed")
+        raise _refused(name, f"{len(value)} characters, at most {limit} allowed")
+
+
+def _refused(field_name: str, message: str) -> InvalidField:
+    """A field wrap cannot write: the DXP envelope's bounds are part of the exchange schema."""
+    return InvalidField([Violation(RULE, field_name, message)], f"{field_name}: {message}")
 
 
 def _creat_time(created: datetime | None) -> str:

@@ -36,7 +36,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
-from gateway.errors import TransportError
+from gateway.errors import InvalidInput, TransportError
 from transports.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Publisher:
     ) -> None:
         """Publish and wait for the broker's confirm; TransportError if it did not confirm."""
         if not message_id:
-            raise ValueError("message_id is required: receivers use it to drop duplicates")
+            raise InvalidInput("message_id is required: receivers use it to drop duplicates")
         props = pika.BasicProperties(
             delivery_mode=PERSISTENT,
             content_type=content_type,

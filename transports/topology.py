@@ -44,7 +44,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker
 
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InvalidInput
 
 QUEUE_TYPES = ("quorum", "classic")
 INTAKE_ROUTING_KEY = "declaration"
@@ -200,7 +200,7 @@ class Topology:
 
 def _checked_code(code: str) -> str:
     if not _CODE.fullmatch(code):
-        raise ValueError(f"enterprise code {code!r}: 1-64 letters, digits, _ or -")
+        raise InvalidInput(f"enterprise code {code!r}: 1-64 letters, digits, _ or -")
     return code
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from gateway.appointments.codes import APT_NS
+from gateway.errors import InvalidField, Violation
 from receipts.build import new_guid, return_time
 from receipts.parse import RECEIPT_KINDS
 
@@ -28,9 +29,15 @@ def build(message_type: str, entities: Sequence[Mapping[str, str]]) -> bytes:
     root.set("version", "1.0")
     for entity in entities:
         values = {"guid": new_guid(), "returnTime": stamp(), **entity}
-        unknown = set(values) - set(kind.fields)
+        unknown = sorted(set(values) - set(kind.fields))
         if unknown:
-            raise ValueError(f"{kind.entity} has no field(s) {', '.join(sorted(unknown))}")
+            raise InvalidField(
+                [
+                    Violation("R-COM-1", f"{kind.entity}/{name}", "no such field")
+                    for name in unknown
+                ],
+                f"{kind.entity} has no field(s) {', '.join(unknown)}",
+            )
         element = etree.SubElement(root, f"{{{APT_NS}}}{kind.entity}")
         for name in kind.fields:
             if name in values:

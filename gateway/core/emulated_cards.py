@@ -16,9 +16,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+from devices import pcsc
 from devices.iccard import EnterpriseCard
 from devices.rig import CardRig, card_from_files, reader_name
 from gateway.core.config import Config, EmulatedCardConfig
+from gateway.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,18 @@ _lock = threading.Lock()
 
 
 def start_emulated_cards(config: Config) -> CardRig | None:
-    """Start the rig and insert the configured cards (once per process); None if none."""
-    global _rig
+    """Start the rig and insert the configured cards (once per process); None if none.
+    ConfigError when this host cannot run them (the reader layer's error is its cause)."""
     if not config.emulated_cards:
         return None
+    try:
+        return _start(config)
+    except pcsc.DeviceError as exc:
+        raise ConfigError(f"emulated cards cannot start: {exc}") from exc
+
+
+def _start(config: Config) -> CardRig:
+    global _rig
     with _lock:
         if _rig is None:
             workdir = Path(tempfile.mkdtemp(prefix="emulated-cards-"))

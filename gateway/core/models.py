@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from gateway.errors import InvalidInput
+
 # SQLite has no real BIGINT autoincrement; INTEGER PRIMARY KEY is its rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -43,7 +45,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
+            raise InvalidInput("naive datetime given to a UTC column")
         return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:

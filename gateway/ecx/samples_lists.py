@@ -44,6 +44,7 @@ from gateway.ecx.samples import (
     _tag,
     order_amounts,
 )
+from gateway.errors import InvalidInput
 
 #: export customs and supervised place of the samples (Hangzhou district codes are 29xx)
 DEMO_CUSTOMS = "2991"
@@ -136,7 +137,7 @@ def batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """Split a long list (parcels of an arrival, a departure…) into messages of `size` lines;
     each chunk is one message with msgCount = len(result) and msgSeqNo = its position."""
     if size < 1:
-        raise ValueError("size must be at least 1")
+        raise InvalidInput("size must be at least 1")
     return [items[i : i + size] for i in range(0, len(items), size)] or [items[:0]]
 
 
