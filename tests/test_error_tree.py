@@ -75,14 +75,15 @@ def _exception_classes() -> dict[str, type[BaseException]]:
     return found
 
 
-def _documented_tree() -> dict[str, str | None]:
-    """Class name -> parent name, as the module docstring of gateway.errors draws it."""
+def _documented_tree() -> dict[str, tuple[str | None, bool | None]]:
+    """Class name -> (parent name, retryable as drawn, None: as the parent), as the module
+    docstring of gateway.errors draws the tree."""
     assert errors.__doc__
-    parents: dict[str, str | None] = {}
+    drawn: dict[str, tuple[str | None, bool | None]] = {}
     stack: list[str] = []
     for line in errors.__doc__.splitlines():
         if line.strip().startswith("GatewayError "):
-            parents["GatewayError"] = None
+            drawn["GatewayError"] = (None, None)
             stack = ["GatewayError"]
             continue
         match = re.match(r"^ {4}([│ ]*)[├└]── (\w+)", line)
@@ -90,9 +91,10 @@ def _documented_tree() -> dict[str, str | None]:
             continue
         depth = len(match.group(1)) // 4 + 1
         stack = stack[:depth]
-        parents[match.group(2)] = stack[-1]
+        columns = re.search(r"\s(yes|no)\s+\S+$", line)
+        drawn[match.group(2)] = (stack[-1], columns.group(1) == "yes" if columns else None)
         stack.append(match.group(2))
-    return parents
+    return drawn
 
 
 def _public_tree() -> dict[str, type[BaseException]]:
@@ -118,9 +120,11 @@ def test_the_docstring_draws_every_class_of_the_tree_under_its_real_parent() -> 
     tree = {cls.__name__: cls for cls in _public_tree().values()}
     drawn = _documented_tree()
     assert set(drawn) == set(tree)
-    for name, parent in drawn.items():
+    for name, (parent, retryable) in drawn.items():
         if parent is not None:
             assert tree[name].__bases__[0].__name__ == parent, name
+        if retryable is not None:
+            assert tree[name].retryable is retryable, name  # type: ignore[attr-defined]
 
 
 def test_old_names_still_import_from_their_modules() -> None:
