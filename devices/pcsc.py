@@ -35,7 +35,12 @@ _CLONE_NEWNET = 0x40000000
 
 
 class DeviceError(Exception):
-    """A card reader or card failed; `reason` is what ops read."""
+    """A card reader or card failed; `reason` is what ops read.
+
+    Deliberately not a `gateway.errors.GatewayError`: these say what PC/SC or the card
+    answered, and only make sense here. Where they enter the gateway they are translated into
+    the tree, with this error as the cause: the card backend (signers/card.py) into
+    CardErrors, the emulated cards (gateway/core/emulated_cards.py) into a ConfigError."""
 
 
 class ReaderGone(DeviceError):
