@@ -147,6 +147,8 @@ def _text(element: etree._Element, name: str) -> str:
 
 
 _KEY = ("declarantCode", "copNo")
+#: the declarant declares (R-COM-3); the consignee it declares for is checked by R-APT-3
+_PARTY = ("declarantCode",)
 _ECHO = ("guid", "declarantCode", "copNo")
 #: every APT receipt entity: keyed like its request, with the numbers customs gives (aptNo)
 _RECEIPT = "guid declarantCode copNo preNo? aptNo?"
@@ -159,6 +161,7 @@ APPOINTMENT = DocumentKind(
     record_tag="Appointment",
     head_tag="AppointmentHead",
     key_fields=_KEY,
+    party_fields=_PARTY,
     receipt_entity="AppointmentReturn",
     receipt_fields=_RECEIPT,
     receipt_assigned=("aptNo",),
@@ -183,6 +186,7 @@ CANCEL = DocumentKind(
     record_tag="AptCancel",
     head_tag=None,
     key_fields=_KEY,
+    party_fields=_PARTY,
     receipt_entity="AptCancelReturn",
     receipt_fields=_RECEIPT,
     receipt_assigned=("aptNo",),
@@ -200,6 +204,7 @@ FEEDBACK = DocumentKind(
     record_tag="AptFeedback",
     head_tag="AptFeedbackHead",
     key_fields=_KEY,
+    party_fields=_PARTY,
     receipt_entity="AptFeedbackReturn",
     receipt_fields=_RECEIPT,
     receipt_assigned=("aptNo",),
@@ -217,6 +222,7 @@ EXPLANATION = DocumentKind(
     record_tag="AptExplanation",
     head_tag=None,
     key_fields=_KEY,
+    party_fields=_PARTY,
     receipt_entity="AptExplanationReturn",
     receipt_fields=_RECEIPT,
     receipt_assigned=("aptNo",),

@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway.core import metrics, ops, queries, registry
+from gateway.core import admin, metrics, ops, queries, registry
 from gateway.core.deps import Auth, Db, gateway_of, read_limited, submitter
 from gateway.core.runtime import Gateway
 from gateway.errors import (
@@ -69,6 +69,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         return JSONResponse(exc.as_dict(), status_code=code)
 
     app.include_router(ops.router())
+    app.include_router(admin.router())
     app.include_router(metrics.router())
     for system in registry.installed().systems.values():  # each system's own routes
         for router in system.routers:

@@ -344,6 +344,16 @@ def _add_ops() -> None:
 _add_ops()
 
 
+def _add_admin() -> None:
+    from gateway.core.admin import COMMANDS  # delegations, keys, audit
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_admin()
+
+
 # IC cards (gateway/cards.py): customs-gateway cards.
 def _add_card_commands() -> None:
     from gateway.core.cards import cards_command

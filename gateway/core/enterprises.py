@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core import delegations
 from gateway.core.config import EnterpriseConfig, KeyConfig
 from gateway.core.models import ApiKey, Enterprise
 from gateway.errors import AccessDenied
@@ -27,6 +28,8 @@ class Caller:
     enterprise_id: int | None
     enterprise_code: str | None
     is_admin: bool = False
+    #: the API key used (its id, for the audit log); None for in-process callers
+    key_id: int | None = None
 
 
 def hash_key(api_key: str) -> str:
@@ -64,6 +67,7 @@ def upsert(session: Session, ent: EnterpriseConfig) -> Enterprise:
     cert = ent.key.cert_file
     row.certificate_pem = cert.read_text() if cert and Path(cert).exists() else None
     session.flush()
+    delegations.sync(session, row, ent.declares_for)
     for key in ent.api_keys:
         add_api_key(session, key, enterprise_id=row.id)
     return row
@@ -87,10 +91,10 @@ def authenticate(session: Session, api_key: str | None) -> Caller:
     if row is None or row.revoked_at is not None:
         raise AccessDenied("unknown or revoked API key")
     if row.is_admin:
-        return Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+        return Caller(enterprise_id=None, enterprise_code=None, is_admin=True, key_id=row.id)
     ent = session.get(Enterprise, row.enterprise_id)
     assert ent is not None  # foreign key
-    return Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+    return Caller(enterprise_id=ent.id, enterprise_code=ent.code, key_id=row.id)
 
 
 def by_code(session: Session, code: str) -> Enterprise:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway import xmlsafe
 from gateway.codes import AppStatus, AppType
-from gateway.core import checks, logs, metrics, registry
+from gateway.core import checks, delegations, logs, metrics, registry
 from gateway.core.db import Database
 from gateway.core.history import Change, Notifier, Source, record_all
 from gateway.core.kinds import DocumentKind, Operation, Record, head_fields, key_text
@@ -193,11 +193,24 @@ class Intake:
             if ent is None:
                 raise InvalidMessage([_sender("BaseTransfer/copCode", None, enterprise_code)])
             check_sender(checked, ent)
+            check_parties(session, ent, checked)
             again = _previous(session, ent, checked)
             if again is not None:
                 return again
             store_checks(session, ent, checked, at)
             return _store_new(session, ent, checked, channel, self.notifier)
+
+
+def check_parties(session: Session, ent: Enterprise, checked: Checked) -> None:
+    """The parties each record names include the declarer (R-COM-3, gateway/delegations.py)."""
+    problems = delegations.party_violations(session, ent, checked.kind, checked.records)
+    if problems:
+        raise InvalidMessage(problems)
+
+
+def key_scope(kind: DocumentKind, ent: Enterprise) -> int:
+    """The namespace of a record's business key: its owner's, where the key names none."""
+    return ent.id if kind.key_per_owner else 0
 
 
 def store_checks(session: Session, ent: Enterprise, checked: Checked, at: datetime) -> None:
@@ -350,6 +363,7 @@ def _document_row(
         "enterprise_id": ent.id,
         "kind": kind.name,
         "business_key": key_text(rec.business_key),
+        "key_scope": key_scope(kind, ent),
         "status": target.value,
         "pre_no": pre_no,
         "customs_numbers": {},
@@ -393,7 +407,8 @@ def _plan(session: Session, ent: Enterprise, checked: Checked) -> list[Planned]:
     duplicates: list[Violation] = []
     conflicts: list[Violation] = []
     seen: set[tuple[str, ...]] = set()
-    live = _live(session, checked.kind, [r.business_key for r in checked.records])
+    keys = [r.business_key for r in checked.records]
+    live = _live(session, checked.kind, keys, key_scope(checked.kind, ent))
     for rec in checked.records:
         if rec.business_key in seen:
             duplicates.append(_dup(checked.kind, rec, "appears twice in this message"))
@@ -414,14 +429,17 @@ def _plan(session: Session, ent: Enterprise, checked: Checked) -> list[Planned]:
     return planned
 
 
-def _live(session: Session, kind: DocumentKind, keys: list[tuple[str, ...]]) -> dict[str, Live]:
-    """The live documents of these keys, locked for this transaction, with their version
-    counts (one query; a second only when some exist)."""
+def _live(
+    session: Session, kind: DocumentKind, keys: list[tuple[str, ...]], scope: int
+) -> dict[str, Live]:
+    """The live documents of these keys in this key scope, locked for this transaction, with
+    their version counts (one query; a second only when some exist)."""
     d = DOCUMENTS.c
     stmt = select(*DOC_REF_COLUMNS).where(
         d.kind == kind.name,
         d.business_key.in_([key_text(k) for k in keys]),
         d.status != Status.DELETED.value,
+        d.key_scope == scope,
     )
     docs = [DocRef.from_row(row) for row in session.execute(stmt.with_for_update())]
     if not docs:
@@ -456,6 +474,13 @@ def _dup(kind: DocumentKind, rec: Record, why: str) -> Violation:
 def _conflict(
     kind: DocumentKind, rec: Record, live: Live | None, ent: Enterprise
 ) -> Violation | None:
+    if live is not None and live.doc.enterprise_id != ent.id:
+        # Another declarer for the same party (the key's party delegated to both): a new
+        # record cannot take the key, but nothing of the other's record is told, and
+        # modify/delete get the answer of a key that does not exist.
+        if rec.app_type == AppType.ADD:
+            return _dup(kind, rec, "already exists")
+        live = None
     if live is None:
         if rec.app_type == AppType.ADD:
             return None
@@ -465,8 +490,6 @@ def _conflict(
             f"no live {kind.name} with this key to modify or delete",
             value=rec.app_type,
         )
-    if live.doc.enterprise_id != ent.id:
-        return _dup(kind, rec, "is already declared by another enterprise")
     status = status_of(live.doc.status or "")
     if rec.app_type == AppType.ADD:
         # A saved draft is declared by sending it again with appType 1 (R-COM-2).

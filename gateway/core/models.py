@@ -81,11 +81,55 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
-    #: SHA-256 of the key: keys are long random tokens, so a fast hash is enough
+    #: HMAC-SHA256 of the key under the server secret (gateway/core/keys.py): the key itself
+    #: is never stored, and a copy of the table alone does not let anyone test guesses
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the key's first characters, to tell keys apart in lists (never enough to use it)
+    prefix: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: "config", "key:<id>" of the admin key that made it, or the operator's name (CLI)
+    created_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+
+
+class AuditEntry(Base):
+    """One ops action: who did what to what, when, and how it ended (`customs-gateway
+    audit`, `GET /v1/ops/audit`). Never a secret: keys appear by id and prefix only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: "key:<id>" (an admin or enterprise API key) or "cli:<user>"
+    actor: Mapped[str] = mapped_column(String(100))
+    #: e.g. message.retry, dead_letters.replay, key.revoke, delegation.add
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(300))
+    #: ok / refused / failed
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+Index("ix_audit_at", AuditEntry.at)
+
+
+class Delegation(Base):
+    """An enterprise registered to declare for another party's code (R-COM-3): a platform
+    for its e-commerce enterprises, an agent for its principals (`customs-gateway
+    delegations`)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (UniqueConstraint("enterprise_id", "party_code", name="uq_delegation"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    party_code: Mapped[str] = mapped_column(String(18))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: who registered it: "config", an admin key id ("key:12") or an operator's name
+    created_by: Mapped[str] = mapped_column(String(100))
 
 
 class Message(Base):
@@ -132,6 +176,9 @@ class Document(Base):
     status_info: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: whose namespace the business key lives in: the owner's id for kinds whose standard key
+    #: names no enterprise (copNo + msgSeqNo, `DocumentKind.key_per_owner`), 0 for the rest
+    key_scope: Mapped[int] = mapped_column(Id, default=0, server_default=text("0"))
 
     versions: Mapped[list[Version]] = relationship(
         back_populates="document", order_by="Version.number"
@@ -141,11 +188,13 @@ class Document(Base):
     )
 
 
-# One live record per business key: deleted records free the key (R-COM-5).
+# One live record per business key (per owner where the key names none, migration 0005):
+# deleted records free the key (R-COM-5).
 Index(
     "uq_documents_live_key",
     Document.kind,
     Document.business_key,
+    Document.key_scope,
     unique=True,
     sqlite_where=text("status != 'deleted'"),
     postgresql_where=text("status != 'deleted'"),

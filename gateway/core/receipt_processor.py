@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gateway.codes import ExchangeErrorCode
@@ -21,7 +23,7 @@ from gateway.core import logs, metrics, registry
 from gateway.core.db import Database
 from gateway.core.history import Change, Notifier, Source, record, record_ignored
 from gateway.core.kinds import DocumentKind, key_text
-from gateway.core.models import Document, Message, Receipt, documents_of
+from gateway.core.models import Document, Enterprise, Message, Receipt, documents_of
 from gateway.core.status import Status, later_in_lifecycle, status_for_return, status_of
 from gateway.errors import InvalidMessage, ReceiptError
 from receipts.parse import (
@@ -58,10 +60,14 @@ class ReceiptProcessor:
             env = unwrap(body)
         except InvalidMessage as exc:
             return self._unreadable(body, None, f"envelope cannot be read: {exc.message}")
-        return self.handle(env.data, cop_msg_id=env.cop_msg_id)
+        return self.handle(env.data, cop_msg_id=env.cop_msg_id, receiver_ids=env.receiver_ids)
 
-    @logs.with_context(lambda _self, _data, cop_msg_id=None: {"cop_msg_id": cop_msg_id})
-    def handle(self, data: bytes, cop_msg_id: str | None = None) -> Outcome:
+    @logs.with_context(lambda _self, _data, cop_msg_id=None, **_kw: {"cop_msg_id": cop_msg_id})
+    def handle(
+        self, data: bytes, cop_msg_id: str | None = None, receiver_ids: Sequence[str] = ()
+    ) -> Outcome:
+        """`receiver_ids` (the envelope's) name the enterprise the receipt is addressed to:
+        it picks the record where two enterprises use one key (`key_per_owner` kinds)."""
         try:
             parsed = parse_message(data)
         except ReceiptError as exc:
@@ -73,7 +79,8 @@ class ReceiptProcessor:
             if isinstance(parsed, ParsedSummaryResult):
                 return self._summary_result(session, data, digest, parsed, cop_msg_id)
             row = _store(session, data, digest, parsed, cop_msg_id)
-            applied, matched = self._apply_all(session, parsed, row.id)
+            owner = _addressee(session, receiver_ids)
+            applied, matched = self._apply_all(session, parsed, row.id, owner)
             row.outcome = _outcome(matched, len(parsed.entities))
             return Outcome(row.id, row.outcome, applied)
 
@@ -123,14 +130,14 @@ class ReceiptProcessor:
             return Outcome(row.id, "unreadable")
 
     def _apply_all(
-        self, session: Session, parsed: ParsedReceipt, receipt_id: int
+        self, session: Session, parsed: ParsedReceipt, receipt_id: int, owner: int | None
     ) -> tuple[int, int]:
         applied = matched = 0
         # Apply in returnTime order so one receipt message with several steps ends right.
         entities = sorted(parsed.entities, key=lambda e: _return_time(e) or "")
-        live = _live_documents(session, entities)
+        live = _live_documents(session, entities, owner)
         for entity in entities:
-            docs = _correlate(session, entity, live)
+            docs = _correlate(session, entity, live, owner)
             matched += bool(docs)
             for kind, doc in docs:
                 applied += self._apply(session, kind, doc, entity, receipt_id)
@@ -287,21 +294,42 @@ def _refusal(kind: DocumentKind, doc: Document, change: Change) -> str | None:
 #: business keys looked up in one statement (a receipt message holds up to 100 entities)
 LOOKUP_CHUNK = 500
 
-LiveDocuments = dict[tuple[str, str], Document]
+#: None: two enterprises' records of a per-owner key and no addressee to choose between them
+LiveDocuments = dict[tuple[str, str], Document | None]
 
 
-def _live_documents(session: Session, entities: list[ReceiptEntity]) -> LiveDocuments:
+def _addressee(session: Session, receiver_ids: Sequence[str]) -> int | None:
+    """The enterprise a receipt is addressed to (its exchange id), when exactly one is."""
+    if not receiver_ids:
+        return None
+    stmt = select(Enterprise.id).where(Enterprise.dxp_id.in_(list(receiver_ids)))
+    found = list(session.scalars(stmt.limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
+def _in_scope(stmt: Select[Any], kind: DocumentKind, owner: int | None) -> Select[Any]:
+    """Records of a per-owner key: the addressee's only (issue 11, finding 3)."""
+    if kind.key_per_owner and owner is not None:
+        return stmt.where(Document.key_scope == owner)
+    return stmt
+
+
+def _live_documents(
+    session: Session, entities: list[ReceiptEntity], owner: int | None
+) -> LiveDocuments:
     """The live record of every entity's business key, by (kind, business key): one locked
     query per kind instead of one per entity. Each of those per-entity queries also flushed
     the previous entity's changes first (autoflush), a round trip or two per receipt entity:
     most of the receipt consumer's time on PostgreSQL. Rows are locked in id order, so two
     consumers locking overlapping sets cannot deadlock."""
     wanted: dict[str, set[str]] = {}
+    kinds: dict[str, DocumentKind] = {}
     for entity in entities:
         kind = _entity_kind(entity)
         if kind is not None:
             key = key_text(entity.key(kind.receipt_key_fields))
             wanted.setdefault(kind.name, set()).add(key)
+            kinds[kind.name] = kind
     found: LiveDocuments = {}
     for name, keys in wanted.items():
         ordered = sorted(keys)
@@ -316,7 +344,9 @@ def _live_documents(session: Session, entities: list[ReceiptEntity]) -> LiveDocu
                 .order_by(Document.id)
                 .with_for_update()
             )
-            found.update(((name, doc.business_key), doc) for doc in session.scalars(stmt))
+            for doc in session.scalars(_in_scope(stmt, kinds[name], owner)):
+                at = (name, doc.business_key)
+                found[at] = None if at in found else doc
     return found
 
 
@@ -327,7 +357,7 @@ def _entity_kind(entity: ReceiptEntity) -> DocumentKind | None:
 
 
 def _correlate(
-    session: Session, entity: ReceiptEntity, live: LiveDocuments
+    session: Session, entity: ReceiptEntity, live: LiveDocuments, owner: int | None
 ) -> list[tuple[DocumentKind, Document]]:
     if entity.kind == "MessageReturn":
         return _by_cop_msg_id(session, entity.fields.get("oriCopMsgId", ""))
@@ -335,12 +365,15 @@ def _correlate(
     if kind is None:
         return []
     key = entity.key(kind.receipt_key_fields)
-    doc = live.get((kind.name, key_text(key))) or _by_key(session, kind, key)
+    found = (kind.name, key_text(key))
+    doc = live[found] if found in live else _by_key(session, kind, key, owner)
     return [(kind, doc)] if doc is not None else []
 
 
-def _by_key(session: Session, kind: DocumentKind, key: tuple[str, ...]) -> Document | None:
-    base = select(Document).where(Document.kind == kind.name)
+def _by_key(
+    session: Session, kind: DocumentKind, key: tuple[str, ...], owner: int | None
+) -> Document | None:
+    base = _in_scope(select(Document).where(Document.kind == kind.name), kind, owner)
     # The live record first; a deleted one still takes its own late receipts into its history.
     # Two queries, not one ordered by "is deleted": only a query that says status != deleted
     # can use the partial unique index on (kind, business_key); the single query scanned the

@@ -18,6 +18,7 @@ ORDER = DocumentKind(
     receipt_entity="OrderReturn",
     receipt_fields="guid ebpCode ebcCode orderNo",
     receipt_echo_fields=("guid", "ebpCode", "ebcCode", "orderNo"),
+    party_fields=("ebpCode", "ebcCode"),
 )
 
 PAYMENT = DocumentKind(
@@ -31,6 +32,7 @@ PAYMENT = DocumentKind(
     receipt_entity="ReceiptsReturn",
     receipt_fields="guid ebcCode orderNo payNo?",
     receipt_echo_fields=("guid", "ebcCode", "orderNo", "payNo"),
+    party_fields=("ebpCode", "ebcCode"),
 )
 
 WAYBILL = DocumentKind(
@@ -44,6 +46,7 @@ WAYBILL = DocumentKind(
     receipt_entity="LogisticsReturn",
     receipt_fields="guid logisticsCode logisticsNo",
     receipt_echo_fields=("guid", "logisticsCode", "logisticsNo"),
+    party_fields=("logisticsCode",),
 )
 
 KINDS = (ORDER, PAYMENT, WAYBILL)

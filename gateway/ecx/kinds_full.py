@@ -46,6 +46,9 @@ ARRIVAL = DocumentKind(
     receipt_echo_fields=(
         "guid", "operatorCode", "logisticsCode", "preNo", "copNo", "billNo", "msgSeqNo",
     ),
+    # The supervised-place operator reports the arrival (or the carrier for it).
+    party_fields=("operatorCode", "logisticsCode"),
+    key_per_owner=True,
 )  # fmt: skip
 
 DEPARTURE = DocumentKind(
@@ -62,6 +65,8 @@ DEPARTURE = DocumentKind(
     final_states=_STORED,
     customs_number_fields=("preNo",),
     receipt_echo_fields=("guid", "logisticsCode", "copNo", "preNo", "msgSeqNo"),
+    party_fields=("logisticsCode",),
+    key_per_owner=True,
 )
 
 INVENTORY = DocumentKind(
@@ -91,6 +96,8 @@ INVENTORY = DocumentKind(
         "guid", "agentCode", "copNo", "preNo", "invtNo", "ebcCode", "ebpCode", "orderNo",
         "statisticsFlag",
     ),
+    # Declared by the declaring agent (agentCode, in the key).
+    party_fields=("agentCode",),
 )  # fmt: skip
 
 INVT_CANCEL = DocumentKind(
@@ -109,6 +116,7 @@ INVT_CANCEL = DocumentKind(
     after_change=withdraw_list,
     customs_number_fields=("preNo", "invtNo"),
     receipt_echo_fields=("guid", "agentCode", "copNo", "preNo", "invtNo"),
+    party_fields=("agentCode",),
 )
 
 WAYBILL_TOTAL = DocumentKind(
@@ -127,6 +135,8 @@ WAYBILL_TOTAL = DocumentKind(
     receipt_echo_fields=(
         "guid", "agentCode", "logisticsCode", "copNo", "preNo", "billNo", "msgSeqNo",
     ),
+    party_fields=("agentCode", "logisticsCode"),
+    key_per_owner=True,
 )  # fmt: skip
 
 REFUND = DocumentKind(
@@ -145,6 +155,7 @@ REFUND = DocumentKind(
     final_states=frozenset({Status.RELEASED}),
     customs_number_fields=("preNo",),
     receipt_echo_fields=("guid", "ebpCode", "ebcCode", "agentCode", "coElNo", "preNo", "invtNo"),
+    party_fields=("agentCode",),
 )
 
 REFUND_TALLY = DocumentKind(
@@ -163,6 +174,7 @@ REFUND_TALLY = DocumentKind(
     receipt_echo_fields=(
         "guid", "operatorCode", "logisticsCode", "logisticsNo", "coElNo", "preNo",
     ),
+    party_fields=("operatorCode",),
 )  # fmt: skip
 
 SUMMARY = DocumentKind(
@@ -186,6 +198,8 @@ SUMMARY = DocumentKind(
     after_change=lists.on_summary_receipt,
     customs_number_fields=("preNo", "sumNo"),
     receipt_echo_fields=("guid", "agentCode", "ebcCode", "copNo", "preNo", "sumNo", "msgSeqNo"),
+    party_fields=("agentCode", "ebcCode", "declAgentCode"),
+    key_per_owner=True,
 )
 
 KINDS = (
