@@ -89,16 +89,29 @@ class _Changed(Exception):
 
 
 @dataclass
+class _Folder:
+    """What the watcher remembers of one enterprise folder between scans."""
+
+    code: str
+    fd: int = -1  # the folder, opened with O_NOFOLLOW for the length of one scan
+    seen: dict[str, _Seen] = field(default_factory=dict)
+    held: dict[str, _Held] = field(default_factory=dict)
+    #: the list last written to failed/refused.json (None: not written by this process yet)
+    summary: list[dict[str, Any]] | None = None
+
+    def forget(self, name: str) -> None:
+        self.seen.pop(name, None)
+        self.held.pop(name, None)
+
+
+@dataclass
 class FolderIntake:
     intake: Intake
     root: Path
     settle_seconds: float = IntakeConfig.settle_seconds
     #: the quiet time is measured on this clock (tests drive it; no sleeping)
     clock: Callable[[], float] = time.monotonic
-    _seen: dict[tuple[str, str], _Seen] = field(default_factory=dict)
-    _held: dict[tuple[str, str], _Held] = field(default_factory=dict)
-    #: per enterprise: the summary last written (None: not written by this process yet)
-    _summaries: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+    _folders: dict[str, _Folder] = field(default_factory=dict)
     _said: set[tuple[str, ...]] = field(default_factory=set)
 
     def scan(self) -> int:
@@ -108,7 +121,7 @@ class FolderIntake:
         except (FileNotFoundError, NotADirectoryError):
             return 0
         try:
-            return sum(self._scan_enterprise(root_fd, code) for code in self._enterprises(root_fd))
+            return sum(self._scan_enterprise(root_fd, f) for f in self._enterprises(root_fd))
         finally:
             os.close(root_fd)
 
@@ -122,7 +135,7 @@ class FolderIntake:
 
     # -- enterprise folders ------------------------------------------------------------
 
-    def _enterprises(self, root_fd: int) -> list[str]:
+    def _enterprises(self, root_fd: int) -> list[_Folder]:
         with os.scandir(root_fd) as found:
             entries = sorted(found, key=lambda e: e.name)
         codes = []
@@ -137,192 +150,166 @@ class FolderIntake:
                     _shown(entry.name),
                     self.root,
                 )
-        gone = set(self._summaries) - set(codes)
-        self._forget(lambda code, _name: code in gone)
-        for code in gone:
-            del self._summaries[code]
-        return codes
+        self._folders = {c: self._folders.get(c) or _Folder(c) for c in codes}
+        return list(self._folders.values())
 
-    def _scan_enterprise(self, root_fd: int, code: str) -> int:
+    def _scan_enterprise(self, root_fd: int, f: _Folder) -> int:
         try:
-            ent_fd = os.open(code, _DIR_FLAGS, dir_fd=root_fd)
+            f.fd = os.open(f.code, _DIR_FLAGS, dir_fd=root_fd)
         except OSError as exc:
-            self._say_once(("open", code), "folder intake: cannot open %s/: %s", code, exc)
+            self._say_once(("open", f.code), "folder intake: cannot open %s/: %s", f.code, exc)
             return 0
         try:
-            return self._scan_entries(code, ent_fd)
+            return self._scan_entries(f)
         except OSError as exc:  # listing the folder itself failed: the next one goes on
-            self._say_once(("scan", code), "folder intake: cannot scan %s/: %s", code, exc)
+            self._say_once(("scan", f.code), "folder intake: cannot scan %s/: %s", f.code, exc)
             return 0
         finally:
-            os.close(ent_fd)
+            os.close(f.fd)
+            f.fd = -1
 
-    def _scan_entries(self, code: str, ent_fd: int) -> int:
-        with os.scandir(ent_fd) as found:
+    def _scan_entries(self, f: _Folder) -> int:
+        with os.scandir(f.fd) as found:
             names = sorted(e.name for e in found if not _ignored(e))
         present = set(names)
-        self._forget(lambda c, name: c == code and name not in present)
+        for gone in [n for n in (*f.seen, *f.held) if n not in present]:
+            f.forget(gone)
         # A `done` or `failed` that is not a real folder is refused first (below); until
         # then no message is submitted here, as its outcome could not be filed.
-        blocked = not all(_usable_outcome(ent_fd, d) for d in OUTCOME_DIRS)
+        blocked = not all(_usable_outcome(f.fd, d) for d in OUTCOME_DIRS)
         handled = 0
         for name in names:
             try:
-                handled += self._entry(code, ent_fd, name, blocked)
+                handled += self._entry(f, name, blocked)
             except FileNotFoundError:  # gone since the listing
-                continue
-        self._write_summary(code, ent_fd)
+                f.forget(name)
+        self._write_summary(f)
         return handled
-
-    def _forget(self, gone: Callable[[str, str], bool]) -> None:
-        for table in (self._seen, self._held):
-            for key in [k for k in table if gone(*k)]:
-                del table[key]
 
     # -- one entry -------------------------------------------------------------------------
 
-    def _entry(self, code: str, ent_fd: int, name: str, blocked: bool) -> int:
-        st = os.stat(name, dir_fd=ent_fd, follow_symlinks=False)
+    def _entry(self, f: _Folder, name: str, blocked: bool) -> int:
+        st = os.stat(name, dir_fd=f.fd, follow_symlinks=False)
         mark = _mark(st)
-        key = (code, name)
-        held = self._held.get(key)
+        held = f.held.pop(name, None)
         if held is not None and held.mark == mark:
-            return self._retry(code, ent_fd, name, held)
-        self._held.pop(key, None)
-        if not self._settled(key, mark):
+            return (
+                self._file(f, name, held, quiet=True) if held.retry else self._keep(f, name, held)
+            )
+        if not self._settled(f, name, mark):
             return 0
         refused = _refusal(name, st, self.intake.max_bytes)
         if refused is not None:
-            return self._refuse(code, ent_fd, name, mark, refused)
+            return self._refuse(f, name, mark, refused)
         if blocked:
             self._say_once(
-                ("blocked", code),
+                ("blocked", f.code),
                 "folder intake: %s/ waits: its done/ or failed/ is not a folder",
-                code,
+                f.code,
             )
             return 0
-        return self._take(code, ent_fd, name, mark)
+        return self._take(f, name, mark)
 
-    def _settled(self, key: tuple[str, str], mark: Mark) -> bool:
+    def _settled(self, f: _Folder, name: str, mark: Mark) -> bool:
         now = self.clock()
-        seen = self._seen.get(key)
+        seen = f.seen.get(name)
         if seen is None or seen.mark != mark:
-            self._seen[key] = _Seen(mark, now)
+            f.seen[name] = _Seen(mark, now)
             return False
         return now - seen.since >= self.settle_seconds
 
-    def _refuse(
-        self, code: str, ent_fd: int, name: str, mark: Mark, refused: InvalidMessage
-    ) -> int:
-        report = refused.as_dict()
+    def _refuse(self, f: _Folder, name: str, mark: Mark, refused: InvalidMessage) -> int:
+        held = _Held(mark, "failed", "errors.json", refused.as_dict(), problem="")
         if len(os.fsencode(name)) > MAX_NAME_BYTES:
             # No report fits beside it: it stays, listed in failed/refused.json.
-            problem = "left in place: its name is too long to carry a report"
-            self._hold(
-                code, name, _Held(mark, "failed", "errors.json", report, problem, retry=False)
+            held.problem, held.retry = (
+                "left in place: its name is too long to carry a report",
+                False,
             )
-            return 0
-        return self._finish(code, ent_fd, name, mark, "failed", "errors.json", report)
+            return self._hold(f, name, held)
+        return self._file(f, name, held)
 
-    def _take(self, code: str, ent_fd: int, name: str, mark: Mark) -> int:
+    def _take(self, f: _Folder, name: str, mark: Mark) -> int:
         try:
-            data = _read(ent_fd, name, mark, self.intake.max_bytes)
+            data = _read(f.fd, name, mark, self.intake.max_bytes)
         except _Changed:
-            self._seen.pop((code, name), None)
+            f.seen.pop(name, None)
             return 0
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # became a link since the lstat: looked at again
-                self._seen.pop((code, name), None)
+                f.seen.pop(name, None)
                 return 0
-            return self._finish(code, ent_fd, name, mark, "failed", "errors.json", _unreadable(exc))
+            return self._file(f, name, _Held(mark, "failed", "errors.json", _unreadable(exc), ""))
         try:
-            result = self.intake.submit(code, data, "folder")
+            result = self.intake.submit(f.code, data, "folder")
         except MisuseError as exc:
-            return self._finish(code, ent_fd, name, mark, "failed", "errors.json", exc.as_dict())
+            return self._file(f, name, _Held(mark, "failed", "errors.json", exc.as_dict(), ""))
         except Exception as exc:  # noqa: BLE001 - the database or a bug: the file waits
-            self._postponed(code, name, exc)
+            self._postponed(f, name, exc)
             return 0
-        return self._finish(code, ent_fd, name, mark, "done", "result.json", result.as_dict())
+        return self._file(f, name, _Held(mark, "done", "result.json", result.as_dict(), ""))
 
-    def _postponed(self, code: str, name: str, exc: Exception) -> None:
-        seen = self._seen.get((code, name))
-        if seen is not None and not seen.warned:
-            seen.warned = True
-            if isinstance(exc, OperationalError):
-                log.warning("folder intake of %s/%r postponed: %s", code, _shown(name), exc.message)
-            else:
-                log.exception(
-                    "folder intake of %s/%r failed; it stays and is tried again", code, _shown(name)
-                )
+    def _postponed(self, f: _Folder, name: str, exc: Exception) -> None:
+        seen = f.seen.get(name)
+        if seen is None or seen.warned:
+            return
+        seen.warned = True
+        if isinstance(exc, OperationalError):
+            log.warning("folder intake of %s/%r postponed: %s", f.code, _shown(name), exc.message)
+        else:
+            log.exception("folder intake of %s/%r failed; tried again", f.code, _shown(name))
 
     # -- filing an outcome -----------------------------------------------------------------
 
-    def _finish(
-        self,
-        code: str,
-        ent_fd: int,
-        name: str,
-        mark: Mark,
-        outcome: str,
-        suffix: str,
-        report: dict[str, Any],
-    ) -> int:
-        held = _Held(mark, outcome, suffix, report, problem="")
-        return self._file(code, ent_fd, name, held)
-
-    def _retry(self, code: str, ent_fd: int, name: str, held: _Held) -> int:
-        return self._file(code, ent_fd, name, held, quiet=True) if held.retry else 0
-
-    def _file(self, code: str, ent_fd: int, name: str, held: _Held, quiet: bool = False) -> int:
+    def _file(self, f: _Folder, name: str, held: _Held, quiet: bool = False) -> int:
         """Report first, then move: a crash in between leaves the file to be taken again, and
         intake is idempotent for the same bytes."""
         try:
-            with _opened_dir(ent_fd, held.outcome) as out_fd:
+            with _opened_dir(f.fd, held.outcome) as out_fd:
                 if held.target is None:
                     held.target = _write_report(out_fd, name, held.suffix, held.report)
-                _move(ent_fd, name, out_fd, held.target)
+                _move(f.fd, name, out_fd, held.target)
         except OSError as exc:
-            if not _exists(ent_fd, name):  # taken away meanwhile: nothing left to file
-                self._forget(lambda c, n: (c, n) == (code, name))
+            if not _exists(f.fd, name):  # taken away meanwhile: nothing left to file
+                f.forget(name)
                 return 0
-            self._hold(code, name, held, _problem(held, exc), quiet)
-            return 0
-        self._held.pop((code, name), None)
-        self._seen.pop((code, name), None)
-        log.info("folder intake: %s/%r -> %s/", code, _shown(name), held.outcome)
+            held.problem = _problem(held, exc)
+            return self._keep(f, name, held) if quiet else self._hold(f, name, held)
+        f.forget(name)
+        log.info("folder intake: %s/%r -> %s/", f.code, _shown(name), held.outcome)
         return 1
 
-    def _hold(
-        self, code: str, name: str, held: _Held, problem: str = "", quiet: bool = False
-    ) -> None:
-        held.problem = problem or held.problem
-        self._held[(code, name)] = held
-        self._seen.pop((code, name), None)
-        if not quiet:
-            log.warning("folder intake: %s/%r %s", code, _shown(name), held.problem)
+    def _hold(self, f: _Folder, name: str, held: _Held) -> int:
+        """It stays in the folder: said once, listed in failed/refused.json."""
+        log.warning("folder intake: %s/%r %s", f.code, _shown(name), held.problem)
+        return self._keep(f, name, held)
+
+    def _keep(self, f: _Folder, name: str, held: _Held) -> int:
+        f.seen.pop(name, None)
+        f.held[name] = held
+        return 0
 
     # -- failed/refused.json ---------------------------------------------------------------
 
-    def _write_summary(self, code: str, ent_fd: int) -> None:
+    def _write_summary(self, f: _Folder) -> None:
         entries = [
             {"name": _shown(name), "outcome": h.outcome, "problem": h.problem, "report": h.report}
-            for (c, name), h in sorted(self._held.items())
-            if c == code
+            for name, h in sorted(f.held.items())
         ]
-        if self._summaries.get(code) == entries:
+        if f.summary == entries:
             return
         try:
-            _save_summary(ent_fd, code, entries)
+            _save_summary(f.fd, f.code, entries)
         except OSError as exc:
             self._say_once(
-                ("summary", code),
+                ("summary", f.code),
                 "folder intake: cannot write %s/failed/%s: %s",
-                code,
+                f.code,
                 SUMMARY,
                 exc,
             )
             return
-        self._summaries[code] = entries
+        f.summary = entries
 
     def _say_once(self, key: tuple[str, ...], message: str, *args: object) -> None:
         if key not in self._said:
