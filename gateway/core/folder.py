@@ -218,8 +218,8 @@ class FolderIntake:
             return False
         return now - seen.since >= self.settle_seconds
 
-    def _refuse(self, f: _Folder, name: str, mark: Mark, refused: InvalidMessage) -> int:
-        held = _Held(mark, "failed", "errors.json", refused.as_dict(), problem="")
+    def _refuse(self, f: _Folder, name: str, mark: Mark, report: dict[str, Any]) -> int:
+        held = _Held(mark, "failed", "errors.json", report, problem="")
         if len(os.fsencode(name)) > MAX_NAME_BYTES:
             # No report fits beside it: it stays, listed in failed/refused.json.
             held.problem, held.retry = (
@@ -342,13 +342,13 @@ def _mark(st: os.stat_result) -> Mark:
     return (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns)
 
 
-def _refusal(name: str, st: os.stat_result, max_bytes: int) -> _Refused | None:
-    """Why this entry is not read, or None for a file to submit."""
+def _refusal(name: str, st: os.stat_result, max_bytes: int) -> dict[str, Any] | None:
+    """The report of an entry that is not read, or None for a file to submit."""
     found = _type_refusal(st) or _name_refusal(name) or _size_refusal(st, max_bytes)
     if found is None:
         return None
     reason, where, message = found
-    return _Refused([Violation(RULE, where, message, value=_shown(name))], reason)
+    return _refused(reason, Violation(RULE, where, message, value=_shown(name)))
 
 
 def _type_refusal(st: os.stat_result) -> tuple[str, str, str] | None:
@@ -405,20 +405,14 @@ def _size_refusal(st: os.stat_result, max_bytes: int) -> tuple[str, str, str] | 
     return None
 
 
-class _Refused(InvalidMessage):
-    """A folder entry refused unread; `reason` is its short name in the report."""
-
-    def __init__(self, violations: list[Violation], reason: str) -> None:
-        super().__init__(violations)
-        self.reason = reason
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "error": "InvalidMessage", "refused": self.reason}
+def _refused(reason: str, violation: Violation) -> dict[str, Any]:
+    """An InvalidMessage report, with `refused` naming the reason in one word."""
+    return {**InvalidMessage([violation]).as_dict(), "refused": reason}
 
 
 def _unreadable(exc: OSError) -> dict[str, Any]:
     message = f"cannot be read: {exc.strerror or exc}"
-    return _Refused([Violation(RULE, "(file)", message)], "unreadable").as_dict()
+    return _refused("unreadable", Violation(RULE, "(file)", message))
 
 
 def _shown(name: str) -> str:
