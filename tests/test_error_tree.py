@@ -20,10 +20,15 @@ import pytest
 from devices import pcsc
 from devices.rig import CardRig, reader_name
 from gateway import errors
+from gateway.core import config as config_mod
+from gateway.core import queries
+from gateway.core.runtime import Gateway
+from gateway.ecx import samples
 from gateway.errors import GatewayError, InvalidField, InvalidInput, InvalidMessage, Violation
 from receipts.build import build_receipt
 from signers.card import CardAbsent, CardKey
 from tests.card_fixtures import PIN
+from tests.stack import ADMIN, PLATFORM, raw_config
 from transports import wrap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,3 +186,30 @@ def test_a_device_error_enters_the_gateway_translated_with_its_cause(rig: CardRi
     with pytest.raises(CardAbsent) as absent:
         CardKey(reader=reader_name(2), pin=PIN)  # an empty reader
     assert isinstance(absent.value.__cause__, pcsc.NoCard)
+
+
+def test_an_envelope_refused_while_signing_fails_that_declaration_only(
+    tmp_path: Path, keys_dir: Path
+) -> None:
+    # A sender id longer than the envelope allows (a misconfigured enterprise): wrap refuses
+    # it. As a bare ValueError this escaped the signing worker and stopped every declaration
+    # of the batch; as a tree error it leaves this one in signing_failed with the reason.
+    raw = raw_config(tmp_path, keys_dir, prefix="error-tree.")
+    raw["enterprises"][0]["dxp_id"] = "DXPENT00004587630"  # 17 characters, 16 allowed
+    gw = Gateway(config_mod.from_dict(raw, tmp_path))
+    gw.prepare(broker=False)
+    try:
+        ebc, carrier = (samples.Party(e.code, e.name, e.dxp_id) for e in gw.config.enterprises[:2])
+        bad = gw.intake.submit(ebc.code, samples.order_message(ebc, PLATFORM, ["EO1"]), "test")
+        good = gw.intake.submit(
+            carrier.code, samples.order_message(carrier, PLATFORM, ["EO2"]), "test"
+        )
+        gw.signer.run_once()
+        with gw.db.session() as session:
+            refused = queries.document_view(session, ADMIN, bad.documents[0].id)
+            signed = queries.document_view(session, ADMIN, good.documents[0].id)
+        assert refused["status"] == "signing_failed"
+        assert "SenderId: 17 characters" in refused["history"][-1]["info"]
+        assert signed["status"] == "signed"
+    finally:
+        gw.db.dispose()
