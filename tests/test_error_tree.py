@@ -65,7 +65,8 @@ def _library_modules() -> list[str]:
         names.append(package)
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, f"{package}."):
-            names.append(info.name)
+            if not info.name.endswith(".__main__"):  # importing one would run it
+                names.append(info.name)
     return names
 
 
