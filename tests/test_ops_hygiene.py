@@ -251,3 +251,183 @@ def test_a_world_readable_database_left_by_an_older_version_is_narrowed(
     old.touch(mode=0o644)
     Database(f"sqlite:///{old}").dispose()
     assert _mode(old) == 0o600
+
+
+# --- 15: limits on growth ----------------------------------------------------------------------
+
+
+def _order_receipt(stack: Stack, order_no: str, status: str, at: str) -> bytes:
+    from receipts.build import build_receipt, new_guid
+    from tests.stack import PLATFORM
+
+    entity = {"guid": new_guid(), "ebpCode": PLATFORM.code, "ebcCode": stack.ebc.code,
+              "orderNo": order_no, "returnStatus": status, "returnTime": at,
+              "returnInfo": f"status {status}"}  # fmt: skip
+    return build_receipt("CEB304Message", [entity])
+
+
+def _receipt_rows(stack: Stack) -> int:
+    from sqlalchemy import func, select
+
+    from gateway.core.models import Receipt
+
+    with stack.gateway.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Receipt)) or 0
+
+
+def test_repeated_receipts_are_stored_once_and_add_no_history(make_stack) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from gateway.ecx import samples
+    from receipts.build import return_time
+    from tests.stack import PLATFORM
+
+    stack = make_stack("rep", sim=False).start(sim=False)
+    order = "EO2026120400015"
+    doc_id = stack.submit(samples.order_message(stack.ebc, PLATFORM, [order])).documents[0].id
+    assert stack.wait_status(doc_id, "sent") == "sent"
+    at = return_time(datetime.now(UTC))
+    stored = _order_receipt(stack, order, "120", at)
+    for _ in range(4):  # customs' resend: the same receipt, byte for byte
+        _publish_receipt(stack, stored, "CEB304Message")
+    for _ in range(3):  # the same step again under a new receipt guid each time
+        _publish_receipt(stack, _order_receipt(stack, order, "120", at), "CEB304Message")
+    # Then a receipt that does add a row: once it is there, every one before it was handled.
+    later = return_time(datetime.now(UTC))
+    _publish_receipt(stack, _order_receipt(stack, order, "399", later), "CEB304Message")
+    history = wait_value(
+        lambda: stack.view(doc_id)["history"],
+        lambda h: any(e["return_status"] == "399" for e in h),
+        30,
+    )
+    from_customs = [(e["return_status"], e["applied"]) for e in history if e["source"] == "customs"]
+    assert from_customs == [("120", True), ("399", False)]
+    assert stack.status(doc_id) == "stored"
+    assert _receipt_rows(stack) == 1 + 3 + 1  # byte-identical copies not stored again
+
+
+def _grow_history(stack: Stack, doc_id: int, entries: int) -> None:
+    from gateway.core.history import Change, Source, record_ignored
+    from gateway.core.models import Document
+    from gateway.core.status import Status
+
+    with stack.gateway.db.session() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        for n in range(entries):
+            change = Change(Status.STORED, Source.CUSTOMS, f"n{n}", None, "120", f"{n:017d}")
+            record_ignored(session, doc, change, "test")
+
+
+def test_document_history_is_paged_and_the_cli_shows_the_newest(  # type: ignore[no-untyped-def]
+    idle: Stack, tmp_path: Path, keys_dir: Path
+) -> None:
+    import yaml
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from gateway.core.api import create_app
+    from gateway.core.cli import main
+    from gateway.ecx import samples
+    from tests.stack import EBC_KEY, PLATFORM, raw_config
+
+    result = idle.submit(samples.order_message(idle.ebc, PLATFORM, ["EO2026120400016"]))
+    doc_id = result.documents[0].id
+    _grow_history(idle, doc_id, 250)
+    total = 250 + 1  # and the record's own first entry
+    client = TestClient(create_app(idle.gateway))
+    headers = {"X-API-Key": EBC_KEY}
+    view = client.get(f"/v1/documents/{doc_id}", headers=headers).json()
+    # Today's fields stay; the default page is the oldest 200 entries, oldest first.
+    assert {"id", "status", "history", "versions", "enterprise"} <= set(view)
+    assert (view["history_total"], view["history_page"], view["history_page_size"]) == (
+        total,
+        1,
+        200,
+    )
+    assert len(view["history"]) == 200 and view["history"][1]["info"].endswith("n0")
+    page = client.get(
+        f"/v1/documents/{doc_id}",
+        params={"history_page": 3, "history_page_size": 100},
+        headers=headers,
+    ).json()
+    assert [h["return_time"] for h in page["history"]] == [f"{n:017d}" for n in range(199, 250)]
+    too_big = client.get(
+        f"/v1/documents/{doc_id}", params={"history_page_size": 5000}, headers=headers
+    )
+    assert too_big.status_code == 422
+    config = tmp_path / "hyg.yaml"
+    raw = raw_config(idle.config.state_dir, keys_dir, prefix=idle.gateway.topology.prefix)
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    shown = CliRunner().invoke(main, ["--config", str(config), "status", str(doc_id)])
+    assert shown.exit_code == 0, shown.output
+    assert f"20 of {total} history entries shown" in shown.output
+    assert "n249" in shown.output and "n229" not in shown.output and "n230" in shown.output
+    few = CliRunner().invoke(main, ["--config", str(config), "status", str(doc_id), "--last", "2"])
+    assert "n248" in few.output and "n247" not in few.output
+
+
+def test_notify_queues_keep_the_newest_and_dead_letter_the_oldest(  # type: ignore[no-untyped-def]
+    tmp_path: Path, keys_dir: Path, broker: None, channel
+) -> None:
+    from gateway.core import config as config_mod
+    from gateway.core.runtime import Gateway
+    from tests.stack import raw_config
+    from tests.transport_fixtures import delete_topology, unique_prefix
+
+    raw = raw_config(tmp_path, keys_dir, prefix=unique_prefix())
+    raw["amqp"]["notify_max_length"] = 3
+    gw = Gateway(config_mod.from_dict(raw, tmp_path))
+    topo = gw.topology
+    code = gw.config.enterprises[0].code
+    try:
+        gw.prepare()
+        for n in range(8):
+            channel.basic_publish(topo.notify_exchange, code, f"note {n}".encode())
+        queue, dead = topo.notify_queue(code), topo.dead_queue(topo.notify_queue(code))
+        assert wait_for(lambda: ready_count(channel, dead) == 3)
+        assert ready_count(channel, queue) == 3
+        kept = [channel.basic_get(queue, auto_ack=True)[2] for _ in range(3)]
+        assert kept == [b"note 5", b"note 6", b"note 7"]  # the newest
+        # The dead queue is bounded too: it kept the newest of the five pushed out.
+        (letter,) = ops.list_dead_letters(gw.config, topo, queue, limit=1)
+        assert letter.reason == "maxlen" and letter.body == "note 2"
+    finally:
+        delete_topology(channel, topo, [e.code for e in gw.config.enterprises])
+        gw.db.dispose()
+
+
+def test_a_notify_queue_made_without_a_limit_is_kept_and_can_be_bounded_by_policy(  # type: ignore[no-untyped-def]
+    broker: None, channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shlex
+    import subprocess
+
+    from tests.transport_fixtures import delete_topology, rabbitmqctl_available, unique_prefix
+    from transports.topology import Topology
+
+    topo = Topology(prefix=unique_prefix(), notify_max_length=2)
+    queue = topo.notify_queue("3301960Z01")
+    # What an earlier version declared: the same queue without the limit.
+    channel.queue_declare(topo.dead_queue(queue), durable=True,
+                          arguments=topo.dead_queue_arguments())  # fmt: skip
+    channel.queue_declare(queue, durable=True, arguments=topo.queue_arguments(queue))
+    try:
+        with caplog.at_level("WARNING", logger="transports.topology"):
+            assert topo.declare_notify_queue(channel, "3301960Z01") == queue
+        assert "rabbitmqctl set_policy" in caplog.text
+        for n in range(4):  # the caller's channel is still open, and the queue unbounded
+            channel.basic_publish(topo.notify_exchange, "3301960Z01", f"note {n}".encode())
+        assert wait_for(lambda: ready_count(channel, queue) == 4)
+        if not rabbitmqctl_available():
+            return
+        name = f"notify-limit-{topo.prefix}"
+        command = shlex.split(topo.notify_policy_command())
+        command[command.index("notify-limit")] = name
+        subprocess.run(command, check=True, capture_output=True)
+        try:  # the policy bounds the live queue in place: the oldest go
+            assert wait_for(lambda: ready_count(channel, queue) == 2, timeout=30)
+        finally:
+            subprocess.run(["rabbitmqctl", "clear_policy", name], check=True, capture_output=True)
+    finally:
+        delete_topology(channel, topo, ["3301960Z01"])

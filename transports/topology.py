@@ -30,21 +30,33 @@ channel. `declare` turns that into a ConfigError saying what to do. A policy
 (`rabbitmqctl set_policy ... '{"delivery-limit": N}'`) changes a live quorum queue without
 re-creating it, but measured on 3.10 the broker applies the smaller of policy and argument:
 a policy can lower the limit, never raise it.
+
+Notify queues are read by the enterprises, which may stop reading: each holds at most
+`notify_max_length` messages, and past that the oldest is dead-lettered (reason `maxlen`)
+into its `.dead` queue, which is bounded the same way and drops its own oldest for good. The
+newest notifications are the ones kept; a record's status is always in the API. Quorum
+queues dead-letter at-least-once only with `reject-publish`, which would make the relay stall
+on one enterprise's full queue, so these dead-letter at-most-once. A notify queue declared by
+an earlier version, without the limit, is kept as it is (redeclaring it with other arguments
+would fail): a warning gives the `rabbitmqctl set_policy` command that bounds it in place.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import ChannelClosedByBroker
 
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID
 from gateway.errors import ConfigError, InvalidInput
+
+log = logging.getLogger(__name__)
 
 QUEUE_TYPES = ("quorum", "classic")
 INTAKE_ROUTING_KEY = "declaration"
@@ -70,6 +82,8 @@ class Topology:
     prefix: str = ""
     delivery_limit: int = 5
     queue_type: str = "quorum"
+    #: messages a notify queue (and its `.dead` queue) holds; past it the oldest goes
+    notify_max_length: int = 10_000
 
     def __post_init__(self) -> None:
         if not _PREFIX.fullmatch(self.prefix):
@@ -78,6 +92,8 @@ class Topology:
             raise ConfigError(f"queue_type {self.queue_type!r}: expected one of {QUEUE_TYPES}")
         if self.delivery_limit < 0:
             raise ConfigError(f"delivery_limit {self.delivery_limit}: must be 0 or more")
+        if self.notify_max_length < 1:
+            raise ConfigError(f"notify_max_length {self.notify_max_length}: must be 1 or more")
 
     # --- names ----------------------------------------------------------------------------
 
@@ -168,6 +184,20 @@ class Topology:
         # Same type as the live queue: dead letters wait for ops and must survive a node loss.
         return {"x-queue-type": self.queue_type}
 
+    def _bounded(self) -> dict[str, Any]:
+        return {"x-max-length": self.notify_max_length, "x-overflow": "drop-head"}
+
+    def notify_queue_arguments(self, queue: str) -> dict[str, Any]:
+        """A consuming queue's arguments, bounded: the oldest goes to `{queue}.dead`."""
+        args = {**self.queue_arguments(queue), **self._bounded()}
+        if self.queue_type == "quorum":
+            # at-least-once needs reject-publish: a full queue would stall the relay
+            args["x-dead-letter-strategy"] = "at-most-once"
+        return args
+
+    def notify_dead_queue_arguments(self) -> dict[str, Any]:
+        return {**self.dead_queue_arguments(), **self._bounded()}
+
     # --- declaration ----------------------------------------------------------------------
 
     def declare(self, channel: BlockingChannel) -> None:
@@ -184,8 +214,34 @@ class Topology:
         with _explained(self):
             channel.exchange_declare(self.notify_exchange, exchange_type="topic", durable=True)
             channel.exchange_declare(self.dead_letter_exchange, exchange_type="topic", durable=True)
-            self._declare_queue(channel, binding)
+            self._declare_bounded(channel, binding)
         return binding.queue
+
+    def _declare_bounded(self, channel: BlockingChannel, binding: Binding) -> None:
+        queue, dead = binding.queue, self.dead_queue(binding.queue)
+        connection = channel.connection
+        kept = _declare_keeping(
+            connection, dead, self.notify_dead_queue_arguments(), self.dead_queue_arguments()
+        )
+        channel.queue_bind(dead, self.dead_letter_exchange, routing_key=queue)
+        kept += _declare_keeping(
+            connection, queue, self.notify_queue_arguments(queue), self.queue_arguments(queue)
+        )
+        for key in binding.routing_keys:
+            channel.queue_bind(queue, binding.exchange, routing_key=key)
+        if kept:
+            log.warning(
+                "%s exists without a length limit (declared by an earlier version) and is kept "
+                "as it is; bound it in place: %s",
+                ", ".join(kept),
+                self.notify_policy_command(),
+            )
+
+    def notify_policy_command(self) -> str:
+        """The command that bounds notify queues declared before they had a limit."""
+        pattern = "^" + re.escape(f"{self.prefix}notify.")
+        limit = f'{{"max-length": {self.notify_max_length}, "overflow": "drop-head"}}'
+        return f"rabbitmqctl set_policy notify-limit '{pattern}' '{limit}' --apply-to queues"
 
     def _declare_queue(self, channel: BlockingChannel, binding: Binding) -> None:
         queue, dead = binding.queue, self.dead_queue(binding.queue)
@@ -196,6 +252,26 @@ class Topology:
         channel.queue_declare(queue, durable=True, arguments=self.queue_arguments(queue))
         for key in binding.routing_keys:
             channel.queue_bind(queue, binding.exchange, routing_key=key)
+
+
+def _declare_keeping(
+    connection: BlockingConnection, queue: str, arguments: dict[str, Any], earlier: dict[str, Any]
+) -> list[str]:
+    """Declare `queue` with `arguments`, or keep it as it is if it exists with the `earlier`
+    arguments (before the limit): [queue] if kept. Each try gets a channel of its own, since
+    the broker closes the channel of a refused declaration; a queue that has neither raises
+    PRECONDITION_FAILED as any clash does."""
+    for args in (arguments, earlier):
+        channel = connection.channel()
+        try:
+            channel.queue_declare(queue, durable=True, arguments=args)
+        except ChannelClosedByBroker as exc:
+            if exc.reply_code != PRECONDITION_FAILED or args is earlier:
+                raise
+            continue
+        channel.close()
+        return [queue] if args is earlier else []
+    raise AssertionError("unreachable")
 
 
 def _checked_code(code: str) -> str:

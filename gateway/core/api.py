@@ -103,8 +103,16 @@ def create_app(gateway: Gateway) -> FastAPI:
         return queries.list_documents(s, who, flt)
 
     @app.get("/v1/documents/{doc_id}")
-    def get_document(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
-        return queries.document_view(s, who, doc_id)
+    def get_document(
+        doc_id: int,
+        who: Auth,
+        s: Db,
+        history_page: Annotated[int, Query(ge=1, le=queries.MAX_HISTORY_PAGE)] = 1,
+        history_page_size: Annotated[
+            int, Query(ge=1, le=queries.MAX_HISTORY_PAGE_SIZE)
+        ] = queries.HISTORY_PAGE_SIZE,
+    ) -> dict[str, Any]:
+        return queries.document_view(s, who, doc_id, history_page, history_page_size)
 
     @app.get("/v1/messages/{message_id}/{part}")
     def get_part(message_id: int, part: str, who: Auth, s: Db) -> Response:

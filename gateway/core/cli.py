@@ -195,9 +195,10 @@ def submit(ctx: click.Context, enterprise: str | None, files: tuple[str, ...]) -
 
 @main.command()
 @click.argument("doc_id", type=int)
+@click.option("--last", default=20, show_default=True, help="the newest history entries shown")
 @click.pass_context
-def status(ctx: click.Context, doc_id: int) -> None:
-    """Show document DOC_ID with its status history."""
+def status(ctx: click.Context, doc_id: int, last: int) -> None:
+    """Show document DOC_ID with the newest entries of its status history."""
     from gateway.core import queries
     from gateway.core.db import Database
     from gateway.core.enterprises import Caller
@@ -206,7 +207,7 @@ def status(ctx: click.Context, doc_id: int) -> None:
     admin = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
     try:
         with db.session() as session:
-            view = queries.document_view(session, admin, doc_id)
+            view = queries.document_view(session, admin, doc_id, history_last=last)
     except GatewayError as exc:
         raise click.ClickException(exc.message) from exc
     _print_document(view)
@@ -219,6 +220,9 @@ def _print_document(view: dict[str, Any]) -> None:
     )
     if view["customs_numbers"]:
         click.echo(f"  customs numbers: {view['customs_numbers']}")
+    total, shown = view.get("history_total", 0), len(view["history"])
+    if total > shown:
+        click.echo(f"  {shown} of {total} history entries shown (status --last N for more)")
     for h in view["history"]:
         mark = "" if h["applied"] else "  (not applied)"
         code = f" [{h['return_status']}]" if h["return_status"] else ""

@@ -80,6 +80,9 @@ class AmqpConfig:
     prefix: str = ""
     delivery_limit: int = 5
     queue_type: str = "quorum"
+    #: messages an enterprise's notify queue keeps unread; past it the oldest are moved to
+    #: its `.dead` queue (bounded alike): docs/operations.md, "Limits"
+    notify_max_length: int = 10_000
     #: the simulated customs' own broker user (the only one that may publish receipts)
     customs_url: str = DEMO_CUSTOMS_URL
     #: broker users whose receipts are customs' (the `user_id` the broker validated);
@@ -309,6 +312,7 @@ def _amqp(raw: dict[str, Any]) -> AmqpConfig:
         prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", raw.get("prefix", "")),
         delivery_limit=int(raw.get("delivery_limit", 5)),
         queue_type=str(raw.get("queue_type", "quorum")),
+        notify_max_length=int(raw.get("notify_max_length", AmqpConfig.notify_max_length)),
         customs_url=str(customs_url),
         customs_users=tuple(str(u) for u in raw.get("customs_users") or (user_of(customs_url),)),
         customs_sender_ids=tuple(
@@ -408,5 +412,8 @@ def topology_for(config: Config) -> Topology:
     """The broker names and queue settings this configuration declares and uses."""
     amqp = config.amqp
     return Topology(
-        prefix=amqp.prefix, delivery_limit=amqp.delivery_limit, queue_type=amqp.queue_type
+        prefix=amqp.prefix,
+        delivery_limit=amqp.delivery_limit,
+        queue_type=amqp.queue_type,
+        notify_max_length=amqp.notify_max_length,
     )

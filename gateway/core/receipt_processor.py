@@ -23,7 +23,7 @@ from gateway.core import logs, metrics, registry
 from gateway.core.db import Database
 from gateway.core.history import Change, Notifier, Source, record, record_ignored
 from gateway.core.kinds import DocumentKind, key_text
-from gateway.core.models import Document, Enterprise, Message, Receipt, documents_of
+from gateway.core.models import Document, Enterprise, Message, Receipt, StatusChange, documents_of
 from gateway.core.status import Status, later_in_lifecycle, status_for_return, status_of
 from gateway.errors import InvalidMessage, ReceiptError
 from receipts.parse import (
@@ -159,11 +159,14 @@ class ReceiptProcessor:
     ) -> int:
         change = _change(entity, receipt_id, kind)
         if change is None:
-            record_ignored(session, doc, _as_info(entity, receipt_id), "unknown returnStatus")
+            said = _as_info(entity, receipt_id)
+            if not _repeated(session, doc, said):
+                record_ignored(session, doc, said, "unknown returnStatus")
             return 0
         why = _refusal(kind, doc, change)
         if why:
-            record_ignored(session, doc, change, why)
+            if not _repeated(session, doc, change):
+                record_ignored(session, doc, change, why)
             return 0
         doc.last_return_time = change.return_time or doc.last_return_time
         doc.customs_numbers = {**(doc.customs_numbers or {}), **entity.assigned_numbers()}
@@ -275,6 +278,23 @@ def _exchange_failure(return_info: str) -> Status:
     except ValueError:
         family = "security" if code and 1000 <= int(code) < 2000 else "format"
     return Status.SECURITY_FAILED if family == "security" else Status.FORMAT_FAILED
+
+
+def _repeated(session: Session, doc: Document, change: Change) -> bool:
+    """The record has had this step from customs already (same returnStatus, same returnTime):
+    a receipt that says it again, under a new guid, adds nothing to its history. Asked only of
+    receipts that would not move the record, so applying one costs no extra query. A
+    byte-identical copy never gets this far (`_seen`)."""
+    if change.return_time is None:
+        return False  # no time to tell two receipts apart: keep each
+    h = StatusChange
+    stmt = select(h.id).where(
+        h.document_id == doc.id,
+        h.source == Source.CUSTOMS,
+        h.return_status == change.return_status,
+        h.return_time == change.return_time,
+    )
+    return session.scalar(stmt.limit(1)) is not None
 
 
 def _refusal(kind: DocumentKind, doc: Document, change: Change) -> str | None:
