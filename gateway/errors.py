@@ -38,6 +38,7 @@ a stored declaration leaves it in signing_failed (gateway/core/signing.py).
     │   │       ├── CardMismatch        not the enterprise's bound card (R-COM-3)
     │   │       └── CardTimeout         no card of the pool answered in time
     │   ├── TransportError        the broker refused or dropped a publish        yes  send_failed
+    │   ├── PoolExhausted         no database connection came free in time (503) yes  none
     │   └── ReceiptError          a customs receipt could not be read            no   kept
     └── PermanentFailure          a consumer handler's "retrying cannot help":   no   kept
                                   the message is dead-lettered at once
@@ -230,6 +231,14 @@ class TransportError(OperationalError):
 
     status = "send_failed"
 
+
+class PoolExhausted(OperationalError):
+    """No pooled database connection came free within `database.pool_timeout` seconds: the
+    request is refused (HTTP 503 with `Retry-After`) instead of queueing without end."""
+
+    def __init__(self, message: str, *, retry_after: int = 1, **context: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after, **context)
+        self.retry_after = retry_after
 
 
 class ReceiptError(OperationalError):

@@ -19,6 +19,7 @@ from gateway.core.config import Config
 from gateway.core.customs_sim import run as sim_run
 from gateway.core.customs_sim.service import CustomsSim
 from gateway.core.enterprises import Caller
+from gateway.core.keys import write_keys_file
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
 from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
@@ -31,6 +32,11 @@ PLATFORM = samples.Party("3301960P01", "杭州云选跨境电商平台有限公�
 PAYER = samples.Party("312226T001", "杭州云付支付服务有限公司", "DXPENT0000300002")
 
 
+def keys_file(base: Path, name: str, key: str) -> Path:
+    """The tests' fixed API keys, in a private file as the configuration takes them."""
+    return write_keys_file(base / "api-keys" / f"{name}.keys", [key])
+
+
 def raw_config(
     base: Path, keys: Path, *, prefix: str, db_url: str | None = None, **sim: Any
 ) -> dict[str, Any]:
@@ -39,7 +45,7 @@ def raw_config(
             "code": code,
             "name": name,
             "dxp_id": dxp,
-            "api_keys": [key],
+            "api_keys_file": str(keys_file(base, code, key)),
             "key": {
                 "key_file": str(keys / f"{code}.key.pem"),
                 "cert_file": str(keys / f"{code}.cert.pem"),
@@ -53,7 +59,7 @@ def raw_config(
         "database": {"url": db_url or f"sqlite:///{base / 'gateway.db'}"},
         "amqp": {"url": AMQP_URL, "prefix": prefix, "delivery_limit": 3},
         "intake": {"folder": str(base / "inbound"), "settle_seconds": 0.2, "poll_seconds": 0.1},
-        "admin_api_keys": ["test-admin-key"],
+        "admin_api_keys_file": str(keys_file(base, "admin", "test-admin-key")),
         "default_enterprise": "3301960Z01",
         "enterprises": [
             ent(

@@ -24,7 +24,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.core import admin, metrics, ops, queries, registry
-from gateway.core.deps import Auth, Db, gateway_of, read_limited, submitter
+from gateway.core.deps import (
+    Auth,
+    Db,
+    gateway_of,
+    ints_in_range,
+    page_param,
+    read_limited,
+    submitter,
+)
 from gateway.core.runtime import Gateway
 from gateway.errors import (
     AccessDenied,
@@ -34,6 +42,7 @@ from gateway.errors import (
     GatewayError,
     InvalidMessage,
     NotFound,
+    PoolExhausted,
     StateConflict,
 )
 
@@ -57,7 +66,10 @@ Gw = Annotated[Gateway, Depends(gateway_of)]
 
 
 def create_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(title="Customs EDI gateway", version="0.1.0")
+    # ints_in_range: an integer parameter past the database's range is a 422, on every route
+    app = FastAPI(
+        title="Customs EDI gateway", version="0.1.0", dependencies=[Depends(ints_in_range)]
+    )
     app.state.gateway = gateway
     limit = gateway.config.http.max_body_bytes
 
@@ -66,6 +78,10 @@ def create_app(gateway: Gateway) -> FastAPI:
         code = 413 if isinstance(exc, BodyTooLarge) else http_status(exc)
         if isinstance(exc, BodyTooSlow):  # the rest of the body may still trickle in: hang up
             return JSONResponse(exc.as_dict(), status_code=408, headers={"connection": "close"})
+        if isinstance(exc, PoolExhausted):  # 503: the client may come back after a pause
+            return JSONResponse(
+                exc.as_dict(), status_code=code, headers={"retry-after": str(exc.retry_after)}
+            )
         return JSONResponse(exc.as_dict(), status_code=code)
 
     app.include_router(ops.router())
@@ -96,7 +112,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         business_key: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, page_param(queries.MAX_PAGE_SIZE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict[str, Any]:
         flt = queries.DocumentFilter(kind, status, business_key, since, until, page, page_size)
@@ -120,8 +136,9 @@ def create_app(gateway: Gateway) -> FastAPI:
         return Response(content=data, media_type="application/xml")
 
     @app.post("/v1/messages/{message_id}/retry")
-    def retry(message_id: int, who: Auth, s: Db) -> dict[str, Any]:
-        queries.get_message(s, who, message_id)  # visibility check
+    def retry(message_id: int, who: Auth) -> dict[str, Any]:
+        with gateway.db.session() as s:  # closed before retry() takes a connection of its own
+            queries.get_message(s, who, message_id)  # visibility check
         return {"message_id": message_id, "requeued": gateway.signer.retry(message_id)}
 
     @app.get("/v1/receipts")

@@ -109,6 +109,10 @@ class HttpConfig:
     header_seconds: float = 10.0
     body_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
+    #: failed authentications one client address may make within the window before it is
+    #: answered 429 with Retry-After (gateway/core/keys.py, FailureThrottle)
+    auth_failure_limit: int = 10
+    auth_failure_window: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
             code=str(raw["code"]),
             name=str(raw["name"]),
             dxp_id=str(raw["dxp_id"]),
-            api_keys=tuple(str(k) for k in raw.get("api_keys", ())),
+            api_keys=_api_keys(base, raw, "api_keys"),
             key=_key(base, raw.get("key") or {}),
             webhook=raw.get("webhook"),
             amqp_users=tuple(str(u) for u in raw.get("amqp_users") or ()),
@@ -277,6 +281,27 @@ def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
         )
     except KeyError as exc:
         raise ConfigError(f"enterprise entry is missing {exc.args[0]!r}") from exc
+
+
+def _api_keys(base: Path, raw: dict[str, Any], name: str) -> tuple[str, ...]:
+    """Keys for automation (issue 11, finding 5): from a private file named by `<name>_file`,
+    one a line, never written in the YAML itself (gateway/core/keys.py)."""
+    if raw.get(name):
+        raise ConfigError(
+            f"{name}: API keys are not accepted in the configuration itself; list them in a "
+            f"file named by {name}_file (mode 0600) or issue them with `customs-gateway keys "
+            "create` (docs/security-keys.md)"
+        )
+    path = _path(base, raw.get(f"{name}_file"))
+    if path is None:
+        return ()
+    try:
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{name}_file {path} is readable by others: chmod 600 it")
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name}_file {path}: {exc.strerror}") from exc
+    return tuple(k for k in (ln.strip() for ln in lines) if k and not k.startswith("#"))
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -388,7 +413,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
         enterprises=tuple(_enterprise(base, e) for e in raw.get("enterprises") or ()),
         default_enterprise=raw.get("default_enterprise"),
         state_dir=_path(base, raw.get("state_dir", "var")) or base / "var",
-        admin_api_keys=tuple(str(k) for k in raw.get("admin_api_keys", ())),
+        admin_api_keys=_api_keys(base, raw, "admin_api_keys"),
         sign_algorithms=dict(raw.get("sign_algorithms") or {}),
         emulated_cards=tuple(_emulated_card(base, c) for c in raw.get("emulated_cards") or ()),
         summary=_summary(_section(raw, "summary")),

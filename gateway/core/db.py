@@ -1,16 +1,66 @@
-"""Engine and sessions. SQLite (file, WAL) by default; PostgreSQL by URL."""
+"""Engine and sessions. SQLite (file, WAL) by default; PostgreSQL by URL.
+
+The connection pool is sized by the `database:` section of the configuration. A caller that
+finds it saturated waits at most `pool_timeout` seconds and then gets `PoolExhausted` (HTTP
+503 with Retry-After), never an endless queue; every wait is measured (metrics below).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+
+from gateway.core.config import DatabaseConfig
+from gateway.errors import PoolExhausted
+
+POOL_WAIT = Histogram(
+    "gateway_db_pool_wait_seconds",
+    "Time spent waiting for a pooled database connection",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+POOL_WAIT_MAX = Gauge(
+    "gateway_db_pool_wait_max_seconds", "Longest wait for a pooled connection in this process"
+)
+POOL_TIMEOUTS = Counter(
+    "gateway_db_pool_timeouts", "Waits for a pooled connection that ran out (PoolExhausted)"
+)
+_max_lock = threading.Lock()
+_max_wait = 0.0
+
+
+def _note_wait(seconds: float) -> None:
+    global _max_wait
+    POOL_WAIT.observe(seconds)
+    with _max_lock:
+        if seconds > _max_wait:
+            _max_wait = seconds
+            POOL_WAIT_MAX.set(seconds)
+
+
+class TimedQueuePool(QueuePool):
+    """A QueuePool that measures how long each checkout waited for a free connection."""
+
+    def connect(self) -> PoolProxiedConnection:
+        started = time.perf_counter()
+        try:
+            return super().connect()
+        except sa_exc.TimeoutError:
+            POOL_TIMEOUTS.inc()
+            raise
+        finally:
+            _note_wait(time.perf_counter() - started)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -53,23 +103,36 @@ def _private_sqlite_file(path: Path) -> None:
             continue  # absent, or not ours to change: SQLite will say if it cannot open it
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool: DatabaseConfig | None = None) -> Engine:
+    pool = pool or DatabaseConfig()
+    sizing: dict[str, Any] = {
+        "poolclass": TimedQueuePool,
+        "pool_size": pool.pool_size,
+        "max_overflow": pool.max_overflow,
+        "pool_timeout": pool.pool_timeout,
+    }
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        in_memory = not path or path == ":memory:"
+        if not in_memory:
             _private_sqlite_file(Path(path))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if in_memory else sizing),  # one in-memory database per connection
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, **sizing)
 
 
 class Database:
     """Owns the engine and hands out transactional sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: DatabaseConfig | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.pool = pool or DatabaseConfig()
+        self.engine = make_engine(url, self.pool)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         #: called with the session just before each commit (e.g. to write the notifications
         #: gathered during the transaction into the outbox, in the same transaction)
@@ -88,10 +151,22 @@ class Database:
         if joined is not None:
             yield joined
             return
-        with self._factory() as session, session.begin():
-            yield session
-            for hook in self.before_commit:
-                hook(session)
+        try:
+            with self._factory() as session, session.begin():
+                yield session
+                for hook in self.before_commit:
+                    hook(session)
+        except sa_exc.TimeoutError as exc:  # the pool stayed saturated for pool_timeout
+            raise self.exhausted() from exc
+
+    def exhausted(self) -> PoolExhausted:
+        """The error for a pool that had no connection free within `pool_timeout`."""
+        seconds = self.pool.pool_timeout
+        return PoolExhausted(
+            f"the database is busy: no connection came free within {seconds:g} s",
+            retry_after=max(1, math.ceil(seconds)),
+            pool_size=self.pool.pool_size + self.pool.max_overflow,
+        )
 
     @contextmanager
     def together(self) -> Iterator[None]:

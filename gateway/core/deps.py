@@ -1,13 +1,23 @@
 """FastAPI dependencies and request helpers shared by every router: the gateway, a session,
-the caller, the enterprise a submission is for, a body read within its limits."""
+the caller, the enterprise a submission is for, a body read within its limits, integer
+parameters within the database's range.
+
+No request holds a pooled database connection while it waits on anything else (a client's
+body, the intake's own session, the network): authentication reads in a session of its own
+and closes it, and a handler's `Db` session is given back before the response is sent
+(docs/http-pool.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import types
+import typing
+import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from gateway.core import enterprises
@@ -24,19 +34,101 @@ def gateway_of(request: Request) -> Gateway:
 
 
 def session_of(request: Request) -> Iterator[Session]:
+    """The handler's session: it takes a connection at its first query and, scoped to the
+    handler ("function"), commits and gives it back before the response is sent."""
     with gateway_of(request).db.session() as session:
         yield session
 
 
-def caller_of(
-    session: Annotated[Session, Depends(session_of)],
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> Caller:
-    return enterprises.authenticate(session, x_api_key)
+def caller_of(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Caller:
+    # A short session of its own: holding one for the whole request made every submission
+    # need two connections at once, and a full pool then waited on itself (issue 11 #1).
+    with gateway_of(request).db.session() as session:
+        return enterprises.authenticate(session, x_api_key)
 
 
 Auth = Annotated[Caller, Depends(caller_of)]
-Db = Annotated[Session, Depends(session_of)]
+Db = Annotated[Session, Depends(session_of, scope="function")]
+
+#: the database's integer range (BIGINT; ids are BIGINT on PostgreSQL, SQLite's INTEGER is
+#: the same 8 bytes): Python takes any int, the driver then overflows (500 before, #13)
+BIGINT_MAX = 2**63 - 1
+BIGINT_MIN = -(2**63)
+
+
+def page_param(max_page_size: int) -> Any:
+    """`?page=`: its offset (page - 1) × page_size must fit a BIGINT too."""
+    return Query(ge=1, le=BIGINT_MAX // max_page_size)
+
+
+def ints_in_range(request: Request) -> None:
+    """Refuse (422, naming the parameter) an integer path or query parameter outside the
+    database's range, on every route: an app-wide dependency, run before authentication."""
+    problems = [
+        {
+            "type": "less_than_equal" if not raw.lstrip().startswith("-") else "greater_than_equal",
+            "loc": (where, name),
+            "msg": f"Input should be an integer from {BIGINT_MIN} to {BIGINT_MAX}",
+            "input": raw if len(raw) <= 40 else raw[:40] + "…",
+        }
+        for where, name in _int_params(request.scope.get("route"))
+        for raw in _raw_values(request, where, name)
+        if _out_of_range(raw)
+    ]
+    if problems:
+        raise RequestValidationError(problems)
+
+
+#: per route (by id, checked by a weak reference: routes are unhashable, ids get reused)
+_INT_PARAMS: dict[int, tuple[weakref.ref[Any], list[tuple[str, str]]]] = {}
+
+
+def _int_params(route: Any) -> list[tuple[str, str]]:
+    """("path"|"query", name) of the route's integer parameters, its dependencies' included."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return []
+    cached = _INT_PARAMS.get(id(route))
+    if cached is not None and cached[0]() is route:
+        return cached[1]
+    known = sorted(set(_walk(dependant)))
+    _INT_PARAMS[id(route)] = (weakref.ref(route), known)
+    return known
+
+
+def _walk(dependant: Any) -> Iterator[tuple[str, str]]:
+    for where, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
+        for field in fields:
+            if _is_int(field.field_info.annotation):
+                yield where, field.alias
+    for sub in dependant.dependencies:
+        yield from _walk(sub)
+
+
+def _is_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, set, Annotated):
+        return any(_is_int(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def _raw_values(request: Request, where: str, name: str) -> list[str]:
+    if where == "path":
+        value = request.path_params.get(name)
+        return [str(value)] if value is not None else []
+    return request.query_params.getlist(name)
+
+
+def _out_of_range(raw: str) -> bool:
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):
+        return False  # not a plain integer: the parameter's own validation refuses it
+    if len(digits.lstrip("0")) > 19:  # past int() on a 5,000-digit string, too
+        return True
+    return not BIGINT_MIN <= int(text) <= BIGINT_MAX
 
 
 def submitter(who: Caller, enterprise: str | None) -> str:

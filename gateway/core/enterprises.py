@@ -1,13 +1,12 @@
 """Enterprises, their API keys and their key bindings.
 
-API keys are stored as SHA-256 digests: they are long random tokens, so a slow password
-hash would only cost latency on every request without adding safety.
+API keys are stored as HMAC-SHA256 digests under a server secret (gateway/core/keys.py):
+they are long random tokens, so a slow password hash would only cost latency on every
+request without adding safety, and the secret makes a stolen table useless for guessing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core import delegations
-from gateway.core.config import EnterpriseConfig, KeyConfig
+from gateway.core import delegations, keys
+from gateway.core.config import Config, EnterpriseConfig, KeyConfig
 from gateway.core.models import ApiKey, Enterprise
 from gateway.errors import AccessDenied
 
@@ -32,12 +31,12 @@ class Caller:
     key_id: int | None = None
 
 
-def hash_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
+def hash_key(session: Session, api_key: str) -> str:
+    return keys.digest(keys.secret_for(session), api_key)
 
 
 def new_api_key() -> str:
-    return "cgw_" + secrets.token_urlsafe(32)
+    return keys.new_key()
 
 
 def binding(key: KeyConfig) -> dict[str, Any]:
@@ -68,33 +67,36 @@ def upsert(session: Session, ent: EnterpriseConfig) -> Enterprise:
     row.certificate_pem = cert.read_text() if cert and Path(cert).exists() else None
     session.flush()
     delegations.sync(session, row, ent.declares_for)
-    for key in ent.api_keys:
-        add_api_key(session, key, enterprise_id=row.id)
     return row
 
 
-def add_api_key(
-    session: Session, api_key: str, *, enterprise_id: int | None, is_admin: bool = False
-) -> None:
-    digest = hash_key(api_key)
-    existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
-    if existing is None:
-        session.add(ApiKey(key_hash=digest, enterprise_id=enterprise_id, is_admin=is_admin))
-    elif existing.enterprise_id != enterprise_id or existing.is_admin != is_admin:
-        raise AccessDenied("an API key may belong to one enterprise only")
+def register_keys(session: Session, config: Config) -> None:
+    """Load the server secret; register the configuration's keys, revoke those it dropped."""
+    keys.install(session, config.state_dir)
+    ids = {code: ent_id for code, ent_id in session.execute(select(Enterprise.code, Enterprise.id))}
+    wanted = [(k, ids[e.code]) for e in config.enterprises for k in e.api_keys]
+    keys.sync_config(session, wanted + [(k, None) for k in config.admin_api_keys])
 
 
 def authenticate(session: Session, api_key: str | None) -> Caller:
     if not api_key:
-        raise AccessDenied("missing API key (header X-API-Key)")
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(api_key)))
-    if row is None or row.revoked_at is not None:
-        raise AccessDenied("unknown or revoked API key")
+        raise bad_key("missing API key (header X-API-Key)")
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(session, api_key)))
+    if row is None or keys.state(row) != "active":
+        raise bad_key("unknown, revoked or expired API key")
     if row.is_admin:
         return Caller(enterprise_id=None, enterprise_code=None, is_admin=True, key_id=row.id)
     ent = session.get(Enterprise, row.enterprise_id)
     assert ent is not None  # foreign key
     return Caller(enterprise_id=ent.id, enterprise_code=ent.code, key_id=row.id)
+
+
+def bad_key(message: str) -> AccessDenied:
+    """A refusal of the credentials themselves: the HTTP app counts these per client address
+    and slows a client down that keeps failing (`keys.FailureThrottle`)."""
+    exc = AccessDenied(message)
+    exc.bad_credentials = True  # type: ignore[attr-defined]
+    return exc
 
 
 def by_code(session: Session, code: str) -> Enterprise:

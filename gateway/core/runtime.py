@@ -87,7 +87,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         registry.ensure_installed(self.config.systems)
-        self.db = Database(self.config.database_url)
+        self.db = Database(self.config.database_url, self.config.database)
         self.topology = topology_for(self.config)
         self.notifier = Notifier(self.topology)
         self.db.before_commit.append(self.notifier.flush)

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from gateway.core.deps import Auth, Db, gateway_of, read_limited, submitter
+from gateway.core.deps import Auth, Db, gateway_of, page_param, read_limited, submitter
 from gateway.core.runtime import Gateway
 from gateway.ecx import batches, parcels
 from gateway.ecx import queries as export_queries
@@ -65,7 +65,7 @@ def router() -> APIRouter:
         group: str = export_queries.ALL,
         entry_from: datetime | None = None,
         entry_to: datetime | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, page_param(export_queries.MAX_PAGE_SIZE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=export_queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict[str, Any]:
         match = {k: v for k in FILTERS if (v := request.query_params.get(k))}

@@ -32,6 +32,7 @@ from gateway.core import queries
 from gateway.core.api import create_app
 from gateway.core.config import Config, load
 from gateway.core.enterprises import Caller
+from gateway.core.keys import new_key, write_keys_file
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
 from transports.publisher import connection_parameters
@@ -65,9 +66,10 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
         },
         "http": {"host": "127.0.0.1", "port": port},
         "intake": {"folder": str(base / "inbound")},
-        "admin_api_keys": list(config.admin_api_keys),
+        # Fresh keys for this run, in private files (no well-known key is shipped).
+        "admin_api_keys_file": str(_new_keys_file(base, "admin")),
         "default_enterprise": config.default_enterprise,
-        "enterprises": [_enterprise_raw(e) for e in config.enterprises],
+        "enterprises": [_enterprise_raw(e, base) for e in config.enterprises],
         "emulated_cards": [
             {k: str(v) if isinstance(v, Path) else v for k, v in vars(c).items()}
             for c in config.emulated_cards
@@ -86,13 +88,17 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
     return load(path), path
 
 
-def _enterprise_raw(ent: Any) -> dict[str, Any]:
+def _new_keys_file(base: Path, name: str) -> Path:
+    return write_keys_file(base / "api-keys" / f"{name}.keys", [new_key()])
+
+
+def _enterprise_raw(ent: Any, base: Path) -> dict[str, Any]:
     key = ent.key
     return {
         "code": ent.code,
         "name": ent.name,
         "dxp_id": ent.dxp_id,
-        "api_keys": list(ent.api_keys),
+        "api_keys_file": str(_new_keys_file(base, ent.code)),
         "key": {
             "backend": key.backend,
             "key_file": str(key.key_file),
