@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian machine (and a no-op where things already run):
-# system packages, RabbitMQ and PostgreSQL started, the virtual environment with the project.
+# system packages, RabbitMQ and PostgreSQL started, the virtual environment with the project,
+# and the broker users of the gateway and of the simulated customs (docs/security-broker.md).
 # Sourced by scripts/test.sh and scripts/demo.sh; needs root (or sudo) only to install.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 export AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
+# The gateway's and the simulated customs' own broker users (config.yaml's amqp.url and
+# amqp.customs_url): change the passwords outside the demo, here and in the config.
+export GATEWAY_AMQP_URL="${GATEWAY_AMQP_URL:-amqp://customs-gateway:customs-gateway@127.0.0.1:5672/%2F}"
+export CUSTOMS_AMQP_URL="${CUSTOMS_AMQP_URL:-amqp://customs-sim:customs-sim@127.0.0.1:5672/%2F}"
 export PG_URL="${PG_URL:-postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -93,9 +98,20 @@ ensure_venv() {
     fi
 }
 
+ensure_broker_users() {
+    # Idempotent: creates missing users, sets permissions that differ, keeps passwords.
+    # Only the customs user may publish receipts, only the gateway declarations; the
+    # regexes are in transports/permissions.py (rabbitmqctl add_user / set_permissions).
+    say "RabbitMQ users of the gateway and the simulated customs"
+    as_root env GATEWAY_AMQP_URL="$GATEWAY_AMQP_URL" CUSTOMS_AMQP_URL="$CUSTOMS_AMQP_URL" \
+        "$VENV/bin/python" -m transports.permissions \
+        || die "could not set up the RabbitMQ users (rabbitmqctl needs root on this machine)"
+}
+
 setup_all() {
     ensure_packages
     ensure_rabbitmq
     ensure_postgres
     ensure_venv
+    ensure_broker_users
 }

@@ -8,7 +8,7 @@ import pytest
 from gateway.core import registry
 from gateway.core.runtime import ensure_test_keys
 from tests.card_fixtures import card_ids, card_rig, rig  # noqa: F401  (one pcscd per run)
-from tests.stack import Stack, make_config, new_stack
+from tests.stack import Stack, ensure_broker_users, make_config, new_stack
 from tests.transport_fixtures import broker_available
 
 # Tests call lower layers (receipt parsing, check tables) directly: install the shipped
@@ -31,6 +31,10 @@ def broker() -> None:
             "RabbitMQ is not reachable at AMQP_URL: integration tests need it "
             "(.ci/run installs and starts it)"
         )
+    try:  # the broker users of the gateway, customs and the test enterprises
+        ensure_broker_users()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -4,14 +4,18 @@ broker names on the real RabbitMQ, and optionally the simulated customs in the s
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
+from pika.exceptions import AMQPError
 
 from gateway.core import config as config_mod
 from gateway.core import queries
@@ -19,10 +23,10 @@ from gateway.core.config import Config
 from gateway.core.customs_sim import run as sim_run
 from gateway.core.customs_sim.service import CustomsSim
 from gateway.core.enterprises import Caller
-from gateway.core.keys import write_keys_file
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
 from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
+from transports import permissions
 
 PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")
 ADMIN = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
@@ -31,10 +35,67 @@ CARRIER_KEY = "test-key-carrier"
 PLATFORM = samples.Party("3301960P01", "杭州云选跨境电商平台有限公司", "DXPENT0000300001")
 PAYER = samples.Party("312226T001", "杭州云付支付服务有限公司", "DXPENT0000300002")
 
+# Each side connects as its own broker user, as in a deployment (docs/security-broker.md):
+# the gateway, the simulated customs, and one user per enterprise for the inbound queue.
+# AMQP_URL (guest, administrator) stays the tests' own view of the broker.
+GATEWAY_AMQP_URL = os.environ.get("GATEWAY_AMQP_URL", permissions.DEMO_GATEWAY_URL)
+CUSTOMS_AMQP_URL = os.environ.get("CUSTOMS_AMQP_URL", permissions.DEMO_CUSTOMS_URL)
+#: broker users submitting for the two test enterprises (password = user name)
+ERP_USERS = {"3301960Z01": "test-erp-3301960Z01", "3301980W02": "test-erp-3301980W02"}
 
-def keys_file(base: Path, name: str, key: str) -> Path:
-    """The tests' fixed API keys, in a private file as the configuration takes them."""
-    return write_keys_file(base / "api-keys" / f"{name}.keys", [key])
+
+def erp_url(code: str) -> str:
+    """The AMQP URL an enterprise's ERP connects with (its own broker user)."""
+    user = ERP_USERS[code]
+    return url_as(user, user)
+
+
+def url_as(user: str, password: str) -> str:
+    """AMQP_URL's broker, logged in as another user."""
+    parts = urlsplit(AMQP_URL)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+_users_ready = False
+
+
+def ensure_broker_users() -> None:
+    """Create the tests' broker users and their permissions if missing (rabbitmqctl, as root:
+    tests run as root here and on CI); scripts/setup.sh creates the gateway's and customs'."""
+    global _users_ready
+    if _users_ready:
+        return
+    grants = [
+        permissions.gateway_grant(
+            permissions.user_of(GATEWAY_AMQP_URL), permissions.password_of(GATEWAY_AMQP_URL)
+        ),
+        permissions.customs_grant(
+            permissions.user_of(CUSTOMS_AMQP_URL), permissions.password_of(CUSTOMS_AMQP_URL)
+        ),
+        *(permissions.enterprise_grant(u, u, code) for code, u in ERP_USERS.items()),
+    ]
+    if shutil.which("rabbitmqctl"):
+        try:
+            permissions.apply(grants)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            detail = getattr(exc, "stderr", "") or exc
+            raise RuntimeError(
+                f"cannot set up the tests' broker users with rabbitmqctl ({detail!r}): run "
+                "the tests as root on the broker's machine, or run scripts/setup.sh"
+            ) from exc
+    for url in (GATEWAY_AMQP_URL, CUSTOMS_AMQP_URL, *map(erp_url, ERP_USERS)):
+        try:
+            pika.BlockingConnection(pika.URLParameters(url)).close()
+        except AMQPError as exc:
+            raise RuntimeError(
+                f"broker user {permissions.user_of(url)!r} cannot log in ({type(exc).__name__}):"
+                " create it with scripts/setup.sh (or set GATEWAY_AMQP_URL / CUSTOMS_AMQP_URL "
+                "to the users you have)"
+            ) from exc
+    _users_ready = True
+
 
 
 def raw_config(
@@ -45,7 +106,8 @@ def raw_config(
             "code": code,
             "name": name,
             "dxp_id": dxp,
-            "api_keys_file": str(keys_file(base, code, key)),
+            "api_keys": [key],
+            "amqp_users": [ERP_USERS[code]],
             "key": {
                 "key_file": str(keys / f"{code}.key.pem"),
                 "cert_file": str(keys / f"{code}.cert.pem"),
@@ -57,9 +119,14 @@ def raw_config(
     return {
         "state_dir": str(base),
         "database": {"url": db_url or f"sqlite:///{base / 'gateway.db'}"},
-        "amqp": {"url": AMQP_URL, "prefix": prefix, "delivery_limit": 3},
+        "amqp": {
+            "url": GATEWAY_AMQP_URL,
+            "customs_url": CUSTOMS_AMQP_URL,
+            "prefix": prefix,
+            "delivery_limit": 3,
+        },
         "intake": {"folder": str(base / "inbound"), "settle_seconds": 0.2, "poll_seconds": 0.1},
-        "admin_api_keys_file": str(keys_file(base, "admin", "test-admin-key")),
+        "admin_api_keys": ["test-admin-key"],
         "default_enterprise": "3301960Z01",
         "enterprises": [
             ent(
@@ -122,11 +189,13 @@ class Stack:
             thread.join(timeout=5)
         connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
         try:
-            delete_topology(
-                connection.channel(),
-                self.gateway.topology,
-                [e.code for e in self.config.enterprises],
-            )
+            channel = connection.channel()
+            codes = [e.code for e in self.config.enterprises]
+            delete_topology(channel, self.gateway.topology, codes)
+            for code in codes:
+                reply = self.gateway.topology.reply_queue(code)
+                channel.queue_delete(reply)
+                channel.queue_delete(self.gateway.topology.dead_queue(reply))
         finally:
             connection.close()
         self.gateway.db.dispose()
@@ -167,6 +236,7 @@ def wait_value(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
 
 
 def new_stack(base: Path, keys: Path, **kw: Any) -> Stack:
+    ensure_broker_users()
     cfg = make_config(base, keys, prefix=unique_prefix(), **kw)
     gw = Gateway(cfg)
     gw.prepare()
@@ -209,3 +279,30 @@ def declare_waybills(
         for doc in docs:
             assert stack.wait_status(doc.id, "stored") == "stored"
     return docs
+
+
+def publish_as(url: str, exchange: str, routing_key: str, body: bytes, **props: Any) -> None:
+    """Publish with confirm as the broker user of `url`, its `user_id` set (the broker checks
+    it); raises pika's ChannelClosedByBroker when the broker refuses the publish."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        props.setdefault("user_id", permissions.user_of(url))
+        properties = pika.BasicProperties(delivery_mode=2, **props)
+        channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def publish_receipt(stack: Stack, envelope: bytes, message_id: str, url: str = "") -> None:
+    """A receipt envelope on the receipts exchange, as customs (or as `url`'s user)."""
+    topo = stack.gateway.topology
+    publish_as(
+        url or stack.config.amqp.customs_url,
+        topo.receipts_exchange,
+        stack.ebc.dxp_id,
+        envelope,
+        message_id=message_id,
+    )

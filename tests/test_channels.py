@@ -11,8 +11,8 @@ import pika
 import pytest
 
 from gateway.ecx import samples
-from tests.stack import EBC_KEY, PLATFORM, Stack, wait_value
-from tests.transport_fixtures import AMQP_URL
+from tests.stack import ERP_USERS, PLATFORM, Stack, erp_url, wait_value
+from tests.transport_fixtures import AMQP_URL, ready_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -74,23 +74,29 @@ def test_inbound_queue_answers_with_record_ids_or_errors(make_stack) -> None:  #
     stack = make_stack().start(sim=False)
     good = samples.order_message(stack.ebc, PLATFORM, ["EO2026112200504"])
     bad = good.replace(b"<ceb:currency>142</ceb:currency>", b"<ceb:currency>XYZ</ceb:currency>")
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    topo = stack.gateway.topology
+    # The enterprise's ERP connects as its own broker user; the broker validates user_id,
+    # which says who submits (issue 11, finding 7). Answers come on its own reply queue.
+    reply = topo.reply_queue(stack.ebc.code)
+    connection = pika.BlockingConnection(pika.URLParameters(erp_url(stack.ebc.code)))
     try:
         channel = connection.channel()
-        reply = channel.queue_declare("", exclusive=True).method.queue
         channel.confirm_delivery()
-        for body, key in ((good, EBC_KEY), (bad, EBC_KEY), (good, "wrong-key")):
+        for body in (good, bad):
             channel.basic_publish(
-                stack.gateway.topology.intake_exchange,
+                topo.intake_exchange,
                 "declaration",
                 body,
                 pika.BasicProperties(
                     delivery_mode=2,
                     reply_to=reply,
                     message_id=str(uuid.uuid4()),
-                    headers={"x-api-key": key},
+                    user_id=ERP_USERS[stack.ebc.code],
                 ),
             )
+        # A sender no broker user vouches for (a key in a header is no identity): refused,
+        # and with no enterprise to answer, dead-lettered for ops.
+        _publish_unvouched(topo.intake_exchange, good, reply, key="wrong-key")
         answers = []
         for _method, _props, payload in channel.consume(
             reply, auto_ack=True, inactivity_timeout=15
@@ -98,11 +104,31 @@ def test_inbound_queue_answers_with_record_ids_or_errors(make_stack) -> None:  #
             if payload is None:
                 break
             answers.append(json.loads(payload))
-            if len(answers) == 3:
+            if len(answers) == 2:
                 break
     finally:
         connection.close()
-    assert [a["ok"] for a in answers] == [True, False, False]
+    assert [a["ok"] for a in answers] == [True, False]
     assert answers[0]["documents"][0]["business_key"] == "3301960Z01|EO2026112200504"
     assert answers[1]["violations"][0]["rule"] == "R-COM-1.code"
-    assert answers[2]["error"] == "AccessDenied"
+    dead = topo.dead_queue(topo.inbound_queue)
+    assert wait_for(lambda: _ready(dead) == 1, timeout=30)
+
+
+def _publish_unvouched(exchange: str, body: bytes, reply_to: str, key: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        props = pika.BasicProperties(
+            reply_to=reply_to, message_id=str(uuid.uuid4()), headers={"x-api-key": key}
+        )
+        connection.channel().basic_publish(exchange, "declaration", body, props)
+    finally:
+        connection.close()
+
+
+def _ready(queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        return ready_count(connection.channel(), queue)
+    finally:
+        connection.close()

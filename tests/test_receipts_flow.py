@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pika
 import pytest
 
 from gateway.ecx import samples
 from receipts.build import build_message_return, build_receipt, new_guid, return_time
-from tests.stack import PLATFORM, Stack, wait_value
-from tests.transport_fixtures import AMQP_URL
+from tests.stack import PLATFORM, Stack, publish_receipt, wait_value
 from transports import wrap
 
 pytestmark = pytest.mark.integration
@@ -32,18 +30,7 @@ def _publish(stack: Stack, receipt: bytes, msg_type: str = "CEB304Message") -> N
     env = wrap(
         receipt, msg_type=msg_type, sender_id="DXPEDCCEB0000003", receiver_ids=(stack.ebc.dxp_id,)
     )
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        channel.basic_publish(
-            stack.gateway.topology.receipts_exchange,
-            stack.ebc.dxp_id,
-            env.body,
-            pika.BasicProperties(delivery_mode=2, message_id=env.cop_msg_id),
-        )
-    finally:
-        connection.close()
+    publish_receipt(stack, env.body, env.cop_msg_id)  # as customs' own broker user
 
 
 def _order_return(stack: Stack, order_no: str, status: str, at: datetime, **kw: str) -> bytes:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pika
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -23,8 +22,17 @@ from gateway.core.httpserver import uvicorn_options
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
 from signers.testkeys import ensure_identity, export_pkcs12
-from tests.stack import CARRIER_KEY, EBC_KEY, PLATFORM, Stack, make_config, raw_config
-from tests.transport_fixtures import AMQP_URL, unique_prefix
+from tests.stack import (
+    CARRIER_KEY,
+    EBC_KEY,
+    PLATFORM,
+    Stack,
+    erp_url,
+    make_config,
+    publish_as,
+    raw_config,
+)
+from tests.transport_fixtures import unique_prefix
 
 ADMIN_KEY = "test-admin-key"
 WRONG_KEY = "cgw_wrong-key-a-client-mistyped-0123456789"
@@ -110,7 +118,7 @@ def test_a_full_run_logs_no_key_password_or_api_key(
         assert way.status_code == 201, way.text
         assert client.get("/v1/documents", headers={"X-API-Key": WRONG_KEY}).status_code == 401
         assert client.post("/v1/messages", content=b"<x/>", headers=ebc).status_code == 422
-        _publish_inbound(stack, b"<not-a-declaration/>", EBC_KEY)  # refused, dead-lettered
+        _publish_inbound(stack, b"<not-a-declaration/>")  # refused, dead-lettered
         assert stack.wait_status(doc["id"], "stored") == "stored"
         assert stack.wait_status(way.json()["documents"][0]["id"], "stored") == "stored"
         assert client.get("/v1/receipts", headers=admin).status_code == 200
@@ -120,17 +128,15 @@ def test_a_full_run_logs_no_key_password_or_api_key(
     assert leaks == [], f"secrets in the logs: {leaks}"
 
 
-def _publish_inbound(stack: Stack, body: bytes, api_key: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        connection.channel().basic_publish(
-            stack.gateway.topology.intake_exchange,
-            "declaration",
-            body,
-            pika.BasicProperties(headers={"x-api-key": api_key}, message_id="secret-test-1"),
-        )
-    finally:
-        connection.close()
+def _publish_inbound(stack: Stack, body: bytes) -> None:
+    # As the enterprise's own broker user (user_id validated by the broker), as ERPs submit.
+    publish_as(
+        erp_url(stack.ebc.code),
+        stack.gateway.topology.intake_exchange,
+        "declaration",
+        body,
+        message_id="secret-test-1",
+    )
 
 
 # --- every route scoped to the caller's enterprise -------------------------------------------

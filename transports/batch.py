@@ -26,7 +26,13 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from pika.exceptions import AMQPError
 
 from gateway.errors import TransportError
-from transports.publisher import APP_ID, PERSISTENT, close_quietly, connection_parameters
+from transports.publisher import (
+    APP_ID,
+    PERSISTENT,
+    broker_user,
+    close_quietly,
+    connection_parameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class Outgoing:
 class BatchPublisher:
     def __init__(self, url: str, *, name: str = "gateway-batch-publisher") -> None:
         self._params = connection_parameters(url, name)
+        self.user = broker_user(self._params)
         self._connection: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._returned: list[str] = []
@@ -57,7 +64,11 @@ class BatchPublisher:
         try:
             for item in batch:
                 channel.basic_publish(
-                    item.exchange, item.routing_key, item.body, _props(item), mandatory=True
+                    item.exchange,
+                    item.routing_key,
+                    item.body,
+                    _props(item, self.user),
+                    mandatory=True,
                 )
             channel.tx_commit()
             # basic.return frames arrive before commit-ok; pika dispatches them here.
@@ -100,8 +111,10 @@ class BatchPublisher:
             close_quietly(connection)
 
 
-def _props(item: Outgoing) -> pika.BasicProperties:
+def _props(item: Outgoing, user: str | None) -> pika.BasicProperties:
+    # user_id: the broker refuses it unless it is this connection's user (receivers trust it)
     return pika.BasicProperties(
+        user_id=user,
         delivery_mode=PERSISTENT,
         content_type=item.content_type,
         message_id=item.message_id,

@@ -23,6 +23,12 @@ and the consumer counts handler failures in the `x-gateway-retries` header by re
 a copy to the queue's tail (confirmed) before acking the original. That bounds handler
 exceptions only: a message that crashes the process is retried forever on a classic queue.
 
+Who published: `Delivery.user_id` is the `user_id` property, which RabbitMQ validates against
+the publishing connection's user. A copy the consumer's own user re-published (the classic
+retry path, an ops replay) carries the original publisher in `x-gateway-original-user-id`;
+that header is believed only on a message the broker validated as published by this
+consumer's own user, never on anyone else's.
+
 pika's blocking connection services heartbeats only between messages: a handler that runs
 longer than the negotiated heartbeat timeout (60 s by default) loses the connection and the
 message comes back. Not thread-safe: one Consumer per thread (several may share a queue).
@@ -45,13 +51,14 @@ from pika.spec import Basic, BasicProperties
 
 from gateway.errors import GatewayError
 from gateway.errors import PermanentFailure as PermanentFailure  # in the tree; importable here
-from transports.publisher import close_quietly, connection_parameters
+from transports.publisher import broker_user, close_quietly, connection_parameters
 
 log = logging.getLogger(__name__)
 
 RETRY_HEADER = "x-gateway-retries"
 ORIGINAL_EXCHANGE_HEADER = "x-gateway-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-gateway-original-routing-key"
+ORIGINAL_USER_HEADER = "x-gateway-original-user-id"
 #: how long the consume loop waits for a message before it looks at `stop` again
 POLL_SECONDS = 0.5
 
@@ -72,6 +79,9 @@ class Delivery:
     #: header), 0 on the first delivery
     delivery_count: int = 0
     content_type: str | None = None
+    #: the broker user that published it (`user_id`, validated by the broker), or None when
+    #: the publisher set none: then nobody vouches for who sent it
+    user_id: str | None = None
 
 
 Handler = Callable[[Delivery], None]
@@ -104,6 +114,7 @@ class Consumer:
         self.name = name or f"consumer:{queue}"
         self.retry_limit = retry_limit
         self._params = connection_parameters(url, self.name)
+        self.user = broker_user(self._params)
         self._backoff = _Backoff(maximum=max_backoff)
 
     def run(self, stop: threading.Event) -> None:
@@ -156,7 +167,7 @@ class Consumer:
     def _dispatch(
         self, channel: BlockingChannel, method: Basic.Deliver, props: BasicProperties, body: bytes
     ) -> None:
-        delivery = _delivery(method, props, body)
+        delivery = _delivery(method, props, body, self.user)
         try:
             self.handler(delivery)
         except Exception as exc:
@@ -174,7 +185,7 @@ class Consumer:
             self._dispatch(channel, *batch[0])
             return
         try:
-            self.batch_handler([_delivery(*item) for item in batch])
+            self.batch_handler([_delivery(*item, self.user) for item in batch])
         except Exception as exc:  # noqa: BLE001 - each is tried alone: only the culprit fails
             log.info("%s: a batch of %d failed (%s); one by one", self.name, len(batch), exc)
             for item in batch:
@@ -236,11 +247,14 @@ class Consumer:
             tries + 1,
             exc_info=exc,
         )
-        channel.basic_publish("", self.queue, delivery.body, _retry_props(method, props, tries))
+        retry = _retry_props(method, props, tries, self.user)
+        channel.basic_publish("", self.queue, delivery.body, retry)
         channel.basic_ack(tag)
 
 
-def _delivery(method: Basic.Deliver, props: BasicProperties, body: bytes) -> Delivery:
+def _delivery(
+    method: Basic.Deliver, props: BasicProperties, body: bytes, own_user: str | None = None
+) -> Delivery:
     headers = dict(props.headers or {})
     return Delivery(
         body=body,
@@ -253,7 +267,33 @@ def _delivery(method: Basic.Deliver, props: BasicProperties, body: bytes) -> Del
         redelivered=bool(method.redelivered),
         delivery_count=_delivery_count(headers),
         content_type=props.content_type,
+        user_id=publisher_user(props, own_user),
     )
+
+
+def publisher_user(props: BasicProperties, own_user: str | None) -> str | None:
+    """Who published the message: its validated `user_id`, or for a copy our own user
+    re-published, the original publisher that copy names."""
+    user = props.user_id
+    original = (props.headers or {}).get(ORIGINAL_USER_HEADER)
+    if own_user and user == own_user and original:
+        return original.decode() if isinstance(original, bytes) else str(original)
+    return user
+
+
+def republished(props: BasicProperties, own_user: str | None) -> BasicProperties:
+    """Properties for re-publishing a received message as `own_user`: the broker refuses
+    another user's `user_id`, so the copy carries ours and names the original publisher."""
+    out = copy.copy(props)
+    headers = dict(props.headers or {})
+    headers.pop(ORIGINAL_USER_HEADER, None)
+    original = publisher_user(props, own_user)
+    if props.user_id is not None:
+        out.user_id = own_user
+        if original and original != own_user:
+            headers[ORIGINAL_USER_HEADER] = original
+    out.headers = headers or None
+    return out
 
 
 def _delivery_count(headers: Mapping[str, Any]) -> int:
@@ -262,10 +302,12 @@ def _delivery_count(headers: Mapping[str, Any]) -> int:
     return count if isinstance(count, int) and count >= 0 else 0
 
 
-def _retry_props(method: Basic.Deliver, props: BasicProperties, tries: int) -> BasicProperties:
+def _retry_props(
+    method: Basic.Deliver, props: BasicProperties, tries: int, own_user: str | None
+) -> BasicProperties:
     # The copy goes through the default exchange; remember where the original came from.
-    out = copy.copy(props)
-    headers = dict(props.headers or {})
+    out = republished(props, own_user)
+    headers = dict(out.headers or {})
     headers.setdefault(ORIGINAL_EXCHANGE_HEADER, method.exchange)
     headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, method.routing_key)
     headers[RETRY_HEADER] = tries + 1

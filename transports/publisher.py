@@ -13,6 +13,10 @@ connection is dropped and re-opened on the next call, so the caller's retry (the
 relay) needs no reconnect logic of its own. With `declare=True` the topology is declared on
 every (re)connect; a clash with the queues the broker has is a ConfigError.
 
+Every message carries `user_id`, the broker user of the connection: RabbitMQ refuses a
+publish whose `user_id` is not the connection's user, so a receiver can trust it to say who
+published (transports/permissions.py).
+
 A publish whose confirm was lost with the connection may have reached the queue: a retry can
 then deliver a duplicate, which is why every message carries a `message_id` (the envelope's
 CopMsgId) for receivers to drop duplicates.
@@ -56,6 +60,12 @@ def connection_parameters(url: str, name: str) -> pika.URLParameters:
     return params
 
 
+def broker_user(params: pika.ConnectionParameters) -> str | None:
+    """The user these parameters log in as, which the broker checks `user_id` against."""
+    username = getattr(params.credentials, "username", None)
+    return str(username) if username else None
+
+
 class Publisher:
     """Confirmed, persistent, mandatory publishing on one lazily (re)opened connection."""
 
@@ -64,6 +74,7 @@ class Publisher:
     ) -> None:
         self.topology = topology
         self._params = connection_parameters(url, name)
+        self.user = broker_user(self._params)
         self._declare = declare
         self._connection: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
@@ -92,6 +103,7 @@ class Publisher:
             headers=dict(headers) if headers else None,
             timestamp=int(time.time()),
             app_id=APP_ID,
+            user_id=self.user,
         )
         context = {"exchange": exchange, "routing_key": routing_key, "message_id": message_id}
         channel = self._ready_channel(context)

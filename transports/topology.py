@@ -14,6 +14,10 @@ Queues (consuming queues; each has a `{name}.dead` queue bound to dlx with its o
     {p}gateway.receipts   <- ceb.receipts  #
     {p}gateway.inbound    <- gateway.intake declaration
     {p}notify.<code>      <- gateway.notify <code>   (declared on demand)
+    {p}reply.<code>       <- default exchange: the gateway's answers to what the enterprise
+                             submitted on gateway.intake (declared with the notify queue)
+
+Who may publish where (broker users and permissions) is transports/permissions.py.
 
 Retries are bounded by the broker, not by consumers: quorum queues count deliveries
 (`x-delivery-limit`) and dead-letter a message once the count is exceeded, with the
@@ -132,6 +136,11 @@ class Topology:
     def notify_queue(self, code: str) -> str:
         return f"{self.prefix}notify.{_checked_code(code)}"
 
+    def reply_queue(self, code: str) -> str:
+        """Where the enterprise's answers to its inbound-queue submissions go (and nowhere
+        else: a `reply_to` naming another queue is not followed)."""
+        return f"{self.prefix}reply.{_checked_code(code)}"
+
     @staticmethod
     def dead_queue(queue: str) -> str:
         return f"{queue}.dead"
@@ -242,6 +251,16 @@ class Topology:
         pattern = "^" + re.escape(f"{self.prefix}notify.")
         limit = f'{{"max-length": {self.notify_max_length}, "overflow": "drop-head"}}'
         return f"rabbitmqctl set_policy notify-limit '{pattern}' '{limit}' --apply-to queues"
+
+    def declare_reply_queue(self, channel: BlockingChannel, code: str) -> str:
+        """Declare (idempotently) the reply queue of one enterprise; return its name. It is
+        bound to no exchange: answers reach it through the default exchange. Bounded like a
+        notify queue: an ERP that never reads its answers cannot grow it without limit."""
+        binding = Binding(self.reply_queue(code), "", ())
+        with _explained(self):
+            channel.exchange_declare(self.dead_letter_exchange, exchange_type="topic", durable=True)
+            self._declare_bounded(channel, binding)
+        return binding.queue
 
     def _declare_queue(self, channel: BlockingChannel, binding: Binding) -> None:
         queue, dead = binding.queue, self.dead_queue(binding.queue)

@@ -248,11 +248,15 @@ def retry(ctx: click.Context, message_id: int) -> None:
 @click.option(
     "--outcome",
     default="unmatched",
-    type=click.Choice(["unmatched", "partly_matched", "unreadable", "matched"]),
+    # future: stamped too far ahead; untrusted: not from customs (docs/security-broker.md)
+    type=click.Choice(
+        ["unmatched", "partly_matched", "unreadable", "matched", "future", "untrusted"]
+    ),
 )
 @click.pass_context
 def receipts(ctx: click.Context, outcome: str) -> None:
-    """List receipts kept for ops: those that matched no record, or could not be read."""
+    """List receipts kept for ops: those that matched no record, could not be read, were
+    stamped too far in the future, or did not come from customs."""
     from gateway.core import queries
     from gateway.core.db import Database
 

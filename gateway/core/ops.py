@@ -41,7 +41,12 @@ from gateway.core.config import Config
 from gateway.core.models import Document, Outbox, utcnow
 from gateway.core.status import Status, status_of
 from gateway.errors import AccessDenied, GatewayError, NotFound, TransportError
-from transports.consumer import ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, RETRY_HEADER
+from transports.consumer import (
+    ORIGINAL_EXCHANGE_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
+    RETRY_HEADER,
+    republished,
+)
 from transports.publisher import close_quietly, connection_parameters
 from transports.topology import Topology
 
@@ -185,10 +190,20 @@ def _letter(props: pika.BasicProperties, body: bytes) -> DeadLetter:
         deaths=int(death.get("count", 1) or 1),
         died_at=died.isoformat() if isinstance(died, datetime) else None,
         content_type=props.content_type,
-        headers={k: _jsonable(v) for k, v in headers.items() if k not in _DEATH_HEADERS},
+        headers={k: _shown(k, v) for k, v in headers.items() if k not in _DEATH_HEADERS},
         body=text,
         body_encoding=encoding,
     )
+
+
+#: headers that once carried secrets (older AMQP clients sent their API key): letters still in
+#: the `.dead` queues may hold one, and ops must never see it (issue 11, finding 7)
+SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
+REDACTED = "[redacted]"
+
+
+def _shown(name: str, value: Any) -> Any:
+    return REDACTED if name.lower() in SECRET_HEADERS else _jsonable(value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -286,7 +301,7 @@ def _act(
                 refused.append(held.letter.id)  # stays: it did not die in this queue
                 continue
             if replay:
-                _republish(channel, held, name)
+                _republish(channel, held, name, config.amqp.user)
             channel.basic_ack(held.tag)
             done.append(held.letter.id)
         _give_back(channel)
@@ -295,9 +310,10 @@ def _act(
     return DeadLetterAction(action, name, done, missing, refused)
 
 
-def _republish(channel: BlockingChannel, held: _Held, queue: str) -> None:
+def _republish(channel: BlockingChannel, held: _Held, queue: str, user: str) -> None:
     """Straight into `queue` (the default exchange routes by queue name), nowhere else."""
-    props = held.props
+    # As our own broker user (the broker refuses another's user_id), naming the original one.
+    props = republished(held.props, user)
     headers = {k: v for k, v in (props.headers or {}).items() if k not in _DEATH_HEADERS}
     # The consumer shows its handler the origin these headers name: the broker's record.
     headers[ORIGINAL_EXCHANGE_HEADER] = held.letter.exchange

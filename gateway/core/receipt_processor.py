@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,7 +34,7 @@ from receipts.parse import (
     exchange_code,
     parse_message,
 )
-from transports.envelope import unwrap
+from transports.envelope import Unwrapped, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,57 @@ NOT_AT_CUSTOMS = frozenset({Status.SAVED, Status.PENDING_SIGN, Status.SIGNING_FA
 @dataclass(frozen=True)
 class Outcome:
     receipt_id: int | None
-    outcome: str  # matched / partly_matched / unmatched / unreadable / duplicate
+    outcome: str  # matched / partly_matched / unmatched / unreadable / duplicate / future
     applied: int = 0
 
 
+#: status changes only from the gateway's own steps and customs' receipts
+RULE = "R-COM-4"
+#: kept for ops, applied to nothing: not from customs (gateway/core/receipt_trust.py), or
+#: stamped further ahead of our clock than `amqp.max_clock_skew`
+UNTRUSTED, FUTURE = "untrusted", "future"
+
+
 class ReceiptProcessor:
-    def __init__(self, db: Database, notifier: Notifier | None) -> None:
+    def __init__(
+        self, db: Database, notifier: Notifier | None, *, max_clock_skew: float | None = None
+    ) -> None:
         self.db = db
         self.notifier = notifier
+        #: seconds a returnTime may lie ahead of now; None: no limit (tests of other rules)
+        self.max_clock_skew = max_clock_skew
+
+    def keep_untrusted(self, body: bytes, env: Unwrapped | None, why: str) -> Outcome:
+        """A delivery that did not come from customs: kept for ops, never applied."""
+        log.warning("receipts queue: message not from customs kept for ops: %s", why)
+        with self.db.session() as session:
+            row = Receipt(
+                raw=body,
+                sha256=hashlib.sha256(body).hexdigest(),
+                msg_type=env.msg_type[:20] if env else None,
+                cop_msg_id=env.cop_msg_id[:255] if env else None,
+                parsed={},
+                error=why,
+                outcome=UNTRUSTED,
+            )
+            session.add(row)
+            session.flush()
+            return Outcome(row.id, UNTRUSTED)
+
+    def _future(self, parsed: ParsedReceipt) -> str | None:
+        """Why the receipt is kept unapplied: a returnTime too far ahead of our clock (a
+        forged or broken stamp would otherwise make every real receipt "not newer")."""
+        if self.max_clock_skew is None:
+            return None
+        limit = datetime.now(UTC) + timedelta(seconds=self.max_clock_skew)
+        for entity in parsed.entities:
+            if entity.return_time is not None and entity.return_time > limit:
+                return (
+                    f"returnTime: {entity.fields.get('returnTime')} lies more than "
+                    f"{self.max_clock_skew:g} s (amqp.max_clock_skew) ahead of the gateway's "
+                    f"clock: kept for ops, not applied ({RULE})"
+                )
+        return None
 
     @metrics.timed("receipt", lambda outcome: outcome.outcome)
     def handle_envelope(self, body: bytes) -> Outcome:
@@ -79,6 +123,9 @@ class ReceiptProcessor:
             if isinstance(parsed, ParsedSummaryResult):
                 return self._summary_result(session, data, digest, parsed, cop_msg_id)
             row = _store(session, data, digest, parsed, cop_msg_id)
+            if (ahead := self._future(parsed)) is not None:
+                row.outcome, row.error = FUTURE, ahead
+                return Outcome(row.id, FUTURE)
             owner = _addressee(session, receiver_ids)
             applied, matched = self._apply_all(session, parsed, row.id, owner)
             row.outcome = _outcome(matched, len(parsed.entities))
@@ -140,6 +187,12 @@ class ReceiptProcessor:
             docs = _correlate(session, entity, live, owner)
             matched += bool(docs)
             for kind, doc in docs:
+                if owner is not None and doc.enterprise_id != owner:
+                    # Addressed to another enterprise than the record's own: not customs'
+                    # answer to this record's declarant.
+                    why = f"ReceiverId: addressed to another enterprise than the record's ({RULE})"
+                    record_ignored(session, doc, _as_info(entity, receipt_id), why)
+                    continue
                 applied += self._apply(session, kind, doc, entity, receipt_id)
         return applied, matched
 
@@ -162,6 +215,11 @@ class ReceiptProcessor:
             said = _as_info(entity, receipt_id)
             if not _repeated(session, doc, said):
                 record_ignored(session, doc, said, "unknown returnStatus")
+            return 0
+        if change.return_time is None:  # no order to apply it in: never out of order
+            raw = entity.fields.get("returnTime", "")
+            malformed = f"returnTime: {raw!r} is not a time (yyyyMMddHHmmssfff), not applied"
+            record_ignored(session, doc, change, f"{malformed} ({RULE})")
             return 0
         why = _refusal(kind, doc, change)
         if why:
@@ -200,7 +258,10 @@ def _keep(
 
 
 def _seen(session: Session, digest: str) -> bool:
-    stmt = select(Receipt.id).where(Receipt.sha256 == digest, Receipt.outcome != "unreadable")
+    # Kept-not-applied rows do not count: customs' real copy must still apply.
+    stmt = select(Receipt.id).where(
+        Receipt.sha256 == digest, Receipt.outcome.not_in(("unreadable", UNTRUSTED))
+    )
     return session.scalar(stmt.limit(1)) is not None
 
 
@@ -232,11 +293,12 @@ def _outcome(matched: int, total: int) -> str:
 
 
 def _return_time(entity: ReceiptEntity) -> str | None:
-    """returnTime as 17 digits, so that string order is time order."""
-    raw = entity.fields.get("returnTime", "").strip()
-    if len(raw) == 14 and raw.isdigit():
-        return raw + "000"
-    return raw if len(raw) == 17 and raw.isdigit() else None
+    """returnTime as 17 digits, so that string order is time order; None when it is no real
+    time (parsed strictly: `receipts.parse.parse_return_time`)."""
+    at = entity.return_time
+    if at is None:
+        return None
+    return at.strftime("%Y%m%d%H%M%S") + f"{at.microsecond // 1000:03d}"
 
 
 def _change(entity: ReceiptEntity, receipt_id: int, kind: DocumentKind) -> Change | None:

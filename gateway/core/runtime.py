@@ -29,6 +29,7 @@ from gateway.core.history import Notifier
 from gateway.core.intake import Intake
 from gateway.core.migrate import upgrade
 from gateway.core.receipt_processor import ReceiptProcessor
+from gateway.core.receipt_trust import ReceiptTrust
 from gateway.core.relay import OutboxRelay
 from gateway.core.signing import Keyring, SigningWorker
 from gateway.errors import AccessDenied, GatewayError, MisuseError
@@ -38,6 +39,8 @@ from transports.publisher import connection_parameters
 
 log = logging.getLogger(__name__)
 
+#: a header older AMQP clients sent their API key in: never read (the broker user is who
+#: submits), never shown (ops scrub it from dead letters)
 API_KEY_HEADER = "x-api-key"
 #: receipts applied in one transaction at most (and the receipts consumer's prefetch)
 RECEIPT_BATCH = 50
@@ -69,6 +72,7 @@ def declare_topology(config: Config, topology: Topology) -> None:
         topology.declare(channel)
         for ent in config.enterprises:
             topology.declare_notify_queue(channel, ent.code)
+            topology.declare_reply_queue(channel, ent.code)
     finally:
         connection.close()
 
@@ -83,11 +87,12 @@ class Gateway:
     intake: Intake = field(init=False)
     signer: SigningWorker = field(init=False)
     receipts: ReceiptProcessor = field(init=False)
+    receipt_trust: ReceiptTrust = field(init=False)
     _wakers: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         registry.ensure_installed(self.config.systems)
-        self.db = Database(self.config.database_url, self.config.database)
+        self.db = Database(self.config.database_url)
         self.topology = topology_for(self.config)
         self.notifier = Notifier(self.topology)
         self.db.before_commit.append(self.notifier.flush)
@@ -103,7 +108,11 @@ class Gateway:
             max_bytes=self.config.intake.max_bytes,
             on_declared=self.signer.wake.set,
         )
-        self.receipts = ReceiptProcessor(self.db, self.notifier)
+        amqp = self.config.amqp
+        self.receipts = ReceiptProcessor(self.db, self.notifier, max_clock_skew=amqp.max_clock_skew)
+        self.receipt_trust = ReceiptTrust.of(
+            amqp.customs_users, amqp.customs_sender_ids, (e.dxp_id for e in self.config.enterprises)
+        )
 
     def _wake_relays(self) -> None:
         for wake in self._wakers:
@@ -160,7 +169,13 @@ class Gateway:
             self._wake_relays()  # status notifications are waiting in the outbox
 
     def _apply_envelope(self, delivery: Delivery) -> bool:
-        """One envelope from customs; False when it was reference data, not a receipt."""
+        """One envelope from customs; False when it was reference data, not a receipt.
+
+        Only customs may send either: anything else is kept for ops and reaches no handler."""
+        verdict = self.receipt_trust.check(delivery)
+        if verdict.why is not None:
+            self.receipts.keep_untrusted(delivery.body, verdict.envelope, verdict.why)
+            return False
         for takes in registry.installed().reference_handlers():  # APT110 and the like
             if takes(self.db, delivery.body):
                 return False
@@ -243,15 +258,22 @@ def _crashed(exc: Exception, delivery: Delivery) -> bool:
 
 
 class InboundHandler:
-    """The inbound RabbitMQ channel: a declaration per message, the API key in a header.
+    """The inbound RabbitMQ channel: a declaration per message from an enterprise's broker user.
 
-    The answer (record ids or every error) goes to the message's `reply_to` queue. A refused
-    message without `reply_to` has nobody to tell, so it is dead-lettered for ops to see.
+    Who submits is the message's `user_id`, which the broker validates against the publishing
+    connection; `enterprises[].amqp_users` maps broker users to enterprises. No key is read
+    from the headers. The answer (record ids or every error) goes to the enterprise's own
+    reply queue when `reply_to` is set: `reply_to` may name that queue or its notify queue,
+    anything else is answered on the reply queue with `reply_to_refused` saying why. A refused
+    message nobody can be told of (no `reply_to`, or no enterprise) is dead-lettered.
     """
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._local = threading.local()
+        self._users = {
+            user: ent.code for ent in gateway.config.enterprises for user in ent.amqp_users
+        }
 
     def _publisher(self) -> Publisher:
         pub = getattr(self._local, "publisher", None)
@@ -262,27 +284,44 @@ class InboundHandler:
         return pub
 
     def handle(self, delivery: Delivery) -> None:
+        code = self._users.get(delivery.user_id or "")
         try:
-            answer = {"ok": True, **self._submit(delivery)}
+            answer = {"ok": True, **self._submit(code, delivery)}
         except MisuseError as exc:
-            if not delivery.reply_to:
-                raise PermanentFailure(f"refused and no reply_to: {exc.message}") from exc
+            if not delivery.reply_to or code is None:
+                raise PermanentFailure(f"refused, nobody to answer: {exc.message}") from exc
             answer = {"ok": False, **exc.as_dict()}
-        if delivery.reply_to:
+        if delivery.reply_to and code is not None:
+            queue, refused = self._reply_queue(code, delivery.reply_to)
+            if refused:
+                answer["reply_to_refused"] = refused
             self._publisher().publish(
                 "",
-                delivery.reply_to,
+                queue,
                 json.dumps(answer, ensure_ascii=False).encode(),
                 message_id=f"reply-{delivery.message_id or ''}",
                 correlation_id=delivery.correlation_id or delivery.message_id,
                 content_type="application/json",
             )
 
-    def _submit(self, delivery: Delivery) -> dict[str, object]:
-        key = delivery.headers.get(API_KEY_HEADER)
-        with self.gateway.db.session() as session:
-            caller = enterprises.authenticate(session, str(key) if key else None)
-        if caller.enterprise_code is None:
-            raise AccessDenied("declarations are submitted with an enterprise's API key")
-        result = self.gateway.intake.submit(caller.enterprise_code, delivery.body, "amqp")
+    def _reply_queue(self, code: str, reply_to: str) -> tuple[str, str | None]:
+        """The enterprise's own queue to answer on, and why `reply_to` was not followed."""
+        topo = self.gateway.topology
+        own = topo.reply_queue(code)
+        if reply_to in (own, topo.notify_queue(code)):
+            return reply_to, None
+        return own, (
+            f"reply_to {reply_to!r} is not a queue of enterprise {code}: answers go to {own} "
+            f"or {topo.notify_queue(code)} only (R-COM-3)"
+        )
+
+    def _submit(self, code: str | None, delivery: Delivery) -> dict[str, object]:
+        if code is None:
+            raise AccessDenied(
+                f"user_id: broker user {delivery.user_id!r} submits for no enterprise; "
+                "declarations on the inbound queue are taken from an enterprise's own broker "
+                "user (user_id set, validated by the broker), never by a key in a header "
+                "(R-COM-3)"
+            )
+        result = self.gateway.intake.submit(code, delivery.body, "amqp")
         return result.as_dict()

@@ -60,6 +60,7 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
         "database": {"url": f"sqlite:///{base / 'gateway.db'}"},
         "amqp": {
             "url": config.amqp.url,
+            "customs_url": config.amqp.customs_url,  # the simulator's own broker user
             "prefix": DEMO_PREFIX,
             "delivery_limit": config.amqp.delivery_limit,
             "queue_type": config.amqp.queue_type,

@@ -1,5 +1,9 @@
 """Running the simulated customs service: one consumer of the customs queue, one sender of
-due receipts. Started by `customs-gateway customs-sim` as its own process."""
+due receipts. Started by `customs-gateway customs-sim` as its own process.
+
+It connects as its own broker user (`amqp.customs_url`): the only user allowed to publish to
+the receipts exchange, allowed to configure nothing. The gateway declares the topology; until
+it has, the consumer waits and retries (transports/permissions.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from gateway.core import registry
 from gateway.core.config import Config
 from gateway.core.customs_sim.service import CustomsSim, Registry
 from gateway.core.db import Database
-from gateway.core.runtime import declare_topology, ensure_test_keys, topology_for
+from gateway.core.runtime import ensure_test_keys, topology_for
 from transports import Consumer, Publisher
 
 log = logging.getLogger(__name__)
@@ -27,10 +31,10 @@ def build(config: Config) -> CustomsSim:
 
 def start(config: Config, stop: threading.Event) -> tuple[CustomsSim, list[threading.Thread]]:
     sim = build(config)
-    declare_topology(config, sim.topology)
-    publisher = Publisher(config.amqp.url, sim.topology, name="customs-sim", declare=False)
+    url = config.amqp.customs_url
+    publisher = Publisher(url, sim.topology, name="customs-sim", declare=False)
     consumer = Consumer(
-        config.amqp.url,
+        url,
         sim.topology.customs_inbound_queue,
         sim.handle,
         name="customs-sim",
