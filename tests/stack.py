@@ -23,6 +23,7 @@ from gateway.core.config import Config
 from gateway.core.customs_sim import run as sim_run
 from gateway.core.customs_sim.service import CustomsSim
 from gateway.core.enterprises import Caller
+from gateway.core.keys import write_keys_file
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
 from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
@@ -97,6 +98,10 @@ def ensure_broker_users() -> None:
     _users_ready = True
 
 
+def keys_file(base: Path, name: str, key: str) -> Path:
+    """The tests' fixed API keys, in a private file as the configuration takes them."""
+    return write_keys_file(base / "api-keys" / f"{name}.keys", [key])
+
 
 def raw_config(
     base: Path, keys: Path, *, prefix: str, db_url: str | None = None, **sim: Any
@@ -106,7 +111,7 @@ def raw_config(
             "code": code,
             "name": name,
             "dxp_id": dxp,
-            "api_keys": [key],
+            "api_keys_file": str(keys_file(base, code, key)),
             "amqp_users": [ERP_USERS[code]],
             "key": {
                 "key_file": str(keys / f"{code}.key.pem"),
@@ -126,7 +131,7 @@ def raw_config(
             "delivery_limit": 3,
         },
         "intake": {"folder": str(base / "inbound"), "settle_seconds": 0.2, "poll_seconds": 0.1},
-        "admin_api_keys": ["test-admin-key"],
+        "admin_api_keys_file": str(keys_file(base, "admin", "test-admin-key")),
         "default_enterprise": "3301960Z01",
         "enterprises": [
             ent(

@@ -92,7 +92,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         registry.ensure_installed(self.config.systems)
-        self.db = Database(self.config.database_url)
+        self.db = Database(self.config.database_url, self.config.database)
         self.topology = topology_for(self.config)
         self.notifier = Notifier(self.topology)
         self.db.before_commit.append(self.notifier.flush)
@@ -132,8 +132,7 @@ class Gateway:
                 session.execute(text("SELECT pg_advisory_xact_lock(7263002)"))
             for ent in self.config.enterprises:
                 enterprises.upsert(session, ent)
-            for key in self.config.admin_api_keys:
-                enterprises.add_api_key(session, key, enterprise_id=None, is_admin=True)
+            enterprises.register_keys(session, self.config)  # API keys (gateway/core/keys.py)
         if broker:
             declare_topology(self.config, self.topology)
 
