@@ -142,9 +142,9 @@ def _unreadable(stack: Stack) -> list[dict[str, Any]]:
 def _kept_and_acked(stack: Stack, channel) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The one unreadable receipt, once it is kept and its delivery acked (not dead-lettered)."""
     topo = stack.gateway.topology
-    rows = wait_value(lambda: _unreadable(stack), lambda rows: len(rows) == 1, 30)
+    rows = wait_value(lambda: _unreadable(stack), lambda rows: len(rows) == 1, 60)
     assert len(rows) == 1, "the crashing receipt was not kept as unreadable"
-    assert wait_for(lambda: ready_count(channel, topo.receipts_queue) == 0, timeout=30)
+    assert wait_for(lambda: ready_count(channel, topo.receipts_queue) == 0, timeout=60)
     assert ready_count(channel, topo.dead_queue(topo.receipts_queue)) == 0
     return rows[0]  # type: ignore[no-any-return]
 
@@ -189,7 +189,7 @@ def test_a_value_longer_than_its_column_on_postgresql_is_kept_as_unreadable_and_
     stack = make_stack("pg", db_url=pg_url).start(sim=False)
     doc_id = stack.submit(samples.order_message(stack.ebc, PLATFORM, ["EO2026120400014"]))
     doc_id = doc_id.documents[0].id
-    assert stack.wait_status(doc_id, "sent") == "sent"
+    assert stack.wait_status(doc_id, "sent", timeout=60) == "sent"
     entity = {"guid": new_guid(), "ebpCode": PLATFORM.code, "ebcCode": stack.ebc.code,
               "orderNo": "EO2026120400014", "returnStatus": "1" * 40,  # the column holds 10
               "returnTime": return_time(datetime.now(UTC)), "returnInfo": "long"}  # fmt: skip
@@ -277,7 +277,7 @@ def test_repeated_receipts_are_stored_once_and_add_no_history(make_stack) -> Non
     stack = make_stack("rep", sim=False).start(sim=False)
     order = "EO2026120400015"
     doc_id = stack.submit(samples.order_message(stack.ebc, PLATFORM, [order])).documents[0].id
-    assert stack.wait_status(doc_id, "sent") == "sent"
+    assert stack.wait_status(doc_id, "sent", timeout=60) == "sent"
     at = return_time(datetime.now(UTC))
     stored = _order_receipt(stack, order, "120", at)
     for _ in range(4):  # customs' resend: the same receipt, byte for byte
@@ -290,7 +290,7 @@ def test_repeated_receipts_are_stored_once_and_add_no_history(make_stack) -> Non
     history = wait_value(
         lambda: stack.view(doc_id)["history"],
         lambda h: any(e["return_status"] == "399" for e in h),
-        30,
+        60,
     )
     from_customs = [(e["return_status"], e["applied"]) for e in history if e["source"] == "customs"]
     assert from_customs == [("120", True), ("399", False)]
@@ -377,7 +377,7 @@ def test_notify_queues_keep_the_newest_and_dead_letter_the_oldest(  # type: igno
         for n in range(8):
             channel.basic_publish(topo.notify_exchange, code, f"note {n}".encode())
         queue, dead = topo.notify_queue(code), topo.dead_queue(topo.notify_queue(code))
-        assert wait_for(lambda: ready_count(channel, dead) == 3)
+        assert wait_for(lambda: ready_count(channel, dead) == 3, timeout=60)
         assert ready_count(channel, queue) == 3
         kept = [channel.basic_get(queue, auto_ack=True)[2] for _ in range(3)]
         assert kept == [b"note 5", b"note 6", b"note 7"]  # the newest
@@ -418,7 +418,7 @@ def test_a_notify_queue_made_without_a_limit_is_kept_and_can_be_bounded_by_polic
         command[command.index("notify-limit")] = name
         subprocess.run(command, check=True, capture_output=True)
         try:  # the policy bounds the live queue in place: the oldest go
-            assert wait_for(lambda: ready_count(channel, queue) == 2, timeout=30)
+            assert wait_for(lambda: ready_count(channel, queue) == 2, timeout=60)
         finally:
             subprocess.run(["rabbitmqctl", "clear_policy", name], check=True, capture_output=True)
     finally:
