@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway.core import admin, metrics, ops, queries, registry
+from gateway.core import admin, audit, metrics, ops, queries, registry
 from gateway.core.deps import (
     Auth,
     Db,
@@ -86,6 +86,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     app.include_router(ops.router())
     app.include_router(admin.router())
+    admin.install_throttle(app, gateway.config.http)  # repeated bad keys: 429 (issue 11)
     app.include_router(metrics.router())
     for system in registry.installed().systems.values():  # each system's own routes
         for router in system.routers:
@@ -137,9 +138,12 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.post("/v1/messages/{message_id}/retry")
     def retry(message_id: int, who: Auth) -> dict[str, Any]:
-        with gateway.db.session() as s:  # closed before retry() takes a connection of its own
-            queries.get_message(s, who, message_id)  # visibility check
-        return {"message_id": message_id, "requeued": gateway.signer.retry(message_id)}
+        target = f"message:{message_id}"
+        with audit.audited(gateway.db, audit.actor(who), "message.retry", target) as done:
+            with gateway.db.session() as s:  # closed before retry() takes a connection of its own
+                queries.get_message(s, who, message_id)  # visibility check
+            done.requeued(gateway.signer.retry(message_id))
+        return {"message_id": message_id, **done.detail}
 
     @app.get("/v1/receipts")
     def receipts(

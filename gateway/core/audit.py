@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OK, REFUSED, FAILED = "ok", "refused", "failed"
+#: ok: done as asked; partial: some of what was named was not there; unchanged: nothing to
+#: do (a retry of a message not in signing_failed); refused: a GatewayError (bad input, not
+#: allowed); failed: anything else (broker down…)
+OK, PARTIAL, UNCHANGED, REFUSED, FAILED = "ok", "partial", "unchanged", "refused", "failed"
 
 
 def actor(who: Caller) -> str:
@@ -48,6 +51,11 @@ class Action:
 
     outcome: str = OK
     detail: dict[str, Any] = field(default_factory=dict)
+
+    def requeued(self, done: bool) -> None:
+        """A retry's result (`SigningWorker.retry`)."""
+        self.detail = {"requeued": done}
+        self.outcome = OK if done else UNCHANGED
 
 
 @contextmanager

@@ -237,11 +237,15 @@ def _print_document(view: dict[str, Any]) -> None:
 @click.pass_context
 def retry(ctx: click.Context, message_id: int) -> None:
     """Put a message that failed to sign back in the signing queue."""
+    from gateway.core import audit
     from gateway.core.runtime import Gateway
 
     gw = Gateway(_config(ctx))
-    done = gw.signer.retry(message_id)
-    click.echo(f"message {message_id}: {'requeued' if done else 'not in signing_failed'}")
+    target = f"message:{message_id}"
+    with audit.audited(gw.db, audit.cli_actor(), "message.retry", target) as done:
+        done.requeued(gw.signer.retry(message_id))
+    requeued = done.outcome == audit.OK
+    click.echo(f"message {message_id}: {'requeued' if requeued else 'not in signing_failed'}")
 
 
 @main.command()

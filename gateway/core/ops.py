@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import click
 import pika
@@ -36,7 +37,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.core import enterprises, registry
+from gateway.core import audit, enterprises, registry
 from gateway.core.config import Config
 from gateway.core.models import Document, Outbox, utcnow
 from gateway.core.status import Status, status_of
@@ -49,6 +50,9 @@ from transports.consumer import (
 )
 from transports.publisher import close_quietly, connection_parameters
 from transports.topology import Topology
+
+if TYPE_CHECKING:
+    from gateway.core.db import Database
 
 NOT_FOUND = 404
 #: headers the broker or the retry path added; a replay starts the message's life afresh
@@ -267,6 +271,17 @@ class DeadLetterAction:
         return asdict(self)
 
 
+def recorded(
+    db: Database, who: str, action: str, queue: str, act: Callable[[], DeadLetterAction]
+) -> DeadLetterAction:
+    """A replay or discard, entered in the audit log with what it did (gateway/core/audit.py)."""
+    with audit.audited(db, who, action, queue) as done:
+        result = act()
+        done.detail = {"queue": result.queue, "done": result.done, "missing": result.missing}
+        done.outcome = audit.PARTIAL if result.missing else audit.OK
+    return result
+
+
 def replay_dead_letters(
     config: Config, topology: Topology, queue: str, ids: Sequence[str] | None
 ) -> DeadLetterAction:
@@ -390,6 +405,7 @@ def _admin(request: Request, x_api_key: Annotated[str | None, Header()] = None) 
         caller = enterprises.authenticate(session, x_api_key)
     if not caller.is_admin:
         raise AccessDenied("ops tools need an admin key")
+    request.state.caller = caller  # who acts, for the audit log
     return request
 
 
@@ -432,13 +448,15 @@ def router() -> APIRouter:
 
     @api.post("/dead-letters/{queue}/replay")
     def replay(request: Admin, queue: str, selection: Selection) -> dict[str, Any]:
-        g = gw(request)
-        return replay_dead_letters(g.config, g.topology, queue, _chosen(selection)).as_dict()
+        g, who = gw(request), audit.actor(request.state.caller)
+        act = partial(replay_dead_letters, g.config, g.topology, queue, _chosen(selection))
+        return recorded(g.db, who, "dead_letters.replay", queue, act).as_dict()
 
     @api.post("/dead-letters/{queue}/discard")
     def discard(request: Admin, queue: str, selection: Selection) -> dict[str, Any]:
-        g = gw(request)
-        return discard_dead_letters(g.config, g.topology, queue, _chosen(selection)).as_dict()
+        g, who = gw(request), audit.actor(request.state.caller)
+        act = partial(discard_dead_letters, g.config, g.topology, queue, _chosen(selection))
+        return recorded(g.db, who, "dead_letters.discard", queue, act).as_dict()
 
     @api.get("/stuck")
     def stuck(
@@ -518,7 +536,8 @@ def replay_command(ctx: click.Context, queue: str, ids: tuple[str, ...], every: 
     """Re-publish dead letters of QUEUE back into QUEUE (where the broker says they died)."""
     cfg, topo = _loaded(ctx)
     chosen = _selection(ids, every)
-    _echo_json(_guarded(lambda: replay_dead_letters(cfg, topo, queue, chosen)).as_dict())
+    act = partial(replay_dead_letters, cfg, topo, queue, chosen)
+    _echo_json(_guarded(lambda: _cli_recorded(cfg, "dead_letters.replay", queue, act)).as_dict())
 
 
 @cli.command("discard")
@@ -530,7 +549,8 @@ def discard_command(ctx: click.Context, queue: str, ids: tuple[str, ...], every:
     """Drop dead letters of QUEUE for good."""
     cfg, topo = _loaded(ctx)
     chosen = _selection(ids, every)
-    _echo_json(_guarded(lambda: discard_dead_letters(cfg, topo, queue, chosen)).as_dict())
+    act = partial(discard_dead_letters, cfg, topo, queue, chosen)
+    _echo_json(_guarded(lambda: _cli_recorded(cfg, "dead_letters.discard", queue, act)).as_dict())
 
 
 @cli.command("stuck")
@@ -554,6 +574,18 @@ def stuck_command(ctx: click.Context, older_than: str, statuses: tuple[str, ...]
         f"{len(found['records'])} record(s) stuck; {found['outbox_unsent']} outbox row(s)"
         " unpublished"
     )
+
+
+def _cli_recorded(
+    cfg: Config, action: str, queue: str, act: Callable[[], DeadLetterAction]
+) -> DeadLetterAction:
+    from gateway.core.db import Database
+
+    db = Database(cfg.database_url)
+    try:
+        return recorded(db, audit.cli_actor(), action, queue, act)
+    finally:
+        db.dispose()
 
 
 def parse_age(text: str) -> timedelta:
