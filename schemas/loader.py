@@ -144,10 +144,16 @@ def _xsd_parser() -> etree.XMLParser:
     return parser
 
 
+#: libxml2 sets up its XSD built-in types on the first compile, unguarded: threads compiling
+#: at once (a burst of first requests to a fresh `serve`) crashed the process. One at a time.
+_COMPILE_LOCK = threading.Lock()
+
+
 def _compile(xsd: Path | str) -> etree.XMLSchema:
     xsd = xsd if isinstance(xsd, Path) else XSD_DIR / xsd
     tree = etree.fromstring(_xsd_bytes(xsd), _xsd_parser(), base_url=str(xsd))
-    return etree.XMLSchema(tree.getroottree())
+    with _COMPILE_LOCK:
+        return etree.XMLSchema(tree.getroottree())
 
 
 class _ThreadSchemas(threading.local):
