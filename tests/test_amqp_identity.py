@@ -37,7 +37,7 @@ from tests.transport_fixtures import ready_count, wait_for
 
 pytestmark = pytest.mark.integration
 
-PRECONDITION_FAILED = 406
+ACCESS_REFUSED, PRECONDITION_FAILED = 403, 406
 
 
 def _order(stack: Stack, order_no: str) -> bytes:
@@ -168,3 +168,33 @@ def test_ops_never_show_the_key_of_an_old_dead_letter(make_stack, keys_dir) -> N
     )
     assert shown.exit_code == 0, shown.output
     assert "old-client-1" in shown.output and EBC_KEY not in shown.output
+
+
+def test_an_enterprise_user_reads_only_its_own_queues(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack().start(sim=False)
+    topo = stack.gateway.topology
+    connection = pika.BlockingConnection(pika.URLParameters(erp_url(stack.ebc.code)))
+    try:
+        channel = connection.channel()
+        channel.basic_get(topo.notify_queue(stack.ebc.code))  # its own: allowed
+        with pytest.raises(ChannelClosedByBroker) as refused:
+            channel.basic_get(topo.notify_queue(stack.carrier.code))
+        assert refused.value.reply_code == ACCESS_REFUSED
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def test_only_a_copy_our_own_user_published_may_name_another_publisher() -> None:
+    from transports.consumer import ORIGINAL_USER_HEADER, publisher_user, republished
+
+    named = {ORIGINAL_USER_HEADER: "customs-sim"}
+    ours = pika.BasicProperties(user_id="customs-gateway", headers=named)
+    theirs = pika.BasicProperties(user_id="test-erp-3301960Z01", headers=named)
+    assert publisher_user(ours, "customs-gateway") == "customs-sim"
+    assert publisher_user(theirs, "customs-gateway") == "test-erp-3301960Z01"
+    assert publisher_user(pika.BasicProperties(headers=named), "customs-gateway") is None
+    # re-published as our user, naming the one the broker had validated
+    copy = republished(theirs, "customs-gateway")
+    assert copy.user_id == "customs-gateway"
+    assert publisher_user(copy, "customs-gateway") == "test-erp-3301960Z01"
