@@ -1,0 +1,106 @@
+"""The exhibition registration form (展览会备案, seed 002 §1.1), one row per field.
+
+One table serves the rules (what save and declare need, R-COM-2), the record view and
+`docs/temporary-messages.md`. The XSD (`schemas/xsd/tmp_common.xsd`) declares the same
+elements in the same order; `tests/test_temporary_messages.py` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Need(StrEnum):
+    """When a field must be filled (the manual: `*` on yellow = save, yellow = declare)."""
+
+    SAVE = "save"  # 暂存 needs it (and so does 申报)
+    DECLARE = "declare"  # 申报 needs it
+    OPTIONAL = "optional"
+    CARD = "card"  # filled from the enterprise's registration / IC card (R-TMP-1)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    term: str  # the manual's label
+    english: str
+    #: the XSD type: C..n (up to n characters), N12_2 (decimal, 12 digits, 2 after the
+    #: point), Intn (a whole number of up to n digits); exact formats are rules (R-TMP-1)
+    xsd: str
+    need: Need
+
+
+_F = Field
+N = Need
+
+#: the form's fields after the record's key (agentCode, copNo), in message order
+FORM: tuple[Field, ...] = (
+    _F("customsCode", "主管海关", "supervising customs (关区代码)", "C..4", N.SAVE),
+    _F("agentName", "申报单位名称", "declaring unit's name", "C..100", N.DECLARE),
+    _F("inputCode", "海关十位编码", "entry unit's 10-digit customs code", "C..10", N.CARD),
+    _F("inputName", "单位 (录入单位)", "entry unit", "C..100", N.CARD),
+    _F("operatorName", "操作员", "operator (IC card holder)", "C..50", N.CARD),
+    _F("exhibitionName", "展览会名称", "exhibition name", "C..200", N.DECLARE),
+    _F("regCustomsCode", "备案海关", "registration customs", "C..4", N.DECLARE),
+    _F("approvalUnit", "批准单位", "approving authority", "C..100", N.DECLARE),
+    _F("organizerTel", "主办方联系电话", "organiser's phone", "C..30", N.DECLARE),
+    _F("approvalNo", "批文号", "approval document number", "C..50", N.DECLARE),
+    _F("organizer", "主办单位", "organiser", "C..200", N.DECLARE),
+    _F("organizerPrincipal", "主办单位负责人", "organiser's person in charge", "C..50", N.DECLARE),
+    _F("undertaker", "承办单位", "undertaking organiser", "C..200", N.DECLARE),
+    _F("reviewPrincipal", "资料审查负责人", "person reviewing the documents", "C..50", N.DECLARE),
+    _F("openDate", "开幕日期", "opening date, YYYYMMDD", "C..8", N.DECLARE),
+    _F("closeDate", "闭幕日期", "closing date, YYYYMMDD", "C..8", N.DECLARE),
+    _F("venue", "展览场馆", "venue", "C..200", N.DECLARE),
+    _F("totalArea", "展出总面积", "total exhibition area, m²", "N12_2", N.DECLARE),
+    _F(
+        "intlArea", "国际面积", "international (overseas exhibitors') area, m²", "N12_2", N.DECLARE
+    ),  # fmt: skip
+    _F(
+        "countryCount", "参展国家(地区)数量", "participating countries (regions)", "Int4", N.DECLARE
+    ),  # fmt: skip
+    _F("overseasExhibitorCount", "境外展商数量", "overseas exhibitors", "Int6", N.DECLARE),
+    _F("taiwanApproval", "台湾批文", "Taiwan approval document", "C..50", N.OPTIONAL),
+    _F("brokerName", "报关员", "customs broker (the enterprise's list)", "C..50", N.DECLARE),
+    _F("brokerTel", "报关员联系电话", "broker's phone", "C..30", N.DECLARE),
+    _F("note", "备注", "remarks", "C..1000", N.OPTIONAL),
+)
+
+#: the record's key: the declaring unit and the enterprise's own number of the registration
+KEY: tuple[Field, ...] = (
+    _F("agentCode", "申报单位代码", "declaring unit's 10-digit customs code", "C..10", N.SAVE),
+    _F(
+        "copNo", "企业内部编号", "the enterprise's own number (not in the manual)", "C..30", N.SAVE
+    ),  # fmt: skip
+)
+
+#: a change application (变更) adds these after the key
+CHANGE: tuple[Field, ...] = (
+    _F("seqNo", "变更序号", "the enterprise's number of this change, 1..999", "Int3", N.SAVE),
+    _F("exhibitionNo", "展览会海关编号", "the exhibition's customs number", "C..20", N.DECLARE),
+    _F("changeReason", "变更原因", "why it changes", "C..500", N.DECLARE),
+)
+
+#: a deletion application (备案删除) after the key
+DELETION: tuple[Field, ...] = (
+    _F("exhibitionNo", "展览会海关编号", "the exhibition's customs number", "C..20", N.DECLARE),
+    _F("reason", "删除原因", "why (not in the manual)", "C..500", N.OPTIONAL),
+    _F("note", "备注", "remarks", "C..1000", N.OPTIONAL),
+)
+
+#: fields the gateway fills from the enterprise, never from the sender (R-TMP-1)
+CARD_FIELDS = tuple(f.name for f in FORM if f.need is Need.CARD)
+TERMS = {f.name: f.term for f in (*KEY, *FORM, *CHANGE, *DELETION)}
+
+
+def label(name: str) -> str:
+    """`customsCode (主管海关)`: the field as a refusal names it."""
+    term = TERMS.get(name)
+    return f"{name} ({term})" if term else name
+
+
+def required(fields: tuple[Field, ...], declare: bool) -> tuple[str, ...]:
+    """The fields save (or declare) needs, in message order."""
+    wanted = {Need.SAVE, Need.DECLARE} if declare else {Need.SAVE}
+    return tuple(f.name for f in fields if f.need in wanted)

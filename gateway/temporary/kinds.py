@@ -1,0 +1,301 @@
+"""The temporary-goods document kinds and their intake hooks (`store_checks`).
+
+Each hook runs inside the intake transaction: the rules of `rules` on every record, then the
+rules that need the store (the registration's state, its customs number, what uses it), the
+declarer's right to the declaring unit (R-COM-3), and — when every record passes — the rows
+of `models`, so they commit or roll back with the documents.
+
+Three kinds, one per form of the manual's exhibition pages (§1.1, §1.2):
+- `tmp_exhibition` (TMP101): the registration; save, declare, modify and delete a draft.
+- `tmp_exhibition_change` (TMP103): 变更 of an approved registration, with its reason.
+- `tmp_exhibition_deletion` (TMP105): 备案删除, an application customs answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.core import delegations
+from gateway.core.history import Change, Notifier
+from gateway.core.kinds import DocumentKind, Operation, Record, key_text
+from gateway.core.models import Document, Enterprise
+from gateway.core.status import status_of
+from gateway.errors import Violation
+from gateway.temporary import fields as form
+from gateway.temporary import registrations as regs
+from gateway.temporary import rules
+from gateway.temporary.codes import EDITABLE, OPEN, RECEIPT_STATUSES, STATUS_NAMES, TmpStatus
+from gateway.temporary.rules import STATE_RULE, Where
+
+#: the manual's words for the states a record may be edited and declared again in
+EDITABLE_WORDS = (
+    "暂存, 发往海关失败, 海关入库失败 or 审核不通过 (saved, send failed, storage failed, "
+    "not approved)"
+)
+
+Hook = Callable[[Session, Enterprise, Any, datetime], list[Violation]]
+
+
+def _numbered(checked: Any) -> list[tuple[Where, Record]]:
+    tag = checked.kind.record_tag
+    return [(Where(tag, n, rec.element), rec) for n, rec in enumerate(checked.records, start=1)]
+
+
+def _hook(kind_name: str, table: tuple[form.Field, ...], body: Callable[..., list[Violation]],
+          more: Callable[[Record, Where], list[Violation]] | None = None,
+          rules_for: dict[str, str] | None = None) -> Hook:  # fmt: skip
+    """A hook: the record rules, the declarer's right, then `body` for records that pass
+    them; `body` writes rows only when the whole message passed (its `write` flag)."""
+
+    def hook(session: Session, ent: Enterprise, checked: Any, at: datetime) -> list[Violation]:
+        found: list[Violation] = []
+        clean: list[tuple[Where, Record]] = []
+        for where, rec in _numbered(checked):
+            own = rules.common(rec, where) + rules.required(rec, where, table, rules_for)
+            if not rules.is_delete(rec):
+                own += rules.form_values(rec, where) + rules.card_fields(rec, where, ent)
+                own += more(rec, where) if more else []
+            own += (
+                _party(session, ent, kind_name, rec, where) if rec.fields.get("agentCode") else []
+            )
+            found += own
+            if not own:
+                clean.append((where, rec))
+        for where, rec in clean:
+            found += body(session, ent, rec, where, at, write=False)
+        if not found:
+            for where, rec in clean:
+                body(session, ent, rec, where, at, write=True)
+        return found
+
+    return hook
+
+
+def _party(
+    session: Session, ent: Enterprise, kind_name: str, rec: Record, where: Where
+) -> list[Violation]:
+    """R-COM-3: the declaring unit is the declarer or one it declares for (a delegation)."""
+    kind = replace(_KINDS_BY_NAME[kind_name], party_fields=("agentCode",))
+    found = delegations.party_violations(session, ent, kind, [rec])
+    return [where.v(v.rule, "agentCode", v.message, rec.fields.get("agentCode")) for v in found]
+
+
+def _editable(doc: Document | None, rec: Record, where: Where, what: str) -> list[Violation]:
+    """R-TMP-3: modify (appType 2) and delete (3) only in the editable states."""
+    if rec.app_type == "1" or doc is None:
+        return []  # the core refuses a modify of nothing, and a new key twice (R-COM-5)
+    status = status_of(doc.status)
+    if status in EDITABLE:
+        return []
+    shown = f"{status.value} ({STATUS_NAMES.get(status, status.value)})"
+    message = (
+        f"the {what} is {shown}: it can be edited, declared again or deleted only in "
+        + EDITABLE_WORDS
+    )
+    return [where.v(STATE_RULE, "appType", message, rec.app_type)]
+
+
+# --- TMP101: exhibition registration -----------------------------------------------------------
+
+
+def _exhibition(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    doc = regs.live_document(session, regs.EXHIBITION, regs.key_of(dict(rec.fields)))
+    problems = _editable(doc, rec, where, "registration")
+    if write and not problems and not rules.is_delete(rec):
+        regs.take(session, ent, rec, at)
+    return problems
+
+
+# --- TMP103 / TMP105: applications on an approved registration ---------------------------------
+
+
+def _approved(
+    session: Session, rec: Record, where: Where, operation: Operation, what: str
+) -> tuple[Document | None, list[Violation]]:
+    """The registration an application names, when it allows `operation` (R-TMP-3)."""
+    key = regs.key_of(dict(rec.fields))
+    doc = regs.live_document(session, regs.EXHIBITION, key)
+    if doc is None:
+        return None, [where.v(STATE_RULE, "copNo", "no exhibition registration with this "
+                              "agentCode and copNo", key)]  # fmt: skip
+    status = status_of(doc.status)
+    if not EXHIBITION.allows(operation, status):
+        shown = STATUS_NAMES.get(status, status.value)
+        message = (
+            f"{what} needs an approved (审核通过) registration; it is {status.value} ({shown})"
+        )
+        return doc, [where.v(STATE_RULE, "copNo", message, key)]
+    number = (doc.customs_numbers or {}).get("exhibitionNo", "")
+    given = rec.fields.get("exhibitionNo", "")
+    if given and given != number:
+        return doc, [where.v(STATE_RULE, "exhibitionNo", f"the registration's customs number is "
+                             f"{number!r}", given)]  # fmt: skip
+    return doc, []
+
+
+def _open_applications(session: Session, rec: Record, where: Where, own: str) -> list[Violation]:
+    """One application at a time: a change or deletion still at customs blocks another."""
+    from sqlalchemy import select
+
+    agent, cop = rec.fields.get("agentCode", ""), rec.fields.get("copNo", "")
+    prefix = key_text((agent, cop))
+    stmt = select(Document).where(
+        Document.kind.in_([CHANGE.name, DELETION.name]),
+        (Document.business_key == prefix) | Document.business_key.like(f"{prefix}|%"),
+        Document.status.in_([s.value for s in OPEN]),
+    )
+    return [
+        where.v(
+            STATE_RULE,
+            "copNo",
+            f"{doc.kind} {doc.business_key} is still with customs "
+            f"({doc.status}): wait for its answer",
+            prefix,
+        )  # fmt: skip
+        for doc in session.scalars(stmt)
+        if doc.business_key != own
+    ]
+
+
+def _change(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    own_key = key_text(CHANGE.record(rec.element).business_key)
+    mine = regs.live_document(session, CHANGE.name, own_key)
+    problems = _editable(mine, rec, where, "change application")
+    if rules.is_delete(rec) or problems:
+        return problems
+    _doc, problems = _approved(session, rec, where, Operation.CHANGE, "a change (变更)")
+    problems += _open_applications(session, rec, where, own_key)
+    if write and not problems:
+        row = regs.row_of(session, rec.fields["agentCode"], rec.fields["copNo"])
+        assert row is not None  # an approved registration has its row
+        regs.take_change(session, row, rec, at)
+    return problems
+
+
+def _deletion(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    own_key = regs.key_of(dict(rec.fields))
+    mine = regs.live_document(session, DELETION.name, own_key)
+    problems = _editable(mine, rec, where, "deletion application")
+    if rules.is_delete(rec) or problems:
+        return problems
+    _doc, problems = _approved(session, rec, where, Operation.REVOKE, "a deletion (备案删除)")
+    problems += _open_applications(session, rec, where, own_key)
+    row = regs.row_of(session, rec.fields["agentCode"], rec.fields["copNo"])
+    for use in regs.uses(session, row) if row is not None and not problems else []:
+        problems.append(where.v(STATE_RULE, "copNo", f"the registration is in use: {use}",
+                                rec.fields["copNo"]))  # fmt: skip
+    return problems
+
+
+def _apply_approved_change(
+    session: Session, doc: Document, change: Change, receipt: dict[str, str],
+    notifier: Notifier | None,
+) -> None:  # fmt: skip
+    """Customs approved a change: the registration's form becomes the change's."""
+    if change.to is not TmpStatus.APPROVED:
+        return
+    from gateway.core.models import utcnow
+
+    agent, cop, seq = doc.business_key.split("|")
+    regs.apply_change(session, agent, cop, int(seq), utcnow())
+
+
+# --- the kinds ---------------------------------------------------------------------------------
+
+_KEY = ("agentCode", "copNo")
+_RETURN = "guid agentCode copNo exhibitionNo?"
+#: the registration's states that allow each application (R-TMP-3)
+APPROVED_ONLY: frozenset[StrEnum] = frozenset({TmpStatus.APPROVED})
+
+EXHIBITION = DocumentKind(
+    name=regs.EXHIBITION,
+    title="exhibition registration (展览会备案)",
+    message_type="TMP101Message",
+    receipt_type="TMP102Message",
+    record_tag="Exhibition",
+    head_tag=None,
+    key_fields=_KEY,
+    receipt_entity="ExhibitionReturn",
+    receipt_fields=_RETURN,
+    signature_required=True,
+    final_states=frozenset({TmpStatus.WITHDRAWN}),
+    modifiable_states=EDITABLE,
+    customs_number_fields=("exhibitionNo",),
+    receipt_echo_fields=("guid", "agentCode", "copNo"),
+    store_checks=None,  # set below: the hook needs the kinds by name
+    receipt_statuses=RECEIPT_STATUSES,
+    operations={Operation.CHANGE: APPROVED_ONLY, Operation.REVOKE: APPROVED_ONLY},
+)
+
+CHANGE = DocumentKind(
+    name="tmp_exhibition_change",
+    title="exhibition change application (展览会备案变更)",
+    message_type="TMP103Message",
+    receipt_type="TMP104Message",
+    record_tag="ExhibitionChange",
+    head_tag=None,
+    key_fields=(*_KEY, "seqNo"),
+    receipt_entity="ExhibitionChangeReturn",
+    receipt_fields="guid agentCode copNo seqNo exhibitionNo?",
+    signature_required=True,
+    final_states=frozenset({TmpStatus.APPROVED}),
+    modifiable_states=EDITABLE,
+    customs_number_fields=("exhibitionNo",),
+    receipt_echo_fields=("guid", "agentCode", "copNo", "seqNo"),
+    receipt_statuses=RECEIPT_STATUSES,
+    after_change=_apply_approved_change,
+)
+
+DELETION = DocumentKind(
+    name="tmp_exhibition_deletion",
+    title="exhibition deletion application (展览会备案删除)",
+    message_type="TMP105Message",
+    receipt_type="TMP106Message",
+    record_tag="ExhibitionDeletion",
+    head_tag=None,
+    key_fields=_KEY,
+    receipt_entity="ExhibitionDeletionReturn",
+    receipt_fields=_RETURN,
+    signature_required=True,
+    final_states=frozenset({TmpStatus.APPROVED}),
+    modifiable_states=EDITABLE,
+    customs_number_fields=("exhibitionNo",),
+    receipt_echo_fields=("guid", "agentCode", "copNo"),
+    receipt_statuses=RECEIPT_STATUSES,
+)
+
+_KINDS_BY_NAME = {k.name: k for k in (EXHIBITION, CHANGE, DELETION)}
+_TABLES = {
+    EXHIBITION.name: (*form.KEY, *form.FORM),
+    CHANGE.name: (*form.KEY, *form.CHANGE, *form.FORM),
+    DELETION.name: (*form.KEY, *form.DELETION),
+}
+
+EXHIBITION = replace(
+    EXHIBITION, store_checks=_hook(EXHIBITION.name, _TABLES[EXHIBITION.name], _exhibition)
+)
+CHANGE = replace(
+    CHANGE,
+    store_checks=_hook(
+        CHANGE.name,
+        _TABLES[CHANGE.name],
+        _change,
+        rules.change_values,
+        {"changeReason": STATE_RULE},
+    ),  # fmt: skip
+)
+DELETION = replace(DELETION, store_checks=_hook(DELETION.name, _TABLES[DELETION.name], _deletion))
+
+KINDS = (EXHIBITION, CHANGE, DELETION)

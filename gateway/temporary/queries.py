@@ -1,0 +1,183 @@
+"""The exhibition registration query (展览会备案查询, seed 002 §1.2).
+
+The manual's text gives no conditions or columns (screenshot only); its sibling query pages
+(§2.2, §2.4, "the same") filter by customs (申请海关), status (数据状态) and filling date
+(填报日期 from … to), and show "显示第 1 到第 1 条记录, 总共 1 条记录": so do we. No condition
+lists every registration of the enterprise (as §1.4 says of its page). Each record comes with
+the operations its state allows, its history and the customs receipts of it and of its
+change and deletion applications. An admin sees every enterprise's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from gateway.codes import CHINA_TZ
+from gateway.core.enterprises import Caller
+from gateway.core.history import Source
+from gateway.core.models import Document, StatusChange
+from gateway.core.status import Status, status_of
+from gateway.errors import ConfigError, InvalidMessage, NotFound, Violation
+from gateway.temporary import kinds
+from gateway.temporary.codes import CUSTOMS, STATUS_NAMES
+from gateway.temporary.models import TmpExhibition
+
+QUERY = "R-COM-7"  # query conditions (no span limit is given for temporary goods)
+MAX_SIZE = 100
+APPLICATION_KINDS = (kinds.CHANGE.name, kinds.DELETION.name)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The query page's conditions; all optional."""
+
+    customs: str | None = None  # 主管海关
+    status: str | None = None  # 数据状态
+    filled_from: date | None = None  # 填报日期 from (Beijing date, inclusive)
+    filled_to: date | None = None  # … to (inclusive)
+    page: int = 1
+    size: int = 20
+
+    def problems(self) -> list[Violation]:
+        found = []
+        if self.filled_from and self.filled_to and self.filled_to < self.filled_from:
+            span = f"{self.filled_from}..{self.filled_to}"
+            found.append(Violation(QUERY, "filled_to", "ends before filled_from", value=span))
+        if self.status:
+            try:
+                status_of(self.status)
+            except ConfigError:
+                found.append(Violation(QUERY, "status", "no such status", value=self.status))
+        if self.page < 1:
+            found.append(Violation(QUERY, "page", "pages start at 1", value=str(self.page)))
+        if not 1 <= self.size <= MAX_SIZE:
+            found.append(Violation(QUERY, "size", f"1 to {MAX_SIZE} a page", value=str(self.size)))
+        return found
+
+
+def search(session: Session, caller: Caller, cond: Conditions) -> dict[str, Any]:
+    """One page of the caller's registrations, newest first, with the total."""
+    problems = cond.problems()
+    if problems:
+        raise InvalidMessage(problems)
+    stmt = _filtered(_base(caller), cond)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = stmt.order_by(TmpExhibition.filled_at.desc(), TmpExhibition.id.desc())
+    rows = session.execute(page.offset((cond.page - 1) * cond.size).limit(cond.size)).all()
+    first = (cond.page - 1) * cond.size + 1 if rows else 0
+    return {
+        "total": total,
+        "page": cond.page,
+        "size": cond.size,
+        "shown": _shown(first, len(rows), total),
+        "records": [view(session, row, doc) for row, doc in rows],
+    }
+
+
+def _shown(first: int, count: int, total: int) -> str:
+    """The manual's pagination line."""
+    last = first + count - 1 if count else 0
+    return f"显示第 {first} 到第 {last} 条记录, 总共 {total} 条记录"
+
+
+def _base(caller: Caller) -> Select[Any]:
+    key = TmpExhibition.agent_code + "|" + TmpExhibition.cop_no
+    stmt: Any = select(TmpExhibition, Document).join(
+        Document,
+        (Document.business_key == key)
+        & (Document.kind == kinds.EXHIBITION.name)
+        & (Document.enterprise_id == TmpExhibition.enterprise_id),
+    )
+    stmt = stmt.where(Document.status != Status.DELETED.value)
+    if not caller.is_admin:
+        stmt = stmt.where(TmpExhibition.enterprise_id == caller.enterprise_id)
+    return stmt
+
+
+def _filtered(stmt: Select[Any], cond: Conditions) -> Select[Any]:
+    if cond.customs:
+        stmt = stmt.where(TmpExhibition.customs_code == cond.customs)
+    if cond.status:
+        stmt = stmt.where(Document.status == cond.status)
+    if cond.filled_from:
+        stmt = stmt.where(TmpExhibition.filled_at >= _start_of(cond.filled_from))
+    if cond.filled_to:
+        stmt = stmt.where(TmpExhibition.filled_at < _start_of(cond.filled_to + timedelta(days=1)))
+    return stmt
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(), CHINA_TZ)
+
+
+def detail(session: Session, caller: Caller, doc_id: int) -> dict[str, Any]:
+    """One registration (by its document id) with its form, history and receipts."""
+    found = session.execute(_base(caller).where(Document.id == doc_id)).first()
+    if found is None:  # another's record answers like a missing one
+        raise NotFound(f"no exhibition registration {doc_id}")
+    row, doc = found
+    return {**view(session, row, doc), "form": dict(row.fields or {})}
+
+
+def view(session: Session, row: TmpExhibition, doc: Document) -> dict[str, Any]:
+    status = status_of(doc.status)
+    history = _history(session, doc)
+    return {
+        "document_id": doc.id,
+        "pre_entry_no": row.pre_entry_no,
+        "exhibition_no": (doc.customs_numbers or {}).get("exhibitionNo"),
+        "exhibition_name": row.exhibition_name,
+        "agent_code": row.agent_code,
+        "cop_no": row.cop_no,
+        "customs_code": row.customs_code,
+        "customs_name": CUSTOMS.get(row.customs_code, ""),
+        "status": doc.status,
+        "status_name": STATUS_NAMES.get(status, doc.status),
+        "status_info": doc.status_info,
+        "filled_date": _bj_date(row.filled_at),
+        "declared_date": _bj_date(row.declared_at),
+        "operator": row.operator_name,
+        "input_code": row.input_code,
+        "input_name": row.input_name,
+        "operations": [op.value for op in kinds.EXHIBITION.operations_in(status)],
+        "history": history,
+        "receipts": [h for h in history if h["source"] == Source.CUSTOMS],
+    }
+
+
+def _bj_date(at: datetime | None) -> str | None:
+    return f"{at.astimezone(CHINA_TZ):%Y%m%d}" if at else None
+
+
+def _history(session: Session, doc: Document) -> list[dict[str, Any]]:
+    """Status changes of the registration and of its change and deletion applications."""
+    prefix = doc.business_key + "|"
+    related = select(Document.id, Document.kind, Document.business_key).where(
+        Document.enterprise_id == doc.enterprise_id,
+        (Document.id == doc.id)
+        | (
+            Document.kind.in_(APPLICATION_KINDS)
+            & (
+                (Document.business_key == doc.business_key)
+                | Document.business_key.startswith(prefix, autoescape=True)
+            )
+        ),
+    )
+    docs = {n: (kind, key) for n, kind, key in session.execute(related)}
+    stmt = (
+        select(StatusChange)
+        .where(StatusChange.document_id.in_(docs))
+        .order_by(StatusChange.at, StatusChange.id)
+    )
+    return [
+        {"kind": docs[h.document_id][0], "document_id": h.document_id,
+         "key": docs[h.document_id][1], "at": h.at.isoformat(), "from": h.from_status,
+         "to": h.to_status, "source": h.source, "return_status": h.return_status,
+         "return_time": h.return_time, "info": h.info, "applied": h.applied}
+        for h in session.scalars(stmt)
+    ]  # fmt: skip

@@ -1,0 +1,169 @@
+"""Temporary-goods messages for the demo, the tests and an ERP developer to copy.
+
+`registration_message(sender, [Registration("EXPO-1")])` is a complete, valid TMP101 declaring
+one exhibition; `omit`/`values` make the variants the tests need (a field left out, another
+value). `change_message` and `deletion_message` build TMP103 and TMP105 for an approved one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from lxml import etree
+
+from gateway.codes import CHINA_TZ
+from gateway.core.parties import Party
+from gateway.temporary import fields as form
+from gateway.temporary.codes import TMP_NS
+
+
+def _guid() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+def form_values(opening: date | None = None) -> dict[str, str]:
+    """A complete exhibition form (every field declare needs), opening in 30 days."""
+    start = opening or (datetime.now(CHINA_TZ).date() + timedelta(days=30))
+    return {
+        "customsCode": "2900",
+        "agentName": "",  # the sender's name, filled by the builder
+        "exhibitionName": "2027中国（杭州）国际智能制造博览会",
+        "regCustomsCode": "2900",
+        "approvalUnit": "浙江省商务厅",
+        "organizerTel": "0571-87001234",
+        "approvalNo": "浙商务展批〔2026〕118号",
+        "organizer": "浙江省国际贸易促进委员会",
+        "organizerPrincipal": "陈立群",
+        "undertaker": "杭州国际博览中心有限公司",
+        "reviewPrincipal": "王晓燕",
+        "openDate": start.strftime("%Y%m%d"),
+        "closeDate": (start + timedelta(days=3)).strftime("%Y%m%d"),
+        "venue": "杭州国际博览中心",
+        "totalArea": "42000.00",
+        "intlArea": "12500.50",
+        "countryCount": "18",
+        "overseasExhibitorCount": "260",
+        "brokerName": "李明",
+        "brokerTel": "13857100001",
+        "note": "展品为机床及工业机器人样机",
+    }
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One exhibition registration (TMP101 record); defaults make a valid declared one."""
+
+    cop_no: str
+    app_type: str = "1"
+    app_status: str = "2"
+    #: fields to leave out (to test what save and declare need)
+    omit: frozenset[str] = frozenset()
+    #: other values (or extra fields: the card fields a sender should not send)
+    values: Mapping[str, str] = field(default_factory=dict)
+    agent_code: str | None = None  # default: the sender
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change application (TMP103 record) of an approved registration."""
+
+    cop_no: str
+    seq_no: str = "1"
+    exhibition_no: str = ""
+    reason: str = "展期延长一天，闭幕日期顺延"
+    app_type: str = "1"
+    app_status: str = "2"
+    omit: frozenset[str] = frozenset()
+    values: Mapping[str, str] = field(default_factory=dict)
+    agent_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One deletion application (TMP105 record)."""
+
+    cop_no: str
+    exhibition_no: str = ""
+    reason: str = "展会取消"
+    app_type: str = "1"
+    app_status: str = "2"
+    omit: frozenset[str] = frozenset()
+    agent_code: str | None = None
+
+
+class _Builder:
+    def __init__(self, root: str, sender: Party) -> None:
+        self.root = etree.Element(f"{{{TMP_NS}}}{root}", nsmap={"tmp": TMP_NS})
+        self.root.set("guid", _guid())
+        self.root.set("version", "1.0")
+        self.sender = sender
+
+    def record(self, tag: str, values: Iterable[tuple[str, str]]) -> None:
+        element = etree.SubElement(self.root, f"{{{TMP_NS}}}{tag}")
+        for name, value in values:
+            etree.SubElement(element, f"{{{TMP_NS}}}{name}").text = value
+
+    def done(self) -> bytes:
+        transfer = etree.SubElement(self.root, f"{{{TMP_NS}}}BaseTransfer")
+        for name, value in (("copCode", self.sender.code), ("copName", self.sender.name),
+                            ("dxpMode", "DXP"), ("dxpId", self.sender.dxp_id)):  # fmt: skip
+            etree.SubElement(transfer, f"{{{TMP_NS}}}{name}").text = value
+        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _head(app_type: str, app_status: str) -> list[tuple[str, str]]:
+    now = datetime.now(UTC).astimezone(CHINA_TZ).strftime("%Y%m%d%H%M%S")
+    return [("guid", _guid()), ("appType", app_type), ("appTime", now), ("appStatus", app_status)]
+
+
+def _ordered(table: Sequence[form.Field], values: Mapping[str, str], omit: frozenset[str]
+             ) -> list[tuple[str, str]]:  # fmt: skip
+    return [(f.name, values[f.name]) for f in table if f.name in values and f.name not in omit]
+
+
+def _agent(sender: Party, given: str | None) -> str:
+    return sender.code if given is None else given
+
+
+def _form(sender: Party, values: Mapping[str, str]) -> dict[str, str]:
+    return {**form_values(), "agentName": sender.name, **values}
+
+
+def registration_message(sender: Party, registrations: Sequence[Registration]) -> bytes:
+    b = _Builder("TMP101Message", sender)
+    for r in registrations:
+        values = {"agentCode": _agent(sender, r.agent_code),
+                  "copNo": r.cop_no,
+                  **_form(sender, r.values)}  # fmt: skip
+        table = (*form.KEY, *form.FORM)
+        b.record("Exhibition", [*_head(r.app_type, r.app_status),
+                                *_ordered(table, values, r.omit)])  # fmt: skip
+    return b.done()
+
+
+def change_message(sender: Party, changes: Sequence[Change]) -> bytes:
+    b = _Builder("TMP103Message", sender)
+    for c in changes:
+        values = {"agentCode": _agent(sender, c.agent_code),
+                  "copNo": c.cop_no,
+                  "seqNo": c.seq_no, "exhibitionNo": c.exhibition_no,
+                  "changeReason": c.reason, **_form(sender, c.values)}  # fmt: skip
+        table = (*form.KEY, *form.CHANGE, *form.FORM)
+        b.record("ExhibitionChange", [*_head(c.app_type, c.app_status),
+                                      *_ordered(table, values, c.omit)])  # fmt: skip
+    return b.done()
+
+
+def deletion_message(sender: Party, deletions: Sequence[Deletion]) -> bytes:
+    b = _Builder("TMP105Message", sender)
+    for d in deletions:
+        values = {"agentCode": _agent(sender, d.agent_code),
+                  "copNo": d.cop_no,
+                  "exhibitionNo": d.exhibition_no, "reason": d.reason}  # fmt: skip
+        table = (*form.KEY, *form.DELETION)
+        b.record("ExhibitionDeletion", [*_head(d.app_type, d.app_status),
+                                        *_ordered(table, values, d.omit)])  # fmt: skip
+    return b.done()

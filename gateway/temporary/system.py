@@ -1,0 +1,29 @@
+"""Temporary import/export goods (暂时进出境货物, seed 002) as one business system of the core.
+
+First slice: exhibition registration (展览会备案) with its change (变更) and deletion
+(备案删除) applications, the simulated customs' answers and the registration query. The
+loaned-exhibit list, the confirmation, extensions, printing and the deadline job come next
+(issue 12); `registrations.USAGE_CHECKS` is where the first two say they use a registration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.core.system import BusinessSystem
+from gateway.temporary import api, cli, kinds, sim
+from gateway.temporary.codes import TmpStatus
+
+SYSTEM = BusinessSystem(
+    name="temporary",
+    title="temporary import/export goods (暂时进出境货物)",
+    kinds=kinds.KINDS,
+    statuses=(TmpStatus,),
+    # a receipt tie (same returnTime) goes to the later step: approved after stored, and a
+    # granted deletion after the approval it ends
+    lifecycle=(TmpStatus.NOT_APPROVED, TmpStatus.APPROVED, TmpStatus.WITHDRAWN),
+    sim_behaviours=sim.behaviours(),
+    routers=(api.router,),
+    commands=cli.COMMANDS,
+    migrations=Path(__file__).resolve().parent / "migrations",
+)
