@@ -44,6 +44,7 @@ from gateway.core.models import Document  # noqa: E402
 from gateway.core.runtime import Gateway  # noqa: E402
 from gateway.ecx import samples  # noqa: E402
 from tests.stack import EBC_KEY, PLATFORM, raw_config  # noqa: E402
+from transports import permissions  # noqa: E402
 
 FINAL = ("stored", "returned", "store_failed", "format_failed", "security_failed")
 
@@ -92,7 +93,13 @@ def build_config(base: Path, rabbit: RabbitNode, pg: PostgresCluster) -> Path:
     raw = raw_config(
         base, base / "keys", prefix="chaos.", db_url=pg.url, declaring_delay=0.05, result_delay=0.2
     )
-    raw["amqp"].update(url=rabbit.url, delivery_limit=50)
+    # The gateway and the simulated customs as their own broker users, as deployed.
+    gateway_url, customs_url = rabbit.url_as("gateway", "chaos"), rabbit.url_as("customs", "chaos")
+    rabbit.add_users([
+        permissions.gateway_grant("gateway", "chaos"),
+        permissions.customs_grant("customs", "chaos"),
+    ])  # fmt: skip
+    raw["amqp"].update(url=gateway_url, customs_url=customs_url, delivery_limit=50)
     raw["intake"]["folder"] = None
     path = base / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))

@@ -15,10 +15,13 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from transports import permissions
 
 #: the shared PostgreSQL server a benchmark creates its throwaway databases on
 PG_URL = os.environ.get("PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test")
@@ -58,6 +61,14 @@ class RabbitNode:
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+
+    def url_as(self, user: str, password: str) -> str:
+        return f"amqp://{user}:{password}@127.0.0.1:{self.port}/%2F"
+
+    def add_users(self, grants: Sequence[permissions.Grant]) -> None:
+        """The deployment's broker users on this node (docs/security-broker.md)."""
+        ctl = shutil.which("rabbitmqctl", path="/usr/lib/rabbitmq/bin") or "rabbitmqctl"
+        permissions.apply(grants, ctl=permissions.Ctl((ctl, "-n", self.name), self._env()))
 
     def _env(self) -> dict[str, str]:
         return {

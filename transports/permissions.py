@@ -30,7 +30,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -119,19 +119,33 @@ def password_of(url: str) -> str:
 # --- applying with rabbitmqctl ---------------------------------------------------------------
 
 
-def _ctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["rabbitmqctl", *args], capture_output=True, text=True, check=check, timeout=120
-    )
+@dataclass(frozen=True)
+class Ctl:
+    """How to run rabbitmqctl: the command (e.g. with `-n node`) and its environment (a
+    throwaway node's HOME holds its Erlang cookie)."""
+
+    command: tuple[str, ...] = ("rabbitmqctl",)
+    env: Mapping[str, str] | None = None
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env=dict(self.env) if self.env is not None else None,
+        )
 
 
-def existing_users() -> set[str]:
-    out = _ctl("list_users", "-q", "--no-table-headers").stdout
+def existing_users(ctl: Ctl = Ctl()) -> set[str]:
+    out = ctl.run("list_users", "-q", "--no-table-headers").stdout
     return {line.split("\t")[0] for line in out.splitlines() if line.strip()}
 
 
-def existing_permissions(vhost: str = "/") -> dict[str, tuple[str, str, str]]:
-    out = _ctl("list_permissions", "-q", "--no-table-headers", "-p", vhost).stdout
+def existing_permissions(vhost: str = "/", ctl: Ctl = Ctl()) -> dict[str, tuple[str, str, str]]:
+    out = ctl.run("list_permissions", "-q", "--no-table-headers", "-p", vhost).stdout
     found: dict[str, tuple[str, str, str]] = {}
     for line in out.splitlines():
         parts = line.split("\t")
@@ -140,28 +154,21 @@ def existing_permissions(vhost: str = "/") -> dict[str, tuple[str, str, str]]:
     return found
 
 
-def apply(grants: Sequence[Grant], vhost: str = "/") -> list[str]:
+def apply(grants: Sequence[Grant], vhost: str = "/", ctl: Ctl = Ctl()) -> list[str]:
     """Create missing users and set permissions that differ; what was changed, by user.
 
     An existing user keeps its password: set it once (or with `rabbitmqctl
     change_password`), so re-running set-up never breaks a running deployment."""
-    users, perms = existing_users(), existing_permissions(vhost)
+    users, perms = existing_users(ctl), existing_permissions(vhost, ctl)
     changed = []
     for grant in grants:
         if grant.user not in users:
             # The password goes on stdin: never on a command line others can read (ps).
-            subprocess.run(
-                ["rabbitmqctl", "add_user", grant.user],
-                input=grant.password,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=120,
-            )
+            ctl.run("add_user", grant.user, stdin=grant.password)
             changed.append(f"{grant.user}: created")
         wanted = (grant.configure, grant.write, grant.read)
         if perms.get(grant.user) != wanted:
-            _ctl("set_permissions", "-p", vhost, grant.user, *wanted)
+            ctl.run("set_permissions", "-p", vhost, grant.user, *wanted)
             changed.append(f"{grant.user}: permissions set")
     return changed
 
