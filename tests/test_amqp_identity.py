@@ -198,3 +198,23 @@ def test_only_a_copy_our_own_user_published_may_name_another_publisher() -> None
     copy = republished(theirs, "customs-gateway")
     assert copy.user_id == "customs-gateway"
     assert publisher_user(copy, "customs-gateway") == "test-erp-3301960Z01"
+
+
+def test_the_configuration_keeps_the_broker_users_apart(tmp_path, keys_dir) -> None:  # type: ignore[no-untyped-def]
+    from gateway.core.config import from_dict
+    from gateway.errors import ConfigError
+    from tests.stack import GATEWAY_AMQP_URL
+    from transports.permissions import user_of
+
+    def load(change: Any) -> None:
+        raw = raw_config(tmp_path, keys_dir, prefix="cfg.")
+        change(raw)
+        from_dict(raw, tmp_path)
+
+    load(lambda raw: None)  # the tests' own configuration is fine
+    with pytest.raises(ConfigError, match="the gateway's or customs' own broker user"):
+        load(lambda raw: raw["enterprises"][0].update(amqp_users=[user_of(GATEWAY_AMQP_URL)]))
+    with pytest.raises(ConfigError, match="one user submits for one enterprise"):
+        load(lambda raw: raw["enterprises"][1].update(amqp_users=[ERP_USERS["3301960Z01"]]))
+    with pytest.raises(ConfigError, match="need users of their own"):
+        load(lambda raw: raw["amqp"].update(customs_url=GATEWAY_AMQP_URL))

@@ -210,6 +210,9 @@ class Config:
     systems: tuple[str, ...] = ()
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
 
+    def __post_init__(self) -> None:
+        _check_broker_users(self)
+
     def enterprise(self, code: str | None = None) -> EnterpriseConfig:
         wanted = code or self.default_enterprise
         for ent in self.enterprises:
@@ -219,6 +222,25 @@ class Config:
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
+
+
+def _check_broker_users(config: Config) -> None:
+    """A broker user submits for one enterprise, and is neither the gateway nor customs:
+    who publishes is who the broker says (docs/security-broker.md)."""
+    owner: dict[str, str] = {}
+    reserved = {config.amqp.user, *config.amqp.customs_users}
+    for ent in config.enterprises:
+        for user in ent.amqp_users:
+            if user in reserved:
+                raise ConfigError(
+                    f"enterprise {ent.code}: amqp_users names {user!r}, the gateway's or "
+                    "customs' own broker user; give the enterprise a user of its own"
+                )
+            if owner.setdefault(user, ent.code) != ent.code:
+                raise ConfigError(
+                    f"broker user {user!r} is in amqp_users of {owner[user]} and {ent.code}: "
+                    "one user submits for one enterprise"
+                )
 
 
 def _path(base: Path, value: Any) -> Path | None:

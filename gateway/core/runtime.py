@@ -284,6 +284,14 @@ class InboundHandler:
 
     def handle(self, delivery: Delivery) -> None:
         code = self._users.get(delivery.user_id or "")
+        if API_KEY_HEADER in delivery.headers:  # an old client: tell ops, never the key
+            log.warning(
+                "inbound message %s carries an %s header, which is ignored: the sender is "
+                "its broker user (%s)",
+                delivery.message_id,
+                API_KEY_HEADER,
+                delivery.user_id,
+            )
         try:
             answer = {"ok": True, **self._submit(code, delivery)}
         except MisuseError as exc:
