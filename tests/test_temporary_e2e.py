@@ -1,0 +1,104 @@
+"""Exhibition registration end to end, over the real RabbitMQ with the simulated customs.
+
+A registration is saved (pre-entry number), declared, stored and approved by customs (the
+exhibition customs number), changed (the approved change becomes its form) and deleted on an
+application customs grants; another names a supervising customs customs does not know, is
+refused with the reason, corrected and approved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.core.enterprises import Caller
+from gateway.core.models import Enterprise
+from gateway.temporary import queries
+from gateway.temporary import samples as tmp
+from gateway.temporary.queries import Conditions
+from tests.stack import Stack, wait_value
+from tests.temporary_fixtures import registry  # noqa: F401  (installs the system)
+
+pytestmark = pytest.mark.integration
+
+
+def _search(stack: Stack, **cond: Any) -> dict[str, Any]:
+    with stack.gateway.db.session() as session:
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == stack.ebc.code))
+        assert ent is not None
+        who = Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+        return queries.search(session, who, Conditions(**cond))
+
+
+def _record(stack: Stack, cop_no: str) -> dict[str, Any]:
+    (found,) = [r for r in _search(stack)["records"] if r["cop_no"] == cop_no]
+    return found
+
+
+def test_register_change_delete_and_a_refusal(make_stack: Callable[..., Stack]) -> None:
+    stack: Stack = make_stack().start()
+    ebc = stack.ebc
+    keep = frozenset(f.name for f in tmp.form.FORM) - {"customsCode"}
+
+    # save (暂存): the pre-entry number, nothing sent
+    draft = tmp.Registration("EXPO-1", app_status="1", omit=keep)
+    saved = stack.submit(tmp.registration_message(ebc, [draft]))
+    doc = saved.documents[0].id
+    assert stack.status(doc) == "saved"
+    pre_entry_no = _record(stack, "EXPO-1")["pre_entry_no"]
+    assert pre_entry_no.startswith("Z2900")
+
+    # declare (申报): signed, sent, stored and approved, with the exhibition customs number
+    stack.submit(tmp.registration_message(ebc, [tmp.Registration("EXPO-1")]))
+    assert stack.wait_status(doc, "approved") == "approved"
+    assert "stored" in stack.path(doc)
+    view = _record(stack, "EXPO-1")
+    number = view["exhibition_no"]
+    assert number.startswith("ZL2900")
+    assert view["pre_entry_no"] == pre_entry_no
+    assert view["status_name"] == "审核通过"
+    assert view["operations"] == ["change", "revoke"]
+
+    # change (变更): approved by customs, the registration takes the new closing date
+    change = tmp.Change("EXPO-1", exhibition_no=number, values={"closeDate": "20991231"})
+    change_doc = stack.submit(tmp.change_message(ebc, [change])).documents[0].id
+    assert stack.wait_status(change_doc, "approved") == "approved"
+    changed = wait_value(lambda: _detail(stack, doc), _shows_change, 20.0)
+    assert changed["form"]["closeDate"] == "20991231"
+    assert changed["status"] == "approved"
+
+    # deletion (备案删除): an application customs grants; the registration is withdrawn
+    deletion = stack.submit(tmp.deletion_message(ebc, [tmp.Deletion("EXPO-1", number)]))
+    assert stack.wait_status(deletion.documents[0].id, "approved") == "approved"
+    assert stack.wait_status(doc, "withdrawn") == "withdrawn"
+    assert _record(stack, "EXPO-1")["operations"] == []
+
+    # refused by customs: a supervising customs it does not know (海关入库失败), with the reason
+    bad = tmp.Registration("EXPO-2", values={"customsCode": "9999", "regCustomsCode": "2900"})
+    refused = stack.submit(tmp.registration_message(ebc, [bad])).documents[0].id
+    assert stack.wait_status(refused, "store_failed") == "store_failed"
+    reason = _record(stack, "EXPO-2")["status_info"]
+    assert "主管海关代码9999不存在" in reason and "customsCode" in reason
+    # 海关入库失败 may be edited and declared again: corrected, it is approved
+    fixed = tmp.Registration("EXPO-2", app_type="2")
+    stack.submit(tmp.registration_message(ebc, [fixed]))
+    assert stack.wait_status(refused, "approved") == "approved"
+
+    # the query: no condition lists both; by status, one
+    assert _search(stack)["total"] == 2
+    assert [r["cop_no"] for r in _search(stack, status="withdrawn")["records"]] == ["EXPO-1"]
+
+
+def _detail(stack: Stack, doc_id: int) -> dict[str, Any]:
+    with stack.gateway.db.session() as session:
+        admin = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+        return queries.detail(session, admin, doc_id)
+
+
+def _shows_change(view: dict[str, Any]) -> bool:
+    """The change's form is applied and customs' TMP102 about it is in the history."""
+    told = any("变更1审核通过" in (h["info"] or "") for h in view["receipts"])
+    return bool(view["form"]["closeDate"] == "20991231" and told)

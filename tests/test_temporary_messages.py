@@ -1,0 +1,168 @@
+"""The TMP messages: the XSD and the form table agree, samples pass their XSD, receipts
+parse back, the registry knows the kinds, the documentation names every element, and the
+simulated customs answers with realistic reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from lxml import etree
+from sqlalchemy.orm import Session
+
+from gateway.core import registry
+from gateway.core.customs_sim.state import SimBase
+from gateway.core.db import Database
+from gateway.temporary import fields as form
+from gateway.temporary import kinds, receipts, sim
+from gateway.temporary import samples as tmp
+from gateway.temporary.codes import TmpReturn
+from receipts.parse import parse_receipt
+from schemas import loader
+from tests.temporary_fixtures import EBC
+
+ROOT = Path(__file__).resolve().parents[1]
+XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def _group(name: str) -> list[tuple[str, str]]:
+    tree = etree.parse(str(ROOT / "schemas/xsd/tmp_common.xsd"))
+    (group,) = [g for g in tree.getroot().iter(f"{XS}group") if g.get("name") == name]
+    return [(e.get("name", ""), e.get("type", "")) for e in group.iter(f"{XS}element")]
+
+
+def test_the_xsd_declares_the_form_table_in_order() -> None:
+    assert _group("ExhibitionForm") == [(f.name, f"tmp:{f.xsd}") for f in form.FORM]
+    assert _group("ExhibitionKey") == [(f.name, f"tmp:{f.xsd}") for f in form.KEY]
+
+
+def _messages() -> list[bytes]:
+    return [
+        tmp.registration_message(EBC, [tmp.Registration("X-1"), tmp.Registration("X-2")]),
+        tmp.change_message(EBC, [tmp.Change("X-1", exhibition_no="ZL29002026000001")]),
+        tmp.deletion_message(EBC, [tmp.Deletion("X-1", "ZL29002026000001")]),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_every_sample_passes_its_xsd_and_finds_its_kind(index: int) -> None:
+    root = etree.fromstring(_messages()[index])
+    assert loader.validate(root) == []
+    kind = registry.for_message(loader.message_type(root))
+    assert kind in kinds.KINDS
+
+
+def test_the_declaring_place_customs_has_no_element() -> None:
+    """申报地海关 is neither entered nor returned: a message that carries it is invalid."""
+    root = etree.fromstring(_messages()[0])
+    record = root[0]
+    etree.SubElement(record, f"{{{root.nsmap['tmp']}}}declPortCustoms").text = "2900"
+    (violation,) = loader.validate(root)
+    assert violation.rule == "R-COM-1" and violation.field.endswith("tmp:declPortCustoms")
+
+
+RECEIPTS = {
+    "TMP102Message": {"exhibitionNo": "ZL29002026000001"},
+    "TMP104Message": {"seqNo": "1", "exhibitionNo": "ZL29002026000001"},
+    "TMP106Message": {"exhibitionNo": "ZL29002026000001"},
+}
+
+
+@pytest.mark.parametrize("mtype", sorted(RECEIPTS))
+def test_every_receipt_passes_its_xsd_and_parses_back(mtype: str) -> None:
+    entity = {"agentCode": EBC.code, "copNo": "R1", "returnStatus": "2", "returnInfo": "审核通过"}
+    body = receipts.build(mtype, [{**entity, **RECEIPTS[mtype]}], 1_790_000_000.0)
+    assert loader.validate(etree.fromstring(body)) == []
+    (parsed,) = parse_receipt(body).entities
+    kind = registry.for_receipt_entity(parsed.kind)
+    assert kind is not None and kind.receipt_type == mtype
+    assert parsed.key(kind.key_fields)[:2] == (EBC.code, "R1")
+    assert parsed.assigned_numbers() == {"exhibitionNo": "ZL29002026000001"}
+
+
+def test_the_documentation_names_every_element() -> None:
+    doc = (ROOT / "docs/temporary-messages.md").read_text(encoding="utf-8")
+    for f in (*form.KEY, *form.FORM, *form.CHANGE, *form.DELETION):
+        assert f"`{f.name}`" in doc, f.name
+    for mtype in ("TMP101Message", "TMP102Message", "TMP103Message", "TMP104Message",
+                  "TMP105Message", "TMP106Message"):  # fmt: skip
+        assert mtype in doc
+    for code in TmpReturn:
+        assert f"`{code.value}`" in doc
+
+
+# --- the simulated customs -------------------------------------------------------------------
+
+
+@pytest.fixture
+def customs(tmp_path: Path) -> Session:
+    db = Database(f"sqlite:///{tmp_path / 'sim.db'}")
+    SimBase.metadata.create_all(db.engine)
+    return Session(db.engine)
+
+
+SIM = SimpleNamespace(sim=SimpleNamespace(declaring_delay=0.0, result_delay=0.0))
+
+
+def _answers(session: Session, kind_name: str, data: bytes) -> list[tuple[str, str, str]]:
+    """(receipt type, returnStatus, returnInfo) of each answer customs gives."""
+    kind = registry.kind(kind_name)
+    assert kind is not None
+    records = list(kind.records(etree.fromstring(data)))
+    out = []
+    for answer in sim.behaviours()[kind_name](SIM, session, kind, records, "id", "sender"):
+        (entity,) = parse_receipt(answer.body).entities
+        out.append((answer.msg_type, entity.return_status, entity.return_info))
+    return out
+
+
+def _registration(**values: str) -> bytes:
+    return tmp.registration_message(EBC, [tmp.Registration("S-1", values=values)])
+
+
+def test_customs_stores_and_approves_with_an_exhibition_number(customs: Session) -> None:
+    stored, approved = _answers(customs, "tmp_exhibition", _registration())
+    assert stored[:2] == ("TMP102Message", "1")
+    assert approved[:2] == ("TMP102Message", "2")
+
+
+@pytest.mark.parametrize(
+    ("name", "term"), [("customsCode", "主管海关"), ("regCustomsCode", "备案海关")]
+)
+def test_customs_cannot_store_an_unknown_customs(customs: Session, name: str, term: str) -> None:
+    ((mtype, status, info),) = _answers(customs, "tmp_exhibition", _registration(**{name: "9999"}))
+    assert status == "-1"
+    assert f"{term}代码9999不存在 ({name})" in info
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [({"openDate": "20270310", "closeDate": "20270309"}, "closeDate"),
+     ({"totalArea": "100", "intlArea": "100.01"}, "intlArea")],
+)  # fmt: skip
+def test_customs_does_not_approve_an_inconsistent_form(
+    customs: Session, values: dict[str, str], field: str
+) -> None:
+    stored, refused = _answers(customs, "tmp_exhibition", _registration(**values))
+    assert stored[1] == "1"
+    assert refused[1] == "3" and refused[2].startswith("审核不通过") and field in refused[2]
+
+
+def test_customs_answers_applications_on_an_approved_registration_only(customs: Session) -> None:
+    change = tmp.change_message(EBC, [tmp.Change("S-1", exhibition_no="ZL29002026000001")])
+    deletion = tmp.deletion_message(EBC, [tmp.Deletion("S-1", "ZL29002026000001")])
+    assert [a[1] for a in _answers(customs, "tmp_exhibition_change", change)] == ["-1"]
+    assert [a[1] for a in _answers(customs, "tmp_exhibition_deletion", deletion)] == ["-1"]
+    _answers(customs, "tmp_exhibition", _registration())  # approved now
+    changed = _answers(customs, "tmp_exhibition_change", change)
+    assert [(a[0], a[1]) for a in changed] == [
+        ("TMP104Message", "1"), ("TMP104Message", "2"), ("TMP102Message", "2")
+    ]  # fmt: skip
+    deleted = _answers(customs, "tmp_exhibition_deletion", deletion)
+    assert [(a[0], a[1]) for a in deleted] == [
+        ("TMP106Message", "1"), ("TMP106Message", "2"), ("TMP102Message", "4")
+    ]  # fmt: skip
+    # withdrawn: declaring it again is refused
+    ((_t, status, info),) = _answers(customs, "tmp_exhibition", _registration())
+    assert status == "-1" and "已删除" in info
