@@ -25,14 +25,16 @@ from gateway.core.cli import main
 from gateway.core.models import ApiKey, utcnow
 from gateway.core.runtime import Gateway
 from gateway.errors import ConfigError
-from tests.stack import make_config, raw_config
+from tests.stack import raw_config
 
 ADMIN = {"X-API-Key": "test-admin-key"}
 
 
 @pytest.fixture
 def api(tmp_path: Path, keys_dir: Path) -> Iterator[tuple[TestClient, Gateway]]:
-    gw = Gateway(make_config(tmp_path, keys_dir, prefix="keys."))
+    raw = raw_config(tmp_path, keys_dir, prefix="keys.")
+    raw["auth"] = {"failure_limit": 10, "failure_window": 60}  # the shipped default
+    gw = Gateway(config_mod.from_dict(raw, tmp_path))
     gw.prepare(broker=False)
     with TestClient(create_app(gw)) as client:
         yield client, gw
@@ -111,7 +113,7 @@ def test_a_key_cannot_be_recovered_from_the_database(api, tmp_path: Path) -> Non
 
 def test_repeated_bad_keys_are_slowed_down(api) -> None:  # type: ignore[no-untyped-def]
     client, gw = api
-    limit = gw.config.http.auth_failure_limit
+    limit = gw.config.auth.failure_limit
     answers = [_stats(client, f"cgw_guess{n}") for n in range(limit)]
     assert answers == [401] * limit
     resp = client.get("/v1/stats", headers={"X-API-Key": "cgw_guess-next"})
@@ -122,7 +124,7 @@ def test_repeated_bad_keys_are_slowed_down(api) -> None:  # type: ignore[no-unty
 
 def test_good_keys_are_not_slowed_down(api) -> None:  # type: ignore[no-untyped-def]
     client, gw = api
-    runs = gw.config.http.auth_failure_limit * 3
+    runs = gw.config.auth.failure_limit * 3
     assert [_stats(client, "test-admin-key") for _ in range(runs)] == [200] * runs
 
 

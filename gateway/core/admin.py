@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.core import audit, delegations, keys
-from gateway.core.config import HttpConfig
+from gateway.core.config import AuthConfig
 from gateway.core.db import Database
 from gateway.core.deps import Auth
 from gateway.core.enterprises import Caller
@@ -209,9 +209,9 @@ def client_of(scope: Scope) -> str:
     return str(client[0]) if client else "?"
 
 
-def install_throttle(app: FastAPI, http: HttpConfig) -> keys.FailureThrottle:
+def install_throttle(app: FastAPI, auth: AuthConfig) -> keys.FailureThrottle:
     """Count refused credentials per client address; answer 429 past the limit."""
-    throttle = keys.FailureThrottle(http.auth_failure_limit, http.auth_failure_window)
+    throttle = keys.FailureThrottle(auth.failure_limit, auth.failure_window)
     app.add_middleware(_Throttled, throttle=throttle)
 
     @app.exception_handler(AccessDenied)

@@ -86,7 +86,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     app.include_router(ops.router())
     app.include_router(admin.router())
-    admin.install_throttle(app, gateway.config.http)  # repeated bad keys: 429 (issue 11)
+    admin.install_throttle(app, gateway.config.auth)  # repeated bad keys: 429 (issue 11)
     app.include_router(metrics.router())
     for system in registry.installed().systems.values():  # each system's own routes
         for router in system.routers:

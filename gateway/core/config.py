@@ -109,10 +109,16 @@ class HttpConfig:
     header_seconds: float = 10.0
     body_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
-    #: failed authentications one client address may make within the window before it is
-    #: answered 429 with Retry-After (gateway/core/keys.py, FailureThrottle)
-    auth_failure_limit: int = 10
-    auth_failure_window: float = 60.0
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """`auth:` — failed authentications (missing, unknown, revoked or expired API keys) one
+    client address may make within `failure_window` seconds before it is answered 429 with
+    Retry-After (gateway/core/keys.py, FailureThrottle)."""
+
+    failure_limit: int = 10
+    failure_window: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ class Config:
     #: business systems to install beside the shipped ones (gateway.core.registry), by module
     systems: tuple[str, ...] = ()
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     def __post_init__(self) -> None:
         _check_broker_users(self)
@@ -326,6 +333,16 @@ def _api_keys(base: Path, raw: dict[str, Any], name: str) -> tuple[str, ...]:
     return tuple(k for k in (ln.strip() for ln in lines) if k and not k.startswith("#"))
 
 
+def _auth(raw: dict[str, Any]) -> AuthConfig:
+    made = AuthConfig(
+        failure_limit=int(raw.get("failure_limit", AuthConfig.failure_limit)),
+        failure_window=float(raw.get("failure_window", AuthConfig.failure_window)),
+    )
+    if made.failure_limit < 1 or made.failure_window <= 0:
+        raise ConfigError("auth: failure_limit ≥ 1, failure_window > 0 seconds")
+    return made
+
+
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name) or {}
     if not isinstance(value, dict):
@@ -441,6 +458,7 @@ def from_dict(raw: dict[str, Any], base: Path) -> Config:
         summary=_summary(_section(raw, "summary")),
         systems=tuple(str(name) for name in raw.get("systems") or ()),
         database=_database(_section(raw, "database")),
+        auth=_auth(_section(raw, "auth")),
     )
 
 
