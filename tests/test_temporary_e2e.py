@@ -39,7 +39,14 @@ def _record(stack: Stack, cop_no: str) -> dict[str, Any]:
 
 
 def test_register_change_delete_and_a_refusal(make_stack: Callable[..., Stack]) -> None:
-    stack: Stack = make_stack().start()
+    _lifecycle(make_stack().start())
+
+
+def test_the_same_on_postgresql(make_stack: Callable[..., Stack], pg_url: str) -> None:
+    _lifecycle(make_stack(db_url=pg_url).start())
+
+
+def _lifecycle(stack: Stack) -> None:
     ebc = stack.ebc
     keep = frozenset(f.name for f in tmp.form.FORM) - {"customsCode"}
 
