@@ -163,11 +163,14 @@ def test_malformed_return_time_is_never_applied_out_of_order(make_stack) -> None
     stack, doc_id = _sent_order(make_stack, order)
     _send(stack, _order_return(stack, order, "2", _at(0)))
     assert stack.wait_status(doc_id, "declaring") == "declaring"
-    for bad in ("notatime", "20261340256199000"):  # no time at all; month 13
+    # no time at all; month 13; full-width digits (str.isdigit() takes them, and they sort
+    # after every ASCII time: "newest" for ever)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in _at(5))
+    for bad in ("notatime", "20261340256199000", full_width):
         _send(stack, _order_return(stack, order, "100", bad))
-    _wait_receipts(stack, 3)
+    _wait_receipts(stack, 4)
     ignored = wait_value(
-        lambda: [h for h in _history(stack, doc_id) if not h[1]], lambda h: len(h) >= 2, 30
+        lambda: [h for h in _history(stack, doc_id) if not h[1]], lambda h: len(h) >= 3, 30
     )
     assert all("returnTime" in info and "R-COM-4" in info for _to, _a, info in ignored)
     assert stack.status(doc_id) == "declaring"
