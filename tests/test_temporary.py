@@ -362,3 +362,15 @@ def test_a_granted_deletion_ends_the_registration(env: TmpEnv) -> None:
     env.receipt("TMP102Message", agentCode=EBC.code, copNo="H-5", returnStatus="2",
                 returnInfo="审核通过")  # fmt: skip
     assert env.status(doc) == "withdrawn"
+
+
+def test_a_saved_change_draft_can_be_deleted(env: TmpEnv) -> None:
+    _approved(env, "G-9")
+    env.submit(_change("G-9", app_status="1"))
+    gone = env.submit(_change("G-9", app_type="3", app_status="1"))
+    assert gone.documents[0].status == "deleted"
+    # an approved change is not a draft: it cannot be deleted
+    change = env.submit(_change("G-9", seq_no="2")).documents[0].id
+    env.set_status(change, TmpStatus.APPROVED)
+    found = env.refused(_change("G-9", seq_no="2", app_type="3"))
+    assert (rules_of(found), fields_of(found)) == (["R-TMP-3"], ["appType"])

@@ -85,6 +85,7 @@ def test_filters_customs_status_and_filling_dates(env: TmpEnv) -> None:
     assert _cops(_search(env, customs="0100")) == ["Q-2"]
     assert _cops(_search(env, status="approved")) == ["Q-3"]
     assert _cops(_search(env, status="pending_sign")) == ["Q-1", "Q-2"]
+    assert _cops(_search(env, status="审核通过")) == ["Q-3"]  # the page's name of the status
     today = datetime.now(CHINA_TZ).date()
     three = today - timedelta(days=3)
     assert _cops(_search(env, filled_from=three, filled_to=three)) == ["Q-2"]

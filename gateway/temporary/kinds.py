@@ -208,7 +208,8 @@ def _apply_approved_change(
         return
     from gateway.core.models import utcnow
 
-    agent, cop, seq = doc.business_key.split("|")
+    agent, rest = doc.business_key.split("|", 1)  # agentCode is 10 characters, never "|"
+    cop, seq = rest.rsplit("|", 1)
     regs.apply_change(session, agent, cop, int(seq), utcnow())
 
 

@@ -37,7 +37,7 @@ class Conditions:
     """The query page's conditions; all optional."""
 
     customs: str | None = None  # 主管海关
-    status: str | None = None  # 数据状态
+    status: str | None = None  # 数据状态: a status value, or its name on the page (审核通过)
     filled_from: date | None = None  # 填报日期 from (Beijing date, inclusive)
     filled_to: date | None = None  # … to (inclusive)
     page: int = 1
@@ -48,16 +48,22 @@ class Conditions:
         if self.filled_from and self.filled_to and self.filled_to < self.filled_from:
             span = f"{self.filled_from}..{self.filled_to}"
             found.append(Violation(QUERY, "filled_to", "ends before filled_from", value=span))
-        if self.status:
-            try:
-                status_of(self.status)
-            except ConfigError:
-                found.append(Violation(QUERY, "status", "no such status", value=self.status))
+        if self.status and not self.statuses():
+            found.append(Violation(QUERY, "status", "no such status", value=self.status))
         if self.page < 1:
             found.append(Violation(QUERY, "page", "pages start at 1", value=str(self.page)))
         if not 1 <= self.size <= MAX_SIZE:
             found.append(Violation(QUERY, "size", f"1 to {MAX_SIZE} a page", value=str(self.size)))
         return found
+
+    def statuses(self) -> list[str]:
+        """The status values the condition means: one value, or every status the page
+        shows under that name (发往海关失败 covers the gateway's failures too)."""
+        assert self.status
+        try:
+            return [status_of(self.status).value]
+        except ConfigError:
+            return [value for value, name in STATUS_NAMES.items() if name == self.status]
 
 
 def search(session: Session, caller: Caller, cond: Conditions) -> dict[str, Any]:
@@ -103,7 +109,7 @@ def _filtered(stmt: Select[Any], cond: Conditions) -> Select[Any]:
     if cond.customs:
         stmt = stmt.where(TmpExhibition.customs_code == cond.customs)
     if cond.status:
-        stmt = stmt.where(Document.status == cond.status)
+        stmt = stmt.where(Document.status.in_(cond.statuses()))
     if cond.filled_from:
         stmt = stmt.where(TmpExhibition.filled_at >= _start_of(cond.filled_from))
     if cond.filled_to:
