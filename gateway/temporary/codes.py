@@ -67,8 +67,9 @@ OPEN: frozenset[StrEnum] = frozenset(
 #: status names as the manual shows them (the query page's 数据状态 column)
 STATUS_NAMES: dict[str, str] = {
     Status.SAVED: "暂存",
-    Status.PENDING_SIGN: "待签名",
-    Status.SIGNED: "已签名",
+    # declared: signing and sending are the gateway's steps, the page knows only 已申报
+    Status.PENDING_SIGN: "已申报",
+    Status.SIGNED: "已申报",
     Status.SENT: "已申报",
     Status.SIGNING_FAILED: "发往海关失败",
     Status.SEND_FAILED: "发往海关失败",

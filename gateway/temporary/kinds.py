@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import delegations
@@ -143,13 +144,12 @@ def _approved(
 
 def _open_applications(session: Session, rec: Record, where: Where, own: str) -> list[Violation]:
     """One application at a time: a change or deletion still at customs blocks another."""
-    from sqlalchemy import select
-
     agent, cop = rec.fields.get("agentCode", ""), rec.fields.get("copNo", "")
     prefix = key_text((agent, cop))
     stmt = select(Document).where(
         Document.kind.in_([CHANGE.name, DELETION.name]),
-        (Document.business_key == prefix) | Document.business_key.like(f"{prefix}|%"),
+        (Document.business_key == prefix)
+        | Document.business_key.startswith(prefix + "|", autoescape=True),
         Document.status.in_([s.value for s in OPEN]),
     )
     return [
