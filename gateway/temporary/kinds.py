@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.codes import AppType
 from gateway.core import delegations
 from gateway.core.history import Change, Notifier
 from gateway.core.kinds import DocumentKind, Operation, Record, key_text
-from gateway.core.models import Document, Enterprise
+from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import status_of
 from gateway.errors import Violation
 from gateway.temporary import fields as form
@@ -48,23 +49,22 @@ def _numbered(checked: Any) -> list[tuple[Where, Record]]:
     return [(Where(tag, n, rec.element), rec) for n, rec in enumerate(checked.records, start=1)]
 
 
-def _hook(kind_name: str, table: tuple[form.Field, ...], body: Callable[..., list[Violation]],
-          more: Callable[[Record, Where], list[Violation]] | None = None,
-          rules_for: dict[str, str] | None = None) -> Hook:  # fmt: skip
-    """A hook: the record rules, the declarer's right, then `body` for records that pass
-    them; `body` writes rows only when the whole message passed (its `write` flag)."""
+def _hook(
+    table: tuple[form.Field, ...],
+    body: Callable[..., list[Violation]],
+    more: Callable[[Record, Where], list[Violation]] | None = None,
+    rules_for: dict[str, str] | None = None,
+) -> Hook:
+    """A kind's intake hook: the record rules and the declarer's right for every record, then
+    `body` for the records that pass them; `body` writes rows (its `write` flag) only once
+    the whole message passed, since a message is taken or refused whole."""
 
     def hook(session: Session, ent: Enterprise, checked: Any, at: datetime) -> list[Violation]:
         found: list[Violation] = []
         clean: list[tuple[Where, Record]] = []
         for where, rec in _numbered(checked):
-            own = rules.common(rec, where) + rules.required(rec, where, table, rules_for)
-            if not rules.is_delete(rec):
-                own += rules.form_values(rec, where) + rules.card_fields(rec, where, ent)
-                own += more(rec, where) if more else []
-            own += (
-                _party(session, ent, kind_name, rec, where) if rec.fields.get("agentCode") else []
-            )
+            own = _record_rules(rec, where, ent, table, more, rules_for)
+            own += _party(session, ent, checked.kind, rec, where)
             found += own
             if not own:
                 clean.append((where, rec))
@@ -78,18 +78,37 @@ def _hook(kind_name: str, table: tuple[form.Field, ...], body: Callable[..., lis
     return hook
 
 
-def _party(
-    session: Session, ent: Enterprise, kind_name: str, rec: Record, where: Where
+def _record_rules(
+    rec: Record,
+    where: Where,
+    ent: Enterprise,
+    table: tuple[form.Field, ...],
+    more: Callable[[Record, Where], list[Violation]] | None,
+    rules_for: dict[str, str] | None,
 ) -> list[Violation]:
-    """R-COM-3: the declaring unit is the declarer or one it declares for (a delegation)."""
-    kind = replace(_KINDS_BY_NAME[kind_name], party_fields=("agentCode",))
-    found = delegations.party_violations(session, ent, kind, [rec])
+    """R-COM-2 and R-TMP-1: what one record needs whatever the store holds."""
+    found = rules.common(rec, where) + rules.required(rec, where, table, rules_for)
+    if rules.is_delete(rec):  # a delete names its record, nothing else is read
+        return found
+    found += rules.form_values(rec, where) + rules.card_fields(rec, where, ent)
+    return found + (more(rec, where) if more else [])
+
+
+def _party(
+    session: Session, ent: Enterprise, kind: DocumentKind, rec: Record, where: Where
+) -> list[Violation]:
+    """R-COM-3: the declaring unit is the declarer or one it declares for (a delegation).
+    The core's check, run here (the kinds declare no `party_fields`) so that it comes after
+    R-COM-2: a missing code is refused as missing, not as someone else's."""
+    if not rec.fields.get("agentCode"):
+        return []
+    found = delegations.party_violations(session, ent, replace(kind, party_fields=_PARTY), [rec])
     return [where.v(v.rule, "agentCode", v.message, rec.fields.get("agentCode")) for v in found]
 
 
 def _editable(doc: Document | None, rec: Record, where: Where, what: str) -> list[Violation]:
     """R-TMP-3: modify (appType 2) and delete (3) only in the editable states."""
-    if rec.app_type == "1" or doc is None:
+    if rec.app_type == AppType.ADD or doc is None:
         return []  # the core refuses a modify of nothing, and a new key twice (R-COM-5)
     status = status_of(doc.status)
     if status in EDITABLE:
@@ -206,8 +225,6 @@ def _apply_approved_change(
     """Customs approved a change: the registration's form becomes the change's."""
     if change.to is not TmpStatus.APPROVED:
         return
-    from gateway.core.models import utcnow
-
     agent, rest = doc.business_key.split("|", 1)  # agentCode is 10 characters, never "|"
     cop, seq = rest.rsplit("|", 1)
     regs.apply_change(session, agent, cop, int(seq), utcnow())
@@ -216,6 +233,7 @@ def _apply_approved_change(
 # --- the kinds ---------------------------------------------------------------------------------
 
 _KEY = ("agentCode", "copNo")
+_PARTY = ("agentCode",)
 _RETURN = "guid agentCode copNo exhibitionNo?"
 #: the registration's states that allow each application (R-TMP-3)
 APPROVED_ONLY: frozenset[StrEnum] = frozenset({TmpStatus.APPROVED})
@@ -235,7 +253,7 @@ EXHIBITION = DocumentKind(
     modifiable_states=EDITABLE,
     customs_number_fields=("exhibitionNo",),
     receipt_echo_fields=("guid", "agentCode", "copNo"),
-    store_checks=None,  # set below: the hook needs the kinds by name
+    store_checks=_hook((*form.KEY, *form.FORM), _exhibition),
     receipt_statuses=RECEIPT_STATUSES,
     operations={Operation.CHANGE: APPROVED_ONLY, Operation.REVOKE: APPROVED_ONLY},
 )
@@ -255,6 +273,12 @@ CHANGE = DocumentKind(
     modifiable_states=EDITABLE,
     customs_number_fields=("exhibitionNo",),
     receipt_echo_fields=("guid", "agentCode", "copNo", "seqNo"),
+    store_checks=_hook(
+        (*form.KEY, *form.CHANGE, *form.FORM),
+        _change,
+        rules.change_values,
+        {"changeReason": STATE_RULE},  # "变更, with a reason" (R-TMP-3)
+    ),
     receipt_statuses=RECEIPT_STATUSES,
     after_change=_apply_approved_change,
 )
@@ -274,29 +298,8 @@ DELETION = DocumentKind(
     modifiable_states=EDITABLE,
     customs_number_fields=("exhibitionNo",),
     receipt_echo_fields=("guid", "agentCode", "copNo"),
+    store_checks=_hook((*form.KEY, *form.DELETION), _deletion),
     receipt_statuses=RECEIPT_STATUSES,
 )
-
-_KINDS_BY_NAME = {k.name: k for k in (EXHIBITION, CHANGE, DELETION)}
-_TABLES = {
-    EXHIBITION.name: (*form.KEY, *form.FORM),
-    CHANGE.name: (*form.KEY, *form.CHANGE, *form.FORM),
-    DELETION.name: (*form.KEY, *form.DELETION),
-}
-
-EXHIBITION = replace(
-    EXHIBITION, store_checks=_hook(EXHIBITION.name, _TABLES[EXHIBITION.name], _exhibition)
-)
-CHANGE = replace(
-    CHANGE,
-    store_checks=_hook(
-        CHANGE.name,
-        _TABLES[CHANGE.name],
-        _change,
-        rules.change_values,
-        {"changeReason": STATE_RULE},
-    ),  # fmt: skip
-)
-DELETION = replace(DELETION, store_checks=_hook(DELETION.name, _TABLES[DELETION.name], _deletion))
 
 KINDS = (EXHIBITION, CHANGE, DELETION)
