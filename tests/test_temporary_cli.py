@@ -86,3 +86,21 @@ def test_submit_then_query(config: Path, tmp_path: Path) -> None:
     assert code == 1 and "R-COM-7" in out
     code, out = _run(config, "tmp-exhibitions", "--customs", "0100", "--from", "20260101")
     assert code == 0 and json.loads(out)["total"] == 0
+
+
+def test_samples_to_start_from(config: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "samples"
+    code, out = _run(config, "tmp-samples", "--exhibition-no", "ZL1", str(folder))
+    assert code == 0, out
+    files = sorted(str(p) for p in folder.iterdir())
+    assert [Path(f).name for f in files] == [
+        "1-save-TMP101.xml", "2-declare-TMP101.xml", "3-change-TMP103.xml",
+        "4-deletion-TMP105.xml",
+    ]  # fmt: skip
+    code, out = _run(config, "validate", *files)
+    assert code == 0, out
+    assert _run(config, "db", "upgrade")[0] == 0
+    assert _run(config, "submit", files[0], files[1])[0] == 0
+    code, out = _run(config, "tmp-exhibitions")
+    (record,) = json.loads(out)["records"]
+    assert (record["cop_no"], record["status_name"]) == ("EXPO-0001", "已申报")

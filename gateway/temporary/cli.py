@@ -1,4 +1,5 @@
-"""Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query).
+"""Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query)
+and `tmp-samples` (example messages to start from).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
 one without storing it `customs-gateway check FILE` / `validate FILE`: the core's commands.
@@ -70,4 +71,46 @@ def tmp_exhibitions(
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
-COMMANDS = (tmp_exhibitions,)
+@click.command("tmp-samples")
+@click.option("--enterprise", default=None, help="enterprise code (default: config's default)")
+@click.option("--cop-no", default="EXPO-0001", show_default=True, help="the registration's copNo")
+@click.option("--exhibition-no", default="", help="its customs number, for the applications")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.pass_context
+def tmp_samples(
+    ctx: click.Context, enterprise: str | None, cop_no: str, exhibition_no: str, folder: str
+) -> None:
+    """Write example TMP messages of an enterprise into FOLDER: a saved draft, its declare,
+    a change and a deletion application (submit them in that order, the last two once
+    customs approved the registration and gave its number)."""
+    from pathlib import Path
+
+    from gateway.core import config as config_mod
+    from gateway.core.parties import Party
+    from gateway.temporary import samples
+
+    ent = config_mod.load(ctx.obj["config_path"]).enterprise(enterprise)
+    sender = Party(ent.code, ent.name, ent.dxp_id)
+    keep = frozenset(f.name for f in samples.form.FORM) - {"customsCode"}
+    files = {
+        "1-save-TMP101.xml": samples.registration_message(
+            sender, [samples.Registration(cop_no, app_status="1", omit=keep)]
+        ),
+        "2-declare-TMP101.xml": samples.registration_message(
+            sender, [samples.Registration(cop_no)]
+        ),
+        "3-change-TMP103.xml": samples.change_message(
+            sender, [samples.Change(cop_no, exhibition_no=exhibition_no)]
+        ),
+        "4-deletion-TMP105.xml": samples.deletion_message(
+            sender, [samples.Deletion(cop_no, exhibition_no)]
+        ),
+    }
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+        click.echo(str(out / name))
+
+
+COMMANDS = (tmp_exhibitions, tmp_samples)
