@@ -151,6 +151,22 @@ def test_per_owner_keys_on_postgresql(tmp_path: Path, keys_dir: Path, pg_url: st
         gw.db.dispose()
 
 
+def test_a_receipt_never_reaches_another_owners_record(gw: Gateway) -> None:
+    a, b = _party(gw, 0), _party(gw, 1)
+    batch = lists.Batch("ARR20261204002")
+    doc_a = gw.intake.submit(a.code, lists.arrival_message(a, ["YT1"], batch), "test")
+    gw.signer.run_once()
+    ids = (doc_a.documents[0].id,)
+    # Addressed to B, who has no record of this key: A's record is not touched.
+    to_b = gw.receipts.handle_envelope(_to(_arrival_return(a, batch.cop_no, "100"), b))
+    assert to_b.outcome == "unmatched" and _statuses(gw, ids) == ["signed"]
+    # Both hold the key and the receipt names no addressee: neither record is guessed.
+    gw.intake.submit(b.code, lists.arrival_message(b, ["YT2"], batch), "test")
+    gw.signer.run_once()
+    unaddressed = gw.receipts.handle(_arrival_return(a, batch.cop_no, "120"))
+    assert unaddressed.outcome == "unmatched" and _statuses(gw, ids) == ["signed"]
+
+
 def test_another_owners_key_looks_like_a_key_that_does_not_exist(gw: Gateway) -> None:
     a, b = _party(gw, 0), _party(gw, 1)
     gw.intake.submit(a.code, lists.arrival_message(a, ["YT1"], lists.Batch("ARR-A")), "test")
