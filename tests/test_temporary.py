@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from gateway.core.kinds import Operation
 from gateway.core.status import Status
 from gateway.temporary import fields as form
 from gateway.temporary import registrations
 from gateway.temporary import samples as tmp
 from gateway.temporary.codes import CHINA_TZ, EDITABLE, TmpStatus
+from gateway.temporary.kinds import EXHIBITION
 from tests.temporary_fixtures import CARD, CARRIER, EBC, TmpEnv, fields_of, make_env, rules_of
 
 SAVE_NEEDS = ("agentCode", "copNo", "customsCode")
@@ -376,3 +378,11 @@ def test_a_saved_change_draft_can_be_deleted(env: TmpEnv) -> None:
     env.set_status(change, TmpStatus.APPROVED)
     found = env.refused(_change("G-9", seq_no="2", app_type="3"))
     assert (rules_of(found), fields_of(found)) == (["R-TMP-3"], ["appType"])
+
+
+def test_the_operations_each_state_allows() -> None:
+    assert EXHIBITION.operations_in(TmpStatus.APPROVED) == [Operation.CHANGE, Operation.REVOKE]
+    for state in (Status.SAVED, Status.SEND_FAILED, Status.STORE_FAILED, TmpStatus.NOT_APPROVED):
+        assert EXHIBITION.operations_in(state) == [Operation.MODIFY, Operation.DELETE]
+    for state in (Status.SENT, Status.STORED, Status.RETURNED, TmpStatus.WITHDRAWN):
+        assert EXHIBITION.operations_in(state) == []

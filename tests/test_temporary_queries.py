@@ -150,11 +150,13 @@ def test_another_enterprises_registration_answers_like_a_missing_one(env: TmpEnv
 def test_the_http_routes(tmp_path: Path, keys_dir: Path) -> None:
     gw = Gateway(make_config(tmp_path, keys_dir, prefix="tmpapi."))
     gw.prepare(broker=False)
-    draft = tmp.Registration("W-1", app_status="1")
-    gw.intake.submit(EBC.code, tmp.registration_message(EBC, [draft]), "test")
+    draft = tmp.registration_message(EBC, [tmp.Registration("W-1", app_status="1")])
     try:
         with TestClient(create_app(gw)) as client:
             mine = {"X-API-Key": EBC_KEY}
+            taken = client.post("/v1/messages", content=draft, headers=mine)
+            assert taken.status_code == 201, taken.text
+            assert taken.json()["documents"][0]["kind"] == "tmp_exhibition"
             page = client.get("/v1/exhibitions", headers=mine).json()
             assert [r["cop_no"] for r in page["records"]] == ["W-1"]
             doc_id = page["records"][0]["document_id"]
