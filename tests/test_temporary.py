@@ -386,3 +386,16 @@ def test_the_operations_each_state_allows() -> None:
         assert EXHIBITION.operations_in(state) == [Operation.MODIFY, Operation.DELETE]
     for state in (Status.SENT, Status.STORED, Status.RETURNED, TmpStatus.WITHDRAWN):
         assert EXHIBITION.operations_in(state) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [("appType", "4", "R-COM-1.code"), ("appStatus", "3", "R-COM-1.code"),
+     ("appTime", "20261301000000", "R-COM-1.time")],
+)  # fmt: skip
+def test_the_record_codes_and_time(env: TmpEnv, name: str, value: str, rule: str) -> None:
+    data = _msg(tmp.Registration("R-1"))
+    start = data.index(f"<tmp:{name}>".encode()) + len(name) + 6
+    end = data.index(b"<", start)
+    found = env.refused(data[:start] + value.encode() + data[end:])
+    assert (rules_of(found), fields_of(found)) == ([rule], [name])
