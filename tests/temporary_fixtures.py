@@ -83,8 +83,8 @@ class TmpEnv:
         return ReceiptProcessor(self.db, None).handle(body).outcome
 
 
-def make_env(path: Path) -> TmpEnv:
-    db = Database(f"sqlite:///{path / 'tmp.db'}")
+def make_env(path: Path, url: str | None = None) -> TmpEnv:
+    db = Database(url or f"sqlite:///{path / 'tmp.db'}")
     upgrade(db)
     with db.session() as session:
         for party, binding in ((EBC, {"backend": "card", "card_number": CARD}), (CARRIER, {})):

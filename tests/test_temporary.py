@@ -5,6 +5,7 @@ applications (R-TMP-3), the declaring unit (R-COM-3), the pre-entry number."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -399,3 +400,16 @@ def test_the_record_codes_and_time(env: TmpEnv, name: str, value: str, rule: str
     end = data.index(b"<", start)
     found = env.refused(data[:start] + value.encode() + data[end:])
     assert (rules_of(found), fields_of(found)) == ([rule], [name])
+
+
+def test_concurrent_saves_get_distinct_pre_entry_numbers(tmp_path: Path, pg_url: str) -> None:
+    """On PostgreSQL, intakes numbering in one customs and year wait for each other."""
+    env = make_env(tmp_path, pg_url)
+    cops = [f"PG-{n}" for n in range(8)]
+    try:
+        with ThreadPoolExecutor(len(cops)) as pool:
+            list(pool.map(lambda cop: env.submit(_msg(_minimal(cop))), cops))
+        numbers = sorted(env.row(cop).pre_entry_no[-7:] for cop in cops)
+        assert numbers == [f"{n:07d}" for n in range(1, 9)]
+    finally:
+        env.db.dispose()

@@ -9,11 +9,12 @@ customs and year, 16 characters, given once at the first save (or at a declare w
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gateway.codes import CHINA_TZ
@@ -93,9 +94,14 @@ def take(session: Session, ent: Enterprise, rec: Record, at: datetime) -> TmpExh
 
 
 def next_pre_entry_no(session: Session, customs: str, at: datetime) -> str:
-    """The next "Z" + customs + year + 7-digit number. Two intakes taking the same number at
-    once: the unique index refuses the second, and intake runs it again (it sees the first)."""
+    """The next "Z" + customs + year + 7-digit number. On PostgreSQL, intakes numbering in the
+    same customs and year wait for each other (a transaction lock on the prefix), so each
+    sees the number the one before it committed; SQLite runs one writer at a time anyway.
+    The unique index is the last guard: a clash fails the intake, which runs it again."""
     prefix = f"Z{customs}{at.astimezone(CHINA_TZ):%Y}"
+    if session.get_bind().dialect.name == "postgresql":
+        lock = zlib.crc32(f"tmp-pre-entry:{prefix}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
     last = session.scalar(
         select(func.max(TmpExhibition.pre_entry_no)).where(
             TmpExhibition.pre_entry_no.like(f"{prefix}%")
