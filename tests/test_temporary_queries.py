@@ -18,7 +18,7 @@ from gateway.core.enterprises import Caller
 from gateway.core.models import Enterprise
 from gateway.core.runtime import Gateway
 from gateway.errors import InvalidMessage, NotFound
-from gateway.temporary import queries
+from gateway.temporary import kinds, queries, registrations
 from gateway.temporary import samples as tmp
 from gateway.temporary.codes import CHINA_TZ, TmpStatus
 from gateway.temporary.queries import Conditions
@@ -176,3 +176,21 @@ def test_the_http_routes(tmp_path: Path, keys_dir: Path) -> None:
             )
     finally:
         gw.db.dispose()
+
+
+def test_operations_leave_out_what_an_open_application_or_a_use_forbids(env: TmpEnv) -> None:
+    _fill(env)
+    assert (kinds.CHANGE.name, kinds.DELETION.name) == registrations.APPLICATIONS
+
+    def q3_operations() -> list[str]:
+        (q3,) = [r for r in _search(env)["records"] if r["cop_no"] == "Q-3"]
+        return list(q3["operations"])
+
+    check = lambda _s, _row: "loaned-exhibit list L-1"  # noqa: E731
+    registrations.USAGE_CHECKS.append(check)
+    try:
+        assert q3_operations() == ["change"]  # used: no deletion
+    finally:
+        registrations.USAGE_CHECKS.remove(check)
+    env.submit(tmp.change_message(EBC, [tmp.Change("Q-3", exhibition_no="ZL1")]))
+    assert q3_operations() == []  # a change is with customs: nothing else until it answers

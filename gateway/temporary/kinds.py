@@ -19,7 +19,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.codes import AppType
@@ -32,7 +31,7 @@ from gateway.errors import Violation
 from gateway.temporary import fields as form
 from gateway.temporary import registrations as regs
 from gateway.temporary import rules
-from gateway.temporary.codes import EDITABLE, OPEN, RECEIPT_STATUSES, STATUS_NAMES, TmpStatus
+from gateway.temporary.codes import EDITABLE, RECEIPT_STATUSES, STATUS_NAMES, TmpStatus
 from gateway.temporary.rules import STATE_RULE, Where
 
 #: the manual's words for the states a record may be edited and declared again in
@@ -163,14 +162,7 @@ def _approved(
 
 def _open_applications(session: Session, rec: Record, where: Where, own: str) -> list[Violation]:
     """One application at a time: a change or deletion still at customs blocks another."""
-    agent, cop = rec.fields.get("agentCode", ""), rec.fields.get("copNo", "")
-    prefix = key_text((agent, cop))
-    stmt = select(Document).where(
-        Document.kind.in_([CHANGE.name, DELETION.name]),
-        (Document.business_key == prefix)
-        | Document.business_key.startswith(prefix + "|", autoescape=True),
-        Document.status.in_([s.value for s in OPEN]),
-    )
+    prefix = regs.key_of(dict(rec.fields))
     return [
         where.v(
             STATE_RULE,
@@ -179,7 +171,7 @@ def _open_applications(session: Session, rec: Record, where: Where, own: str) ->
             f"({doc.status}): wait for its answer",
             prefix,
         )  # fmt: skip
-        for doc in session.scalars(stmt)
+        for doc in regs.open_applications(session, prefix)
         if doc.business_key != own
     ]
 

@@ -20,16 +20,17 @@ from sqlalchemy.orm import Session
 from gateway.codes import CHINA_TZ
 from gateway.core.enterprises import Caller
 from gateway.core.history import Source
+from gateway.core.kinds import Operation
 from gateway.core.models import Document, StatusChange
 from gateway.core.status import Status, status_of
 from gateway.errors import ConfigError, InvalidMessage, NotFound, Violation
-from gateway.temporary import kinds
+from gateway.temporary import kinds, registrations
 from gateway.temporary.codes import CUSTOMS, STATUS_NAMES
 from gateway.temporary.models import TmpExhibition
 
 QUERY = "R-COM-7"  # query conditions (no span limit is given for temporary goods)
 MAX_SIZE = 100
-APPLICATION_KINDS = (kinds.CHANGE.name, kinds.DELETION.name)
+APPLICATION_KINDS = registrations.APPLICATIONS
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,23 @@ def view(session: Session, row: TmpExhibition, doc: Document) -> dict[str, Any]:
         "operator": row.operator_name,
         "input_code": row.input_code,
         "input_name": row.input_name,
-        "operations": [op.value for op in kinds.EXHIBITION.operations_in(status)],
+        "operations": [op.value for op in operations(session, row, doc)],
         "history": history,
         "receipts": [h for h in history if h["source"] == Source.CUSTOMS],
     }
+
+
+def operations(session: Session, row: TmpExhibition, doc: Document) -> list[Operation]:
+    """What the enterprise may do now: the state's operations (R-TMP-3), less a change or a
+    deletion while another application is with customs, and a deletion of a used one."""
+    allowed = kinds.EXHIBITION.operations_in(status_of(doc.status))
+    if not {Operation.CHANGE, Operation.REVOKE} & set(allowed):
+        return allowed
+    if registrations.open_applications(session, doc.business_key):
+        return [op for op in allowed if op not in (Operation.CHANGE, Operation.REVOKE)]
+    if registrations.uses(session, row):
+        return [op for op in allowed if op is not Operation.REVOKE]
+    return allowed
 
 
 def _bj_date(at: datetime | None) -> str | None:

@@ -22,10 +22,13 @@ from gateway.core.kinds import Record, key_text
 from gateway.core.models import Document, Enterprise
 from gateway.core.status import Status
 from gateway.temporary import fields as form
+from gateway.temporary.codes import OPEN
 from gateway.temporary.models import TmpExhibition, TmpExhibitionChange
 from gateway.temporary.rules import bound_values, is_declare
 
 EXHIBITION = "tmp_exhibition"
+#: the applications on an approved registration (kinds.CHANGE, kinds.DELETION)
+APPLICATIONS = ("tmp_exhibition_change", "tmp_exhibition_deletion")
 
 #: R-TMP-3: who uses an approved registration (a loaned-exhibit list, a confirmation…). Each
 #: later kind adds a check returning what uses it, or None; a used one cannot be deleted.
@@ -36,6 +39,18 @@ USAGE_CHECKS: list[UsageCheck] = []
 def uses(session: Session, row: TmpExhibition) -> list[str]:
     """What uses the registration (empty: a deletion may be applied for)."""
     return [found for check in USAGE_CHECKS if (found := check(session, row)) is not None]
+
+
+def open_applications(session: Session, key: str) -> list[Document]:
+    """The registration's change and deletion applications still on their way or at
+    customs: while one is, no other may be made (one application at a time)."""
+    stmt = select(Document).where(
+        Document.kind.in_(APPLICATIONS),
+        (Document.business_key == key)
+        | Document.business_key.startswith(key + "|", autoescape=True),
+        Document.status.in_([s.value for s in OPEN]),
+    )
+    return list(session.scalars(stmt))
 
 
 def key_of(fields: dict[str, str]) -> str:
