@@ -13,12 +13,14 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pika
 import pytest
 import uvicorn
 from sqlalchemy import Connection
@@ -29,7 +31,16 @@ from gateway.core.httpserver import uvicorn_options
 from gateway.core.models import Document
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
-from tests.stack import EBC_KEY, PLATFORM, raw_config
+from tests.stack import (
+    EBC_KEY,
+    PLATFORM,
+    Stack,
+    ensure_broker_users,
+    erp_url,
+    publish_as,
+    raw_config,
+)
+from tests.transport_fixtures import unique_prefix
 
 ADMIN = {"X-API-Key": "test-admin-key"}
 #: more slow clients than the old fixed pools had connections (SQLite 15, PostgreSQL 20)
@@ -111,15 +122,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 
 
 def _serve(
-    tmp_path: Path, keys_dir: Path, db_url: str | None, pool_timeout: float
+    tmp_path: Path,
+    keys_dir: Path,
+    db_url: str | None,
+    pool_timeout: float,
+    workers: bool = False,
 ) -> Iterator[Served]:
-    raw = raw_config(tmp_path, keys_dir, prefix="pool.", db_url=db_url)
+    if workers:
+        ensure_broker_users()
+    raw = raw_config(tmp_path, keys_dir, prefix=unique_prefix(), db_url=db_url)
     raw["database"].update(pool_size=POOL_SIZE, max_overflow=0, pool_timeout=pool_timeout)
     port = _free_port()
     # Slow clients must outlast the whole test: the body deadline is not what is tested.
     raw["http"] = {"port": port, "body_seconds": 600.0}
-    gw = Gateway(config_mod.from_dict(raw, tmp_path))
-    gw.prepare(broker=False)
+    cfg = config_mod.from_dict(raw, tmp_path)
+    gw = Gateway(cfg)
+    gw.prepare(broker=workers)
+    stack = Stack(cfg, gw).start(sim=False) if workers else None
     settled = Settled(create_app(gw))
     srv = uvicorn.Server(uvicorn.Config(settled, **uvicorn_options(gw.config)))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -133,7 +152,10 @@ def _serve(
     served.release()
     srv.should_exit = True
     thread.join(timeout=30)
-    gw.db.dispose()
+    if stack is not None:
+        stack.close()  # the workers, the broker topology, the pool
+    else:
+        gw.db.dispose()
 
 
 @pytest.fixture
@@ -146,6 +168,14 @@ def server(tmp_path: Path, keys_dir: Path, db_url: str | None) -> Iterator[Serve
 def tight_server(tmp_path: Path, keys_dir: Path, db_url: str | None) -> Iterator[Served]:
     """The same with a 0.5-s pool timeout: a saturated pool is refused quickly."""
     yield from _serve(tmp_path, keys_dir, db_url, pool_timeout=0.5)
+
+
+@pytest.fixture
+def server_with_workers(
+    tmp_path: Path, keys_dir: Path, db_url: str | None, broker: None
+) -> Iterator[Served]:
+    """`server` with the gateway's workers running (the inbound queue among them)."""
+    yield from _serve(tmp_path, keys_dir, db_url, pool_timeout=5.0, workers=True)
 
 
 def _order(gw: Gateway, order_no: str) -> bytes:
@@ -169,10 +199,11 @@ def _records_exist(gw: Gateway, answers: list[dict[str, Any]]) -> bool:
 # --- finding 1: slow bodies hold no connection -----------------------------------------------
 
 
-def test_slow_bodies_with_an_enterprise_key_do_not_stall_an_admin(server: Served) -> None:
-    bodies = [_order(server.gateway, f"EO2026120400{n:03d}") for n in range(SLOW_CLIENTS)]
+def _start_slow(server: Served, bodies: list[bytes]) -> list[socket.socket]:
+    """Clients that send their headers and half their body, then stop; returned once every
+    one has been authenticated (or answered)."""
     socks = []
-    for body in bodies:  # each sends its headers and half its body, then stops
+    for body in bodies:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=120)
         head = (
             f"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {EBC_KEY}\r\n"
@@ -180,21 +211,67 @@ def test_slow_bodies_with_an_enterprise_key_do_not_stall_an_admin(server: Served
         ).encode()
         sock.sendall(head + body[: len(body) // 2])
         socks.append(sock)
-    _wait_for(lambda: server.settled.count >= SLOW_CLIENTS, "the slow clients to authenticate")
+    _wait_for(lambda: server.settled.count >= len(bodies), "the slow clients to authenticate")
+    return socks
 
-    stats = httpx.get(f"{server.url}/v1/stats", headers=ADMIN, timeout=120)
-    assert stats.status_code == 200, stats.text
-    assert stats.json() == {}  # nothing stored yet: every slow body is still coming
 
+def _finish_slow(socks: list[socket.socket], bodies: list[bytes]) -> list[tuple[int, bytes]]:
     answers = []
-    for sock, body in zip(socks, bodies, strict=True):  # now they finish: all are stored
+    for sock, body in zip(socks, bodies, strict=True):
         sock.sendall(body[len(body) // 2 :])
         resp = http.client.HTTPResponse(sock)
         resp.begin()
         answers.append((resp.status, resp.read()))
         sock.close()
+    return answers
+
+
+def _slow_bodies(gw: Gateway, first: int) -> list[bytes]:
+    return [_order(gw, f"EO2026120400{n:03d}") for n in range(first, first + SLOW_CLIENTS)]
+
+
+def test_slow_bodies_with_an_enterprise_key_do_not_stall_an_admin(server: Served) -> None:
+    bodies = _slow_bodies(server.gateway, 0)
+    socks = _start_slow(server, bodies)
+
+    stats = httpx.get(f"{server.url}/v1/stats", headers=ADMIN, timeout=120)
+    assert stats.status_code == 200, stats.text
+    assert stats.json() == {}  # nothing stored yet: every slow body is still coming
+
+    answers = _finish_slow(socks, bodies)  # now they finish: all are stored
     assert [status for status, _ in answers] == [201] * SLOW_CLIENTS, answers[:3]
     assert _records_exist(server.gateway, [json.loads(text) for _, text in answers])
+
+
+def test_slow_bodies_do_not_stall_a_declaration_on_the_inbound_queue(
+    server_with_workers: Served,
+) -> None:
+    server = server_with_workers
+    bodies = _slow_bodies(server.gateway, 100)
+    socks = _start_slow(server, bodies)
+
+    topo, code = server.gateway.topology, server.gateway.config.enterprises[0].code
+    publish_as(erp_url(code), topo.intake_exchange, "declaration",
+               _order(server.gateway, "EO2026120400900"), message_id=str(uuid.uuid4()),
+               reply_to=topo.reply_queue(code))  # fmt: skip
+    answer = _answer(erp_url(code), topo.reply_queue(code))
+    assert answer is not None and answer["ok"] is True, answer
+    assert _records_exist(server.gateway, [answer])
+
+    answers = _finish_slow(socks, bodies)
+    assert [status for status, _ in answers] == [201] * SLOW_CLIENTS, answers[:3]
+
+
+def _answer(url: str, queue: str) -> dict[str, Any] | None:
+    """The first answer on `queue`, read as the broker user of `url` (generous deadline)."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for _m, _p, body in channel.consume(queue, auto_ack=True, inactivity_timeout=90):
+            return None if body is None else dict(json.loads(body))
+        return None
+    finally:
+        connection.close()
 
 
 # --- finding 1: a saturated pool answers 503 + Retry-After ----------------------------------
