@@ -319,6 +319,7 @@ HUGE = "99999999999999999999"
         ("/v1/export/inventories?page=9223372036854775807", "query", "page"),
         (f"/v1/appointments/{HUGE}/receipts", "path", "doc_id"),
         (f"/v1/documents/{'9' * 5000}", "path", "doc_id"),
+        ("/v1/ops/stuck?older_than=9223372036854775807", "query", "older_than"),  # a span
     ],
 )
 def test_huge_integers_are_refused_with_422_naming_the_parameter(

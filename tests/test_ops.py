@@ -291,3 +291,12 @@ def test_the_json_logs_flag_installs_the_formatter() -> None:
         for h in saved:
             root.addHandler(h)
         root.setLevel(level)
+
+
+def test_an_age_past_what_a_time_span_holds_is_refused_not_crashed() -> None:
+    import click
+
+    assert ops.parse_age("10m").total_seconds() == 600
+    for text in ("9223372036854775807", "1e300d", "nan", "-5s"):
+        with pytest.raises(click.BadParameter, match="between 0 and"):
+            ops.parse_age(text)

@@ -461,7 +461,7 @@ def router() -> APIRouter:
     @api.get("/stuck")
     def stuck(
         request: Admin,
-        older_than: Annotated[int, Query(ge=0, description="seconds")] = 600,
+        older_than: Annotated[int, Query(ge=0, le=MAX_AGE_SECONDS, description="seconds")] = 600,
         status: Annotated[list[str] | None, Query()] = None,
     ) -> dict[str, Any]:
         with gw(request).db.session() as session:
@@ -588,16 +588,22 @@ def _cli_recorded(
         db.dispose()
 
 
+#: the longest age `stuck` takes: ten years, far below what a time span can hold (a larger
+#: value gave 500, issue 11 finding 13)
+MAX_AGE_SECONDS = 10 * 365 * 86400
+
+
 def parse_age(text: str) -> timedelta:
     """`90s`, `10m`, `2h`, `1d` or plain seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     text = text.strip().lower()
     try:
-        if text and text[-1] in units:
-            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-        return timedelta(seconds=float(text))
+        seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
         raise click.BadParameter(f"{text!r}: use e.g. 90s, 10m, 2h, 1d") from None
+    if not 0 <= seconds <= MAX_AGE_SECONDS:  # nan fails both comparisons
+        raise click.BadParameter(f"{text!r}: between 0 and {MAX_AGE_SECONDS // 86400} days")
+    return timedelta(seconds=seconds)
 
 
 T = TypeVar("T")
