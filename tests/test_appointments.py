@@ -102,9 +102,10 @@ def test_lower_credit_class_applies_R_APT_2(env: AptEnv) -> None:
 
 
 def test_weekend_between_request_and_appointment_R_APT_5(env: AptEnv) -> None:
-    # Monday 07:00: the last working day is Friday, 17:30; same customs, advanced: 4 h.
-    env.submit(_request("MON", "2026-12-07 07:00", **SAME), "2026-12-04 13:30")
-    found = env.refused(_request("MON2", "2026-12-07 07:00", **SAME), "2026-12-04 13:31")
+    # Monday 06:00-08:00 (before the port opens at 08:30): the last working day is Friday,
+    # 17:30; same customs, advanced: 4 h.
+    env.submit(_request("MON", "2026-12-07 06:00", **SAME), "2026-12-04 13:30")
+    found = env.refused(_request("MON2", "2026-12-07 06:00", **SAME), "2026-12-04 13:31")
     assert rules_of(found) == ["R-APT-5"] and "2026-12-04 17:30" in found[0].message
 
 
@@ -124,7 +125,10 @@ def test_holiday_moves_the_last_working_day_R_APT_5(env: AptEnv) -> None:
 @pytest.mark.parametrize(
     ("start", "refused"),
     [
-        ("2026-12-02 08:29", False),
+        ("2026-12-02 06:30", False),  # 06:30-08:30: ends as the port opens
+        ("2026-12-02 06:31", True),  # 06:31-08:31: one minute into working hours
+        ("2026-12-02 07:00", True),  # 07:00-09:00 (issue 16, gap 1)
+        ("2026-12-02 08:29", True),  # the start alone is outside; the 2 h are not
         ("2026-12-02 08:30", True),
         ("2026-12-02 17:29", True),
         ("2026-12-02 17:30", False),
@@ -132,6 +136,7 @@ def test_holiday_moves_the_last_working_day_R_APT_5(env: AptEnv) -> None:
     ],
 )
 def test_only_outside_working_hours_R_APT_4(env: AptEnv, start: str, refused: bool) -> None:
+    """The whole appointment time, start to start + 2 h, must be non-working time."""
     data = _request("W", start, **SAME)
     if refused:
         found = env.refused(data, "2026-11-20 09:00")
@@ -145,6 +150,21 @@ def test_only_outside_working_hours_R_APT_4(env: AptEnv, start: str, refused: bo
 def test_a_weekday_holiday_can_be_booked_R_APT_4(env: AptEnv) -> None:
     env.load({"calendar": [{"port": "2233", "day": "2026-12-02", "working": False}]})
     env.submit(_request("HOL", "2026-12-02 10:00", **SAME), "2026-11-20 09:00")
+
+
+@pytest.mark.parametrize(("opens", "refused"), [("00:59", True), ("01:00", False)])
+def test_a_window_across_midnight_into_working_hours_R_APT_4(
+    env: AptEnv, opens: str, refused: bool
+) -> None:
+    # Sunday 23:00-Monday 01:00; on this Monday the port works from `opens`.
+    env.load({"calendar": [{"port": "2233", "day": "2026-12-07", "working": True,
+                            "work_start": opens, "work_end": "17:30"}]})  # fmt: skip
+    data = _request("MID", "2026-12-06 23:00", **SAME)
+    if refused:
+        found = env.refused(data, "2026-11-20 09:00")
+        assert rules_of(found) == ["R-APT-4"] and "2026-12-07 00:59" in found[0].message
+    else:
+        env.submit(data, "2026-11-20 09:00")
 
 
 # --- R-APT-1 fields ----------------------------------------------------------------------------

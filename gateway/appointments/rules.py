@@ -368,18 +368,35 @@ def hours_and_lead_time(ref: RefData, req: Request, at: datetime) -> Iterator[Vi
     if start is None or port is None:
         return
     w, shown = req.where, req.get("aptStartTime")
-    hours = ref.working_hours(port, start.date())
-    if hours is not None and hours[0] <= start < hours[1]:
-        span = f"{hours[0]:%H:%M}-{hours[1]:%H:%M}"
+    overlap = working_overlap(ref, port, start, start + DURATION)
+    if overlap is not None:
+        end = start + DURATION
+        span = f"{overlap[0]:%Y-%m-%d %H:%M}-{overlap[1]:%H:%M}"
         yield w.v(
             HOURS,
             "aptStartTime",
-            f"falls in the working hours of port {port.code} ({span}); only non-working"
-            " time can be booked",
+            f"the appointment {start:%H:%M}-{end:%H:%M} (start + 2 h) runs into the working"
+            f" hours of port {port.code} ({span}); the whole appointment time must be"
+            " non-working time",
             shown,
         )
         return
     yield from _lead_time(ref, req, port, start, at)
+
+
+def working_overlap(
+    ref: RefData, port: AptPort, start: datetime, end: datetime
+) -> tuple[datetime, datetime] | None:
+    """The port's working hours the window [start, end) overlaps, or None (R-APT-4). Every
+    day the window touches is looked at: a window may cross midnight."""
+    local_start, local_end = start.astimezone(CHINA_TZ), end.astimezone(CHINA_TZ)
+    day = local_start.date()
+    while day <= local_end.date():
+        hours = ref.working_hours(port, day)
+        if hours is not None and hours[0] < local_end and local_start < hours[1]:
+            return hours
+        day += timedelta(days=1)
+    return None
 
 
 def _lead_time(
