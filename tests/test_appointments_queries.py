@@ -4,7 +4,9 @@ and R-APT-11 port working hours, through the functions and the HTTP API."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -61,7 +63,57 @@ def test_windows_of_15_days_and_type_b_needs_the_consignee_R_APT_10(env: AptEnv)
         with pytest.raises(InvalidMessage) as info:
             queries.search(s, me, enterprise_type="B", appointment=too_long)
         found = {(v.rule, v.field) for v in info.value.violations}
-        assert found == {("R-APT-10", "appointment"), ("R-APT-10", "consignee")}
+        assert found == {("R-APT-10", "start_to"), ("R-APT-10", "consignee")}
+
+
+NONE = queries.Window()
+
+
+def _cops(rows: list[dict[str, Any]]) -> list[object]:
+    return [r["cop_no"] for r in rows]
+
+
+def test_a_window_given_by_one_end_is_bounded_too_R_APT_10(env: AptEnv) -> None:
+    """A missing end is now, a missing start is the end − 15 days; longer is refused."""
+    env.request("O1", "2026-12-05 10:00", "2026-11-20 09:00")
+    env.request("O2", "2026-12-12 10:00", "2026-11-27 09:00")
+    now = bj("2026-12-12 09:00")
+    with env.db.session() as s:
+        me = _caller(env)
+
+        def search(
+            applied: queries.Window, at: datetime = now, appointment: queries.Window = NONE
+        ) -> list[object]:
+            rows = queries.search(
+                s, me, enterprise_type="A", applied=applied, appointment=appointment, now=at
+            )
+            return _cops(rows)
+
+        def refused(
+            at: datetime = now, applied: queries.Window = NONE, appointment: queries.Window = NONE
+        ) -> list[tuple[str, str]]:
+            with pytest.raises(InvalidMessage) as info:
+                search(applied, at, appointment)
+            return [(v.rule, v.field) for v in info.value.violations]
+
+        # start alone: up to now, at most 15 days back
+        assert search(queries.Window(bj("2026-11-27 09:00"))) == ["O2"]
+        late = bj("2026-12-12 09:01")
+        assert refused(late, applied=queries.Window(bj("2026-11-27 09:00"))) == [
+            ("R-APT-10", "applied_from")
+        ]
+        years = queries.Window(bj("2020-01-01 00:00"))  # the audit's probe P2
+        assert refused(applied=years) == [("R-APT-10", "applied_from")]
+        # end alone: the 15 days before it
+        assert search(queries.Window(None, bj("2026-12-12 09:00"))) == ["O2"]
+        assert search(queries.Window(None, bj("2026-12-12 09:01"))) == []
+        assert search(queries.Window(None, bj("2026-12-05 09:00"))) == ["O2", "O1"]
+        # the appointment time the same way; a start after now needs its end
+        starts = queries.Window(bj("2026-12-10 00:00"))
+        assert refused(bj("2026-12-25 00:01"), appointment=starts) == [("R-APT-10", "start_from")]
+        assert search(queries.Window(), bj("2026-12-25 00:00"), appointment=starts) == ["O2"]
+        found = refused(appointment=queries.Window(bj("2026-12-13 00:00")))
+        assert found == [("R-APT-10", "start_from")]
 
 
 def test_receipts_per_application_and_batch_delete_of_saved_only_R_APT_10(env: AptEnv) -> None:
@@ -115,6 +167,17 @@ def test_the_http_routes(tmp_path: Path, keys_dir: Path) -> None:
             headers=mine,
         )
         assert bad.status_code == 422 and "R-APT-10" in bad.text
+        # one end alone is bounded too: a missing end is now, a missing start end − 15 days
+        years = client.get("/v1/appointments?type=A&applied_from=2020-01-01", headers=mine)
+        assert years.status_code == 422
+        (v,) = years.json()["violations"]
+        assert (v["rule"], v["field"]) == ("R-APT-10", "applied_from")
+        assert "15 days" in v["message"] and "applied_to" in v["message"]
+        to = "/v1/appointments?type=A&applied_to="
+        assert [r["cop_no"] for r in client.get(to + "2026-12-05T09:00", headers=mine).json()] == [
+            "H1"
+        ]
+        assert client.get(to + "2026-12-05T09:01", headers=mine).json() == []
         hours = client.get("/v1/port-hours?from=2026-12-01&to=2026-12-07&port=2233", headers=mine)
         assert len(hours.json()) == 5
         doc_id = rows[0]["document_id"]

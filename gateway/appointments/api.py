@@ -1,7 +1,9 @@
 """HTTP routes of appointment clearance, included by `gateway.api` (R-APT-10, R-APT-11).
 
 GET  /v1/appointments                    search: type=A|B, consignee, status, applied_from/_to,
-                                         start_from/_to (≤ 15 days each, Beijing time), pre_no
+                                         start_from/_to (≤ 15 days each, Beijing time; a
+                                         missing _to is now, a missing _from is _to − 15 days;
+                                         longer: 422 naming the parameter), pre_no
 GET  /v1/appointments/{id}/receipts      every customs receipt of one application
 POST /v1/appointments/batch-delete       {"ids": [...]}: saved ones only
 GET  /v1/port-hours?from=&to=&port=      port working hours, ≤ 15 days

@@ -2,7 +2,9 @@
 
 Every query is scoped to the caller: an enterprise sees the appointments it declared, and —
 as consignee (enterprise type B) — those naming it; an admin sees all. Time windows are at
-most 15 days (R-COM-7), refused otherwise with the rule, the field and the value.
+most 15 days (R-COM-7; the manual: "申请时间及预约时间的查询跨度不超过 15 天"), whichever
+ends are given: a missing end is now, a missing start is the end − 15 days. A longer window
+is refused with the rule, the parameter and the value.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from gateway.appointments.models import Appointment, AptPort
 from gateway.appointments.refdata import RefData
 from gateway.core.enterprises import Caller
 from gateway.core.history import Change, Source, record
-from gateway.core.models import Document, StatusChange
+from gateway.core.models import Document, StatusChange, utcnow
 from gateway.core.status import Status
 from gateway.errors import InvalidMessage, Violation
 
@@ -32,20 +34,57 @@ OPERATION_KINDS = ("apt_cancel", "apt_feedback", "apt_explanation")
 
 @dataclass(frozen=True)
 class Window:
+    """A time filter as asked for: either end may be missing."""
+
     start: datetime | None = None
     end: datetime | None = None
 
-    def check(self, name: str) -> list[Violation]:
-        if self.start is None or self.end is None:
-            return []
-        if self.end < self.start:
-            return [
-                Violation(QUERY, name, "ends before it starts", value=f"{self.start}..{self.end}")
-            ]
-        if self.end - self.start > MAX_WINDOW:
-            span = f"{self.start:%Y-%m-%d %H:%M}..{self.end:%Y-%m-%d %H:%M}"
-            return [Violation(QUERY, name, "a time window spans at most 15 days", value=span)]
-        return []
+    def bounded(
+        self, params: tuple[str, str], now: datetime
+    ) -> tuple[Window | None, list[Violation]]:
+        """The window to filter by, None when neither end is given (R-APT-10, R-COM-7): a
+        missing end is `now`, a missing start is the end − 15 days. One that ends before it
+        starts or spans more than 15 days is refused, naming the parameter (`params`: the
+        names of the start and the end parameters)."""
+        if self.start is None and self.end is None:
+            return None, []
+        end = _bj(self.end or now)
+        start = _bj(self.start) if self.start is not None else end - MAX_WINDOW
+        problem = _problem(params, start, end, open_end=self.end is None)
+        if problem is not None:
+            return None, [problem]
+        return Window(start, end), []
+
+
+def _problem(
+    params: tuple[str, str], start: datetime, end: datetime, *, open_end: bool
+) -> Violation | None:
+    first, last = params
+    span = f"{start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M}"
+    now = f"without {last} the window ends now ({end:%Y-%m-%d %H:%M} Beijing time)"
+    if end < start:
+        if open_end:
+            return Violation(QUERY, first, f"is later than now; {now}: give {last}", value=span)
+        return Violation(QUERY, last, f"ends before {first}", value=span)
+    if end - start <= MAX_WINDOW:
+        return None
+    limit = "a time window spans at most 15 days (查询跨度不超过 15 天)"
+    if open_end:
+        earliest = end - MAX_WINDOW
+        text = f"{now}; {limit}: {first} is {earliest:%Y-%m-%d %H:%M} at the earliest"
+        return Violation(QUERY, first, text, value=span)
+    latest = start + MAX_WINDOW
+    text = f"{limit}: from {start:%Y-%m-%d %H:%M} it ends {latest:%Y-%m-%d %H:%M} at the latest"
+    return Violation(QUERY, last, text, value=span)
+
+
+def _bj(at: datetime) -> datetime:
+    """Beijing time for a naive time, as on the manual's screens."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=CHINA_TZ)).astimezone(CHINA_TZ)
+
+
+#: the parameters of each window, as the HTTP API names them
+APPLIED_PARAMS, START_PARAMS = ("applied_from", "applied_to"), ("start_from", "start_to")
 
 
 def search(
@@ -59,9 +98,14 @@ def search(
     appointment: Window = Window(),
     pre_no: str | None = None,
     limit: int = 100,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Appointments by enterprise type A (declarant) / B (consignee, code required)."""
-    problems = _check_search(enterprise_type, consignee, applied, appointment)
+    """Appointments by enterprise type A (declarant) / B (consignee, code required); each
+    time window bounded to 15 days (`now` ends a window given without its end)."""
+    at = now or utcnow()
+    applied_in, problems = applied.bounded(APPLIED_PARAMS, at)
+    start_in, more = appointment.bounded(START_PARAMS, at)
+    problems += more + _check_search(enterprise_type, consignee)
     if problems:
         raise InvalidMessage(problems)
     stmt = select(Appointment, Document).join(Document, Document.business_key == rules.key_sql())
@@ -73,15 +117,13 @@ def search(
         if enterprise_type == "B":
             mine = mine | (Appointment.consignee_code == caller.enterprise_code)
         stmt = stmt.where(mine)
-    stmt = _filters(stmt, status, applied, appointment, pre_no)
+    stmt = _filters(stmt, status, applied_in, start_in, pre_no)
     rows = session.execute(stmt.order_by(Appointment.applied_at.desc()).limit(limit))
     return [view(apt, doc) for apt, doc in rows]
 
 
-def _check_search(
-    enterprise_type: str, consignee: str | None, applied: Window, appointment: Window
-) -> list[Violation]:
-    found = applied.check("applied") + appointment.check("appointment")
+def _check_search(enterprise_type: str, consignee: str | None) -> list[Violation]:
+    found: list[Violation] = []
     if enterprise_type not in ("A", "B"):
         found.append(Violation(QUERY, "type", "enterprise type is A (declarant) or B (consignee)",
                                value=enterprise_type))  # fmt: skip
@@ -90,17 +132,15 @@ def _check_search(
     return found
 
 
-def _filters(stmt: Any, status: str | None, applied: Window, appointment: Window,
+def _filters(stmt: Any, status: str | None, applied: Window | None, appointment: Window | None,
              pre_no: str | None) -> Any:  # fmt: skip
     if status:
         stmt = stmt.where(Document.status == status)
     if pre_no:
         stmt = stmt.where(Document.pre_no == pre_no)
     for column, window in ((Appointment.applied_at, applied), (Appointment.start_at, appointment)):
-        if window.start is not None:
-            stmt = stmt.where(column >= window.start)
-        if window.end is not None:
-            stmt = stmt.where(column <= window.end)
+        if window is not None:  # bounded: both ends are set
+            stmt = stmt.where(column >= window.start, column <= window.end)
     return stmt
 
 
