@@ -20,6 +20,8 @@ from gateway.errors import InvalidField, InvalidInput, Violation
 from receipts.parse import CHINA_TZ, RECEIPT_KINDS, ReceiptKind
 
 MESSAGE_RETURN = "CEB900Message"
+#: the longest returnInfo a CEB900 may carry: C..5000, the one length ceb-messages.md gives it
+MESSAGE_RETURN_INFO_MAX = 5000
 VERSION = "1.0"
 
 

@@ -41,7 +41,7 @@ from gateway.core.customs_sim.state import (
 from gateway.core.db import Database
 from gateway.core.kinds import DocumentKind, Record, key_text
 from gateway.errors import InvalidMessage, SignatureInvalid
-from receipts.build import build_message_return, build_receipt
+from receipts.build import MESSAGE_RETURN_INFO_MAX, build_message_return, build_receipt
 from receipts.build import epoch_return_time as stamp
 from schemas import loader as schemas
 from signers import REGISTRY, allow_list, verify
@@ -128,7 +128,13 @@ def _fraction(*parts: str) -> float:
 
 
 def exchange_error(code: str, desc: str) -> str:
-    return f"[Code:{code};Desc:{desc}]"
+    """A CEB900 returnInfo. A format error quoting the offending value (libxml2 does) could
+    outgrow the schema's C..5000: the description is cut to fit, the code kept in front."""
+    head, tail = f"[Code:{code};Desc:", "]"
+    room = MESSAGE_RETURN_INFO_MAX - len(head) - len(tail)
+    if len(desc) > room:
+        desc = desc[: room - 1] + "…"
+    return head + desc + tail
 
 
 class _Repeat(Exception):
