@@ -152,13 +152,38 @@ def test_the_entry_window_is_at_most_one_calendar_month(start: str, end: str, ok
     assert (v.rule, v.field) == ("R-COM-7", "entry_to")
 
 
-def test_a_missing_side_is_one_month_from_the_other() -> None:
+def test_a_missing_end_is_now_and_a_missing_start_a_month_before_the_end() -> None:
     now = datetime(2026, 3, 31, 12, 0, tzinfo=CHINA_TZ)
     both = eq.entry_window(None, None, now)
     assert (both.start.date().isoformat(), both.end) == ("2026-02-28", now)
-    start_only = eq.entry_window(datetime(2026, 1, 31), None, now)
-    assert start_only.end.date().isoformat() == "2026-02-28"
+    end_only = eq.entry_window(None, datetime(2026, 3, 15), now)
+    assert end_only.start.isoformat() == "2026-02-15T00:00:00+08:00"
+    start_only = eq.entry_window(datetime(2026, 2, 28, 12, 0), None, now)
+    assert start_only.end == now  # a missing end is now, not a month after the start
     assert start_only.start.utcoffset() == CHINA_TZ.utcoffset(None)  # naive = Beijing time
+    # a start alone more than a month before now is refused, naming it (issue 16, gap 2)
+    for start in (datetime(2026, 2, 28, 11, 59), datetime(2026, 1, 31), datetime(2020, 1, 1)):
+        with pytest.raises(InvalidMessage) as err:
+            eq.entry_window(start, None, now)
+        (v,) = err.value.violations
+        assert (v.rule, v.field) == ("R-COM-7", "entry_from")
+        assert "entry_to" in v.message and "2026-02-28 12:00:00 at the earliest" in v.message
+    with pytest.raises(InvalidMessage) as err:
+        eq.entry_window(datetime(2026, 4, 1), None, now)  # after now: give the end
+    assert [(v.field, "later than now" in v.message) for v in err.value.violations] == [
+        ("entry_from", True)
+    ]
+
+
+def test_a_start_alone_reaches_up_to_now_in_a_search(world: World) -> None:
+    """JAN's lists entered 2026-01-15 10:00: found a month later, refused a minute after."""
+    flt = eq.ExportFilter("concluded", datetime(2026, 1, 15, 10, 0))
+    with world.gw.db.session() as session:
+        found = eq.search(session, ADMIN, "inventories", flt, now=FEB.replace(day=15))
+        assert [i["id"] for i in found["items"]] == [world.inventories[2]]
+        with pytest.raises(InvalidMessage) as err:
+            eq.search(session, ADMIN, "inventories", flt, now=datetime(2026, 2, 15, 10, 1))
+    assert [(v.rule, v.field) for v in err.value.violations] == [("R-COM-7", "entry_from")]
 
 
 def test_over_http_a_month_is_accepted_and_a_month_and_a_day_refused(world: World) -> None:
@@ -170,6 +195,11 @@ def test_over_http_a_month_is_accepted_and_a_month_and_a_day_refused(world: Worl
     (v,) = resp.json()["violations"]
     assert (v["rule"], v["field"]) == ("R-COM-7", "entry_to")
     assert "one calendar month" in v["message"] and "2026-02-01 00:00:00" in v["message"]
+    # a start alone ends now: years back, it is refused rather than cut to a month
+    resp = world.get("/v1/export/inventories", entry_from="2020-01-01")
+    assert resp.status_code == 422
+    (v,) = resp.json()["violations"]
+    assert (v["rule"], v["field"]) == ("R-COM-7", "entry_from")
 
 
 # --- status groups (R-ECX-5, manual 3.4-3.6) ------------------------------------------------
@@ -314,6 +344,9 @@ def test_cli_export_query(world: World, tmp_path: Path, keys_dir: Path) -> None:
     assert f'"id": {world.inventories[2]}' in ok.output
     refused = CliRunner().invoke(cli, [*base, "--to", "2026-02-02"])
     assert refused.exit_code == 1 and "R-COM-7" in refused.output and "entry_to" in refused.output
+    alone = CliRunner().invoke(cli, ["--config", str(config), "export-query", "inventories",
+                                     "--from", "2020-01-01"])  # fmt: skip
+    assert alone.exit_code == 1 and "R-COM-7" in alone.output and "entry_from" in alone.output
 
 
 def test_the_query_module_directly_for_an_admin(world: World) -> None:

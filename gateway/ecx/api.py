@@ -7,8 +7,10 @@ POST /v1/parcels/{kind}                   {"head": {...}, "parcels": [...]}: kin
 GET  /v1/export/{list}                    list inventories, b2b, revokes, returns, tallies,
                                           summaries, arrivals, departures, waybill_totals by
                                           group, entry_from/entry_to (≤ 1 calendar month,
-                                          R-COM-7), copNo, coElNo, orderNo, logisticsNo, invtNo,
-                                          tradeMode; paged
+                                          R-COM-7; a missing entry_to is now, a missing
+                                          entry_from a month before the end; longer: 422
+                                          naming the parameter), copNo, coElNo, orderNo,
+                                          logisticsNo, invtNo, tradeMode; paged
 
 Batch answers are 200 with one result per id, done or refused with the rule: one refused
 record is not an error of the request.

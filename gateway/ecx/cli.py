@@ -107,8 +107,15 @@ def _time(value: str | None) -> datetime | None:
 @click.command("export-query")
 @click.argument("name", metavar="LIST")
 @click.option("--group", default="all", help="status group, e.g. unconcluded, concluded, closed")
-@click.option("--from", "entry_from", default=None, help="entry time from (ISO, Beijing)")
-@click.option("--to", "entry_to", default=None, help="entry time to (≤ 1 calendar month)")
+@click.option(
+    "--from",
+    "entry_from",
+    default=None,
+    help="entry time from (ISO, Beijing; default: --to − 1 month)",
+)
+@click.option(
+    "--to", "entry_to", default=None, help="entry time to (≤ 1 calendar month; default: now)"
+)
 @click.option(
     "--filter",
     "filters",

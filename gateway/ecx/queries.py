@@ -5,7 +5,9 @@ summary applications, arrivals, departures, total/sub waybill lists and B2B list
 Every query is scoped to the caller (an enterprise sees its own records, an admin all) and
 bounded by the entry time (入库时间, the record's `created_at`) to one calendar month, as the
 manual's "入库时间最大区间为一个自然月": from 2026-01-31 the window may end 2026-02-28, never
-later. Times without a zone are Beijing time, like every time on the manual's screens.
+later. A window given by one end is bounded too: a missing end is now, a missing start one
+month before the end. Times without a zone are Beijing time, like every time on the manual's
+screens.
 
 Filters on what the store keeps (status, business key, customs numbers) are SQL. The rest
 (orderNo, logisticsNo, tradeMode…) lives only in the stored XML: those records are read in
@@ -186,27 +188,42 @@ class Window:
 def entry_window(
     start: datetime | None, end: datetime | None, now: datetime | None = None
 ) -> Window:
-    """The window asked for, the missing side one calendar month from the other (both
-    missing: the month up to now); refused when it ends first or spans more than a month."""
+    """The window asked for (R-COM-7): a missing end is now, a missing start one calendar
+    month before the end (both missing: the month up to now, the manual's default 入库时间).
+    Refused, naming the parameter, when it ends first or spans more than a calendar month."""
     start, end = _beijing(start), _beijing(end)
-    if start is None:
-        end = end or (now or utcnow())
-        start = add_months(end, -1)
+    open_end = end is None
     if end is None:
-        end = add_months(start, 1)
-    latest = add_months(start, 1)
+        end = (_beijing(now) or utcnow()).astimezone(CHINA_TZ)
+    if start is None:
+        start = add_months(end, -1)
+    problem = _window_problem(start, end, open_end=open_end)
+    if problem is not None:
+        raise InvalidMessage([problem])
+    return Window(start, end)
+
+
+def _window_problem(start: datetime, end: datetime, *, open_end: bool) -> Violation | None:
     span = f"{start:%Y-%m-%d %H:%M:%S}..{end:%Y-%m-%d %H:%M:%S}"
+    upto = f"without entry_to the window ends now ({end:%Y-%m-%d %H:%M:%S})"
     if end < start:
-        raise InvalidMessage([Violation(QUERY, "entry_to", "ends before entry_from", value=span)])
+        if open_end:
+            return Violation(QUERY, "entry_from", f"is later than now; {upto}: give entry_to",
+                             value=span)  # fmt: skip
+        return Violation(QUERY, "entry_to", "ends before entry_from", value=span)
     # Month steps do not invert at month ends (03-31 − 1 month = 02-28, + 1 month = 03-28):
     # a month counted back from the end is a calendar month too.
-    if end > latest and start < add_months(end, -1):
-        text = (
-            "the entry-time window (入库时间) spans at most one calendar month: from "
-            f"{start:%Y-%m-%d %H:%M:%S} it ends {latest:%Y-%m-%d %H:%M:%S} at the latest"
-        )
-        raise InvalidMessage([Violation(QUERY, "entry_to", text, value=span)])
-    return Window(start, end)
+    latest, earliest = add_months(start, 1), add_months(end, -1)
+    if end <= latest or start >= earliest:
+        return None
+    limit = "the entry-time window (入库时间) spans at most one calendar month"
+    if open_end:
+        text = f"{upto}; {limit}: entry_from is {earliest:%Y-%m-%d %H:%M:%S} at the earliest"
+        return Violation(QUERY, "entry_from", text, value=span)
+    text = (
+        f"{limit}: from {start:%Y-%m-%d %H:%M:%S} it ends {latest:%Y-%m-%d %H:%M:%S} at the latest"
+    )
+    return Violation(QUERY, "entry_to", text, value=span)
 
 
 # --- the filter ---------------------------------------------------------------------------
