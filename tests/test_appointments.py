@@ -401,7 +401,10 @@ def test_no_explanation_before_approval_or_after_feedback_R_APT_8(env: AptEnv) -
 # --- save, modify, declare ---------------------------------------------------------------------
 
 
-def test_saved_then_declared_and_returned_then_modified(env: AptEnv) -> None:
+def test_saved_then_modified_and_declared_but_a_returned_one_is_not_modified(
+    env: AptEnv,
+) -> None:
+    """Manual 003 §4.2: "可以修改“暂存”状态的信息后重新申报" — 暂存 only, not 退单."""
     from gateway.appointments.rules import find_target
 
     doc = env.request("M1", SATURDAY, "2026-11-20 09:00", app_status="1")
@@ -409,8 +412,8 @@ def test_saved_then_declared_and_returned_then_modified(env: AptEnv) -> None:
     # a save is not held to the clock: declaring it later is
     found = env.refused(_request("M1"), "2026-12-04 17:00")
     assert rules_of(found) == ["R-APT-5"]
-    env.submit(_request("M1"), "2026-11-21 09:00")
-    env.set_status(doc, Status.RETURNED)
+    env.submit(_request("M1", "2026-12-12 10:00", app_type="2", app_status="1"), "2026-11-27 09:00")
+    assert env.status(doc) == "saved"
     env.submit(_request("M1", "2026-12-12 10:00", app_type="2"), "2026-11-28 09:00")
     with env.db.session() as session:
         target = find_target(session, EBC.code, "M1")
@@ -418,3 +421,48 @@ def test_saved_then_declared_and_returned_then_modified(env: AptEnv) -> None:
         assert target.appointment.start_at == bj("2026-12-12 10:00")
         assert target.appointment.submitted_at == bj("2026-11-28 09:00")
         assert target.appointment.applied_at == bj("2026-11-20 09:00")
+    env.set_status(doc, Status.RETURNED)
+    for app_type in ("2", "3"):
+        found = env.refused(
+            _request("M1", "2026-12-19 10:00", app_type=app_type), "2026-11-29 09:00"
+        )
+        assert rules_of(found) == ["R-COM-5"] and found[0].value == app_type
+        assert "is returned" in found[0].message and "saved" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("state", "modifiable"),
+    [
+        (Status.SAVED, True),
+        (Status.SIGNING_FAILED, True),  # never reached customs: still the saved draft
+        (Status.SEND_FAILED, True),
+        (Status.RETURNED, False),  # 退单
+        (Status.CUSTOMS_SEND_FAILED, False),
+        (Status.STORE_FAILED, False),
+        (Status.FORMAT_FAILED, False),
+        (AptStatus.ACCEPTED, False),
+        (AptStatus.BOOKED, False),
+    ],
+)
+def test_modify_and_delete_only_where_the_manual_allows_R_COM_5(
+    env: AptEnv, state: Status, modifiable: bool
+) -> None:
+    doc = env.request("MS", SATURDAY, "2026-11-20 09:00", app_status="1")
+    if state is not Status.SAVED:
+        env.set_status(doc, state)
+    modify = _request("MS", "2026-12-12 10:00", app_type="2", app_status="1")
+    if modifiable:
+        env.submit(modify, "2026-11-21 09:00")
+        env.submit(_request("MS", app_type="3"), "2026-11-21 09:30")
+        assert env.status(doc) == "deleted"
+        return
+    assert rules_of(env.refused(modify, "2026-11-21 09:00")) == ["R-COM-5"]
+    assert rules_of(env.refused(_request("MS", app_type="3"), "2026-11-21 09:30")) == ["R-COM-5"]
+
+
+def test_cancel_needs_no_reason_R_APT_7(env: AptEnv) -> None:
+    """Manual 003 §4.1: 取消预约 is a button that asks no reason."""
+    for cop_no, reason in (("C3", None), ("C4", "航班取消")):
+        doc = env.request(cop_no, SATURDAY, "2026-11-20 09:00")
+        env.set_status(doc, AptStatus.BOOKED)
+        env.submit(apt.cancel_message(EBC, cop_no, reason=reason), "2026-12-01 09:00")

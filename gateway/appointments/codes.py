@@ -88,6 +88,12 @@ BLOCKING = frozenset({AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE})
 APPROVED_OPEN = frozenset({AptStatus.BOOKED, AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE})
 #: cancel is possible (R-APT-7)
 CANCELLABLE = frozenset({AptStatus.ACCEPTED, AptStatus.BOOKED})
+#: modify (appType 2) and delete (3): manual 003 §4.2 lets only 暂存 records be modified and
+#: declared again ("可以修改“暂存”状态的信息后重新申报") and deleted ("勾选…“暂存”状态的信息
+#: …删除"). A declaration the gateway could not sign or send never reached customs: it is
+#: still the saved draft the manual speaks of. Returned (退单) and the e-port's and customs'
+#: failures are not (narrower than R-COM-5; a new request takes a new copNo).
+MODIFIABLE = frozenset({Status.SAVED, Status.SIGNING_FAILED, Status.SEND_FAILED})
 
 #: transport modes (运输方式, customs code list)
 TRAF_MODES: dict[str, str] = {

@@ -21,6 +21,7 @@ from gateway.appointments.codes import (
     APPOINTMENT_STATUSES,
     APPROVED_OPEN,
     CANCELLABLE,
+    MODIFIABLE,
     OPERATION_STATUSES,
     AptStatus,
 )
@@ -111,10 +112,8 @@ def _operation(
 def _cancel(
     session: Session, rec: Record, where: rules.Where, target: rules.Target, at: datetime
 ) -> list[Violation]:
-    found = list(rules.check_cancel(target, where, at))
-    if not rec.fields.get("reason"):
-        found.append(where.v("R-COM-2", "reason", "must not be empty", ""))
-    return found
+    """R-APT-7. The manual's 取消预约 is a button: no reason is asked (`reason` is optional)."""
+    return list(rules.check_cancel(target, where, at))
 
 
 def _feedback(
@@ -167,6 +166,7 @@ APPOINTMENT = DocumentKind(
     receipt_assigned=("aptNo",),
     signature_required=True,
     final_states=frozenset({AptStatus.CANCELLED, AptStatus.CLEARED, AptStatus.EXPLAINED}),
+    modifiable_states=MODIFIABLE,
     customs_number_fields=("aptNo",),
     receipt_echo_fields=_ECHO,
     store_checks=check_requests,

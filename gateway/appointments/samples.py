@@ -124,13 +124,15 @@ def request_message(sender: Party, requests: Sequence[Request]) -> bytes:
 
 
 def cancel_message(
-    sender: Party, cop_no: str, *, reason: str = "航班取消", apt_no: str | None = None
+    sender: Party, cop_no: str, *, reason: str | None = None, apt_no: str | None = None
 ) -> bytes:
+    """取消预约: the manual asks no reason; one may be given (`reason`)."""
     b = _Builder("APT103Message", sender)
     rec = b.sub(b.root, "AptCancel")
     b.declaration(rec, "1", "2")
     b.ref(rec, cop_no, apt_no)
-    b.sub(rec, "reason", reason)
+    if reason is not None:
+        b.sub(rec, "reason", reason)
     return b.done()
 
 

@@ -507,7 +507,10 @@ def _conflict(
 
 def _allowed(kind: DocumentKind) -> str:
     """The kind's modifiable states in words: R-COM-5's, plus its own (an inventory list
-    customs revoked may be sent again, R-ECX-5)."""
+    customs revoked may be sent again, R-ECX-5), or only its own where its manual allows
+    fewer (an appointment: 暂存)."""
+    if not kind.modifiable_states >= MODIFIABLE:
+        return " or ".join(sorted(s.value for s in kind.modifiable_states))
     own = sorted(s.value for s in kind.modifiable_states - MODIFIABLE)
     return "saved, returned, send failed or storage failed" + "".join(f", or {s}" for s in own)
 
