@@ -21,9 +21,10 @@ from gateway.core.models import Document, Enterprise
 from gateway.core.receipt_processor import ReceiptProcessor
 from gateway.ecx.samples import Party
 from gateway.errors import InvalidMessage, Violation
-from gateway.temporary import receipts
+from gateway.temporary import declarations, receipts
 from gateway.temporary import samples as tmp
-from gateway.temporary.models import TmpExhibition
+from gateway.temporary.codes import TmpStatus
+from gateway.temporary.models import TmpDeclarationGoods, TmpExhibition
 
 # Until the system ships in DEFAULT_SYSTEMS (and after: installing twice is a no-op).
 registry.ensure_installed(("gateway.temporary.system",))
@@ -31,6 +32,9 @@ registry.ensure_installed(("gateway.temporary.system",))
 EBC = Party("3301960Z01", "杭州云锦跨境电子商务有限公司", "DXPENT0000458763")
 CARRIER = Party("3301980W02", "宁波海捷国际物流有限公司", "DXPENT0000512209")
 CARD = "JC0000123456789"  # EBC's IC card number: its operator (操作员)
+#: the exhibition customs number the loan-list tests approve, and its demo declarations
+EXHIBITION_NO = "ZL29002026123456"
+ENTRY_1, ENTRY_2 = "290020261000000101", "290020261000000102"
 
 
 @dataclass
@@ -75,6 +79,19 @@ class TmpEnv:
             assert row is not None
             session.expunge(row)
             return row
+
+    def approved_exhibition(self, cop_no: str, number: str, sender: Party = EBC) -> int:
+        """A registration customs approved with `number`, and the demo's declarations
+        linked to it (see `tmp.sample_declarations`)."""
+        doc = self.register(cop_no, sender)
+        self.set_status(doc, TmpStatus.APPROVED, exhibitionNo=number)
+        rows = declarations.parse(tmp.sample_declarations(number))
+        if number != EXHIBITION_NO:  # another exhibition's declarations: other numbers
+            rows = [{**r, "entry_id": r["entry_id"][:-6] + number[-3:] + r["entry_id"][-3:]}
+                    for r in rows]  # fmt: skip
+        with self.db.session() as session:
+            declarations.load(session, TmpDeclarationGoods, rows)
+        return doc
 
     def receipt(self, message_type: str, **entity: str) -> str:
         """Apply one customs receipt now; its outcome (matched, unmatched…)."""

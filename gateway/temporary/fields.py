@@ -91,7 +91,7 @@ DELETION: tuple[Field, ...] = (
 
 #: fields the gateway fills from the enterprise, never from the sender (R-TMP-1)
 CARD_FIELDS = tuple(f.name for f in FORM if f.need is Need.CARD)
-TERMS = {f.name: f.term for f in (*KEY, *FORM, *CHANGE, *DELETION)}
+TERMS: dict[str, str] = {f.name: f.term for f in (*KEY, *FORM, *CHANGE, *DELETION)}
 
 
 def label(name: str) -> str:
@@ -104,3 +104,38 @@ def required(fields: tuple[Field, ...], declare: bool) -> tuple[str, ...]:
     """The fields save (or declare) needs, in message order."""
     wanted = {Need.SAVE, Need.DECLARE} if declare else {Need.SAVE}
     return tuple(f.name for f in fields if f.need in wanted)
+
+
+# --- the loaned-exhibit list (外借展品清单, seed 002 §1.3) -------------------------------------
+
+#: the list's fields after its key (agentCode, copNo), in message order. 外借清单预录入号 and
+#: 外借清单编号 are the system's and customs' (never sent); 展览会名称 and 主管海关 come from the
+#: exhibition the list names, 填报日期 from the gateway.
+LOAN: tuple[Field, ...] = (
+    _F("exhibitionNo", "展览会编号", "the approved exhibition's customs number", "C..20", N.SAVE),
+    _F("agentName", "申报单位名称", "declaring unit's name", "C..100", N.DECLARE),
+    _F("inputCode", "海关十位编码", "entry unit's 10-digit customs code", "C..10", N.CARD),
+    _F("inputName", "单位 (录入单位)", "entry unit", "C..100", N.CARD),
+    _F("operatorName", "操作人员", "operator (IC card holder)", "C..50", N.CARD),
+    _F("borrowerName", "外借单位名称", "the borrower", "C..200", N.DECLARE),
+    _F("loanDate", "外借日期", "loan date, YYYYMMDD", "C..8", N.DECLARE),
+    _F("loanDueDate", "外借期限", "due back by, YYYYMMDD", "C..8", N.DECLARE),
+    _F("borrowerTel", "外借联系电话", "the borrower's phone", "C..30", N.DECLARE),
+    _F("brokerName", "报关员", "customs broker (the enterprise's list)", "C..50", N.DECLARE),
+    _F("brokerTel", "报关员联系电话", "broker's phone", "C..30", N.DECLARE),
+    _F("note", "备注", "remarks", "C..1000", N.OPTIONAL),
+)
+
+#: one goods line of a list (LoanGoods): a line of a customs declaration linked to the
+#: exhibition and how much of it is lent; what the line is (HS code, name, model, units,
+#: price, origin, licences) is customs' reference data, never sent. A line is picked whole
+#: from the lookup, so even a save needs its three values (a list may be saved without any)
+LOAN_GOODS: tuple[Field, ...] = (
+    _F("gNo", "序号", "the line's number in the list (default: its position)", "Int3", N.OPTIONAL),
+    _F("entryId", "报关单海关编号", "the customs declaration's number", "C..18", N.SAVE),
+    _F("itemNo", "商品序号", "the goods item's number in that declaration", "Int3", N.SAVE),
+    _F("loanQty", "外借数量", "quantity lent, in the declared unit", "N19_5", N.SAVE),
+)
+
+for _f in (*LOAN, *LOAN_GOODS):  # a shared name keeps the registration's label
+    TERMS.setdefault(_f.name, _f.term)

@@ -5,10 +5,12 @@ rules that need the store (the registration's state, its customs number, what us
 declarer's right to the declaring unit (R-COM-3), and — when every record passes — the rows
 of `models`, so they commit or roll back with the documents.
 
-Three kinds, one per form of the manual's exhibition pages (§1.1, §1.2):
+Four kinds, one per form of the manual's exhibit pages (§1.1–§1.3):
 - `tmp_exhibition` (TMP101): the registration; save, declare, modify and delete a draft.
 - `tmp_exhibition_change` (TMP103): 变更 of an approved registration, with its reason.
 - `tmp_exhibition_deletion` (TMP105): 备案删除, an application customs answers.
+- `tmp_loan_list` (TMP107): the loaned-exhibit list (外借展品清单) of an approved exhibition;
+  save, declare, modify and delete a draft, like the registration (§1.4).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import status_of
 from gateway.errors import Violation
 from gateway.temporary import fields as form
+from gateway.temporary import loans, rules
 from gateway.temporary import registrations as regs
-from gateway.temporary import rules
 from gateway.temporary.codes import EDITABLE, RECEIPT_STATUSES, STATUS_NAMES, TmpStatus
 from gateway.temporary.rules import STATE_RULE, Where
 
@@ -222,6 +224,27 @@ def _apply_approved_change(
     regs.apply_change(session, agent, cop, int(seq), utcnow())
 
 
+# --- TMP107: loaned-exhibit list -------------------------------------------------------------
+
+
+def _loan_list(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    """R-TMP-4 with the store: an approved exhibition of the declarer, its declarations'
+    lines, the quantities lent (the exhibition's document locked, see `loans`)."""
+    doc = regs.live_document(session, loans.LOAN_LIST, loans.key_of(dict(rec.fields)))
+    problems = _editable(doc, rec, where, "loaned-exhibit list")
+    if problems or rules.is_delete(rec):
+        return problems
+    exhibition, problems = loans.exhibition_problems(session, ent, rec, where)
+    if exhibition is None:
+        return problems
+    problems = loans.goods_problems(session, rec, where, exhibition, loans.key_of(dict(rec.fields)))
+    if write and not problems:
+        loans.take(session, ent, rec, exhibition, at, fresh=doc is None)
+    return problems
+
+
 # --- the kinds ---------------------------------------------------------------------------------
 
 _KEY = ("agentCode", "copNo")
@@ -294,4 +317,27 @@ DELETION = DocumentKind(
     receipt_statuses=RECEIPT_STATUSES,
 )
 
-KINDS = (EXHIBITION, CHANGE, DELETION)
+LOAN_LIST = DocumentKind(
+    name=loans.LOAN_LIST,
+    title="loaned-exhibit list (外借展品清单)",
+    message_type="TMP107Message",
+    receipt_type="TMP108Message",
+    record_tag="LoanList",
+    head_tag=None,  # the head's fields are the record's leaves; LoanGoods are read by `loans`
+    key_fields=_KEY,
+    receipt_entity="LoanListReturn",
+    receipt_fields="guid agentCode copNo loanNo?",
+    signature_required=True,
+    final_states=frozenset({TmpStatus.APPROVED}),
+    modifiable_states=EDITABLE,
+    customs_number_fields=("loanNo",),
+    receipt_echo_fields=("guid", "agentCode", "copNo"),
+    store_checks=_hook((*form.KEY, *form.LOAN), _loan_list, loans.record_rules),
+    receipt_statuses=RECEIPT_STATUSES,
+)
+
+# R-TMP-3: a registration a list names (and the enterprise did not delete) is in use
+if loans.use_of not in regs.USAGE_CHECKS:
+    regs.USAGE_CHECKS.append(loans.use_of)
+
+KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST)

@@ -1,5 +1,6 @@
 """Tables of temporary import/export goods: what the rules and queries need of each
-exhibition registration and change application, beyond the core's documents.
+exhibition registration, change application and loaned-exhibit list, beyond the core's
+documents, and the customs declarations linked to exhibitions (reference data customs holds).
 
 A row is written with its message in the intake transaction (`kinds`), so it commits or rolls
 back with the document. Its status is the document's (`documents.status`), never copied; the
@@ -10,9 +11,10 @@ Schema: `gateway/temporary/migrations` (Alembic branch "temporary").
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.models import Base, Id, UTCDateTime, utcnow
@@ -64,3 +66,89 @@ class TmpExhibitionChange(Base):
     declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: when customs' approval was applied to the registration
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+#: quantities: up to 19 digits, 5 after the point (the declaration's N19_5)
+Quantity = Numeric(19, 5)
+
+
+class DeclarationLine:
+    """The columns of one goods line of a customs declaration (报关单) linked to an exhibition,
+    as customs holds it: the gateway's copy (`TmpDeclarationGoods`) and the simulated
+    customs' own (`sim.SimDeclarationGoods`) are the same rows."""
+
+    #: 展览会海关编号 of the exhibition the declaration is linked to
+    exhibition_no: Mapped[str] = mapped_column(String(20), index=True)
+    entry_id: Mapped[str] = mapped_column(String(18))  # 报关单海关编号
+    item_no: Mapped[int] = mapped_column(Integer)  # 商品序号
+    hs_code: Mapped[str] = mapped_column(String(10))  # 商品编码
+    name: Mapped[str] = mapped_column(String(250))  # 商品名称
+    model: Mapped[str] = mapped_column(String(255), default="")  # 规格型号
+    qty: Mapped[Decimal] = mapped_column(Quantity)  # 申报数量
+    unit: Mapped[str] = mapped_column(String(3))  # 申报单位
+    qty1: Mapped[Decimal | None] = mapped_column(Quantity)  # 法定数量
+    unit1: Mapped[str] = mapped_column(String(3), default="")  # 法定单位
+    qty2: Mapped[Decimal | None] = mapped_column(Quantity)  # 第二数量
+    unit2: Mapped[str] = mapped_column(String(3), default="")  # 第二单位
+    price: Mapped[Decimal] = mapped_column(Numeric(19, 4))  # 商品单价
+    total: Mapped[Decimal] = mapped_column(Numeric(19, 4))  # 商品总价
+    currency: Mapped[str] = mapped_column(String(3))  # 币制
+    origin: Mapped[str] = mapped_column(String(3))  # 原产地
+    licences: Mapped[str] = mapped_column(String(100), default="")  # 监管证件代码
+
+
+class TmpDeclarationGoods(DeclarationLine, Base):
+    """The gateway's copy of the declaration lines, loaded by `customs-gateway
+    tmp-declarations`. Loaned-exhibit lists pick their goods from these lines (R-TMP-4)."""
+
+    __tablename__ = "tmp_declaration_goods"
+    __table_args__ = (UniqueConstraint("entry_id", "item_no", name="uq_tmp_decl_goods_line"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+
+
+class TmpLoanList(Base):
+    """One loaned-exhibit list (外借展品清单), keyed like its document (agentCode, copNo)."""
+
+    __tablename__ = "tmp_loan_lists"
+    __table_args__ = (UniqueConstraint("agent_code", "cop_no", name="uq_tmp_loan_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    agent_code: Mapped[str] = mapped_column(String(10))
+    cop_no: Mapped[str] = mapped_column(String(30))
+    #: 外借清单预录入号: "W" + 主管海关 + year + 7-digit sequence, given at the first save
+    pre_entry_no: Mapped[str] = mapped_column(String(16), unique=True)
+    #: the exhibition it names, its name and supervising customs as taken from it
+    exhibition_id: Mapped[int] = mapped_column(ForeignKey("tmp_exhibitions.id"), index=True)
+    exhibition_no: Mapped[str] = mapped_column(String(20))
+    exhibition_name: Mapped[str] = mapped_column(String(200), default="")
+    customs_code: Mapped[str] = mapped_column(String(4))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    operator_name: Mapped[str] = mapped_column(String(50), default="")
+    input_code: Mapped[str] = mapped_column(String(18), default="")
+    input_name: Mapped[str] = mapped_column(String(200), default="")
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+Index("ix_tmp_loan_lists_enterprise", TmpLoanList.enterprise_id, TmpLoanList.filled_at)
+
+
+class TmpLoanGoods(Base):
+    """One goods line of a list: which declaration line, how much of it is lent. Replaced
+    whole when the list is taken in again."""
+
+    __tablename__ = "tmp_loan_goods"
+    __table_args__ = (UniqueConstraint("loan_list_id", "g_no", name="uq_tmp_loan_goods_no"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    loan_list_id: Mapped[int] = mapped_column(ForeignKey("tmp_loan_lists.id"))
+    g_no: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[str] = mapped_column(String(18))
+    item_no: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[Decimal] = mapped_column(Quantity)
+
+
+Index("ix_tmp_loan_goods_line", TmpLoanGoods.entry_id, TmpLoanGoods.item_no)

@@ -167,3 +167,93 @@ def deletion_message(sender: Party, deletions: Sequence[Deletion]) -> bytes:
         b.record("ExhibitionDeletion", [*_head(d.app_type, d.app_status),
                                         *_ordered(table, values, d.omit)])  # fmt: skip
     return b.done()
+
+
+# --- loaned-exhibit lists (TMP107) -------------------------------------------------------------
+
+#: the demo's declarations of an exhibition (`declarations.parse` reads this shape): two
+#: declarations, three goods lines; `sample_declarations(number)` links them to an exhibition
+_DECLARATIONS: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = (
+    ("290020261000000101", (
+        {"itemNo": 1, "hsCode": "8457101000", "name": "立式加工中心", "model": "VMC-850",
+         "qty": 10, "unit": "台", "qty1": 10, "unit1": "台", "qty2": 65000, "unit2": "千克",
+         "price": 480000, "total": 4800000, "currency": "CNY", "origin": "DEU",
+         "licences": "A"},
+        {"itemNo": 2, "hsCode": "8479501000", "name": "工业机器人", "model": "KR 210 R2700",
+         "qty": 4, "unit": "台", "qty1": 4, "unit1": "台", "price": 350000,
+         "total": 1400000, "currency": "CNY", "origin": "DEU"},
+    )),
+    ("290020261000000102", (
+        {"itemNo": 1, "hsCode": "9031499090", "name": "三坐标测量机", "model": "CONTURA G2",
+         "qty": 2.5, "unit": "台", "qty1": 2.5, "unit1": "台", "price": 260000,
+         "total": 650000, "currency": "CNY", "origin": "JPN"},
+    )),
+)  # fmt: skip
+
+
+def sample_declarations(exhibition_no: str) -> dict[str, object]:
+    """The demo's declarations linked to `exhibition_no`, as a tmp-declarations file holds
+    them (units are customs' codes in real data; the demo writes them out)."""
+    return {
+        "declarations": [
+            {"exhibitionNo": exhibition_no, "entryId": entry, "goods": [dict(g) for g in goods]}
+            for entry, goods in _DECLARATIONS
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class LoanGoods:
+    """One goods line of a list: a declaration line and the quantity lent."""
+
+    entry_id: str = "290020261000000101"
+    item_no: str = "1"
+    qty: str = "1"
+    g_no: str | None = None
+
+
+@dataclass(frozen=True)
+class LoanList:
+    """One loaned-exhibit list (TMP107 record); defaults make a valid declared one."""
+
+    cop_no: str
+    exhibition_no: str = ""
+    goods: Sequence[LoanGoods] = (LoanGoods(),)
+    app_type: str = "1"
+    app_status: str = "2"
+    omit: frozenset[str] = frozenset()
+    values: Mapping[str, str] = field(default_factory=dict)
+    agent_code: str | None = None
+
+
+def loan_values(start: date | None = None) -> dict[str, str]:
+    """A complete list head (every field declare needs), lending from `start` for 30 days."""
+    day = start or (datetime.now(CHINA_TZ).date() + timedelta(days=31))
+    return {
+        "borrowerName": "浙江大学机械工程学院",
+        "loanDate": day.strftime("%Y%m%d"),
+        "loanDueDate": (day + timedelta(days=30)).strftime("%Y%m%d"),
+        "borrowerTel": "0571-87951234",
+        "brokerName": "李明",
+        "brokerTel": "13857100001",
+        "note": "展后借予高校做教学演示",
+    }
+
+
+def loan_list_message(sender: Party, loan: LoanList) -> bytes:
+    """A TMP107 (one list a message)."""
+    b = _Builder("TMP107Message", sender)
+    values = {"agentCode": _agent(sender, loan.agent_code), "copNo": loan.cop_no,
+              "exhibitionNo": loan.exhibition_no, "agentName": sender.name,
+              **loan_values(), **loan.values}  # fmt: skip
+    table = (*form.KEY, *form.LOAN)
+    b.record("LoanList", [*_head(loan.app_type, loan.app_status),
+                          *_ordered(table, values, loan.omit)])  # fmt: skip
+    record = b.root[-1]
+    for g in loan.goods:
+        line = etree.SubElement(record, f"{{{TMP_NS}}}LoanGoods")
+        for name, value in (("gNo", g.g_no), ("entryId", g.entry_id), ("itemNo", g.item_no),
+                            ("loanQty", g.qty)):  # fmt: skip
+            if value:
+                etree.SubElement(line, f"{{{TMP_NS}}}{name}").text = value
+    return b.done()

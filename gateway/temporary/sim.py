@@ -7,6 +7,12 @@ out of order, an international area larger than the whole. A change application 
 registration is answered on TMP104 and, approved, moves the registration on TMP102 (its
 history shows the change); a deletion application is answered on TMP106 and, granted, ends the
 registration (TMP102, 4). Reasons follow customs' "[Code:n;Desc:…]" style.
+
+A loaned-exhibit list (TMP108) naming no exhibition customs approved cannot be stored (T301);
+stored, it is not approved when a goods line is not on the declarations customs holds for that
+exhibition (T302) or lends more than declared, counting the lists customs approved (T303);
+approved, it gets its 外借清单编号 (loanNo). Customs' copy of the declarations is
+`SimDeclarationGoods`, loaded like the gateway's (`customs-gateway tmp-declarations --customs`).
 """
 
 from __future__ import annotations
@@ -15,18 +21,54 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, String, UniqueConstraint, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.core.customs_sim.service import Answer, CustomsSim
-from gateway.core.customs_sim.state import Declaration, held_declaration
+from gateway.core.customs_sim.state import Declaration, SimBase, held_declaration
 from gateway.core.kinds import DocumentKind, Record, key_text
-from gateway.temporary import rules
+from gateway.core.models import Id
+from gateway.temporary import loans, rules
 from gateway.temporary.codes import CUSTOMS, TmpReturn
+from gateway.temporary.models import DeclarationLine, Quantity
 from gateway.temporary.receipts import build
 
 EXHIBITION = "tmp_exhibition"
+
+
+class SimDeclarationGoods(DeclarationLine, SimBase):
+    """Customs' own declaration lines linked to exhibitions (the gateway's are a copy)."""
+
+    __tablename__ = "sim_tmp_declaration_goods"
+    __table_args__ = (UniqueConstraint("entry_id", "item_no", name="uq_sim_tmp_decl_line"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+
+
+class SimExhibitionNumber(SimBase):
+    """The customs number customs gave a registration, to find it again from a list."""
+
+    __tablename__ = "sim_tmp_exhibition_numbers"
+
+    exhibition_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(300))
+
+
+class SimLoanLine(SimBase):
+    """A goods line of a list customs approved: what it lent of a declaration line."""
+
+    __tablename__ = "sim_tmp_loan_lines"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    list_key: Mapped[str] = mapped_column(String(300), index=True)
+    entry_id: Mapped[str] = mapped_column(String(18))
+    item_no: Mapped[int] = mapped_column(Integer)
+    qty: Mapped[Decimal] = mapped_column(Quantity)
+
+
 #: customs' own states of a registration it holds (sim_declarations.status, ≤ 10 characters)
 HELD_APPROVED, HELD_REFUSED, HELD_WITHDRAWN = "approved", "refused", "withdrawn"
 
@@ -51,6 +93,7 @@ def behaviours() -> dict[str, Callable[..., list[Any]]]:
         EXHIBITION: _registrations,
         "tmp_exhibition_change": _changes,
         "tmp_exhibition_deletion": _deletions,
+        loans.LOAN_LIST: _loan_lists,
     }
 
 
@@ -95,10 +138,10 @@ def review_problems(rec: Record) -> list[str]:
     ]
 
 
-def _hold(session: Session, key: str, status: str) -> Declaration:
-    held = held_declaration(session, EXHIBITION, key)
+def _hold(session: Session, key: str, status: str, kind: str = EXHIBITION) -> Declaration:
+    held = held_declaration(session, kind, key)
     if held is None:
-        held = Declaration(kind=EXHIBITION, business_key=key, sender_id="", versions=0)
+        held = Declaration(kind=kind, business_key=key, sender_id="", versions=0)
         session.add(held)
     held.status, held.versions, held.last_cop_msg_id = status, held.versions + 1, ""
     return held
@@ -127,6 +170,8 @@ def _registrations(
             continue
         _hold(session, key, HELD_APPROVED)
         number = exhibition_no(rec.fields.get("customsCode", ""), key)
+        if session.get(SimExhibitionNumber, number) is None:
+            session.add(SimExhibitionNumber(exhibition_no=number, business_key=key))
         answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, "审核通过", "approved",
                             exhibitionNo=number))  # fmt: skip
     return answers
@@ -209,4 +254,100 @@ def _deletions(
                                f"备案删除: {rec.fields.get('reason', '') or '企业申请'}",
                                exhibitionNo=given),
         ]  # fmt: skip
+    return answers
+
+
+# --- TMP107: loaned-exhibit lists --------------------------------------------------------------
+
+
+def loan_no(customs: str, key: str) -> str:
+    """外借清单编号 as this simulator gives it (the manual shows none): "WJ" + customs + year +
+    6 digits, stable per list."""
+    digest = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10**6
+    return f"WJ{customs}{time.gmtime().tm_year}{digest:06d}"
+
+
+def _exhibition_held(session: Session, number: str) -> tuple[str, str] | None:
+    """(business key, supervising customs) of an exhibition customs approved, by its number."""
+    found = session.get(SimExhibitionNumber, number) if number else None
+    if found is None:
+        return None
+    held = held_declaration(session, EXHIBITION, found.business_key)
+    if held is None or held.status != HELD_APPROVED:
+        return None
+    return found.business_key, number[2:6]
+
+
+def loan_problems(session: Session, rec: Record, number: str) -> list[str]:
+    """Why customs' review does not approve a list: goods not on the exhibition's
+    declarations, or more lent than declared (the lists it approved before count)."""
+    found = []
+    own = key_text(rec.business_key)
+    for line in loans.goods_of(rec):
+        entry, item = line.get("entryId"), line.get("itemNo")
+        declared = session.scalar(
+            select(SimDeclarationGoods).where(
+                SimDeclarationGoods.exhibition_no == number,
+                SimDeclarationGoods.entry_id == entry,
+                SimDeclarationGoods.item_no == (int(item) if item.isdigit() else -1),
+            )
+        )
+        if declared is None:
+            text = f"报关单{entry}第{item}项商品不在展览会{number}关联的报关单中"
+            found.append(_reason("T302", text))
+            continue
+        lent = session.scalar(
+            select(func.coalesce(func.sum(SimLoanLine.qty), 0)).where(
+                SimLoanLine.entry_id == entry,
+                SimLoanLine.item_no == declared.item_no,
+                SimLoanLine.list_key != own,
+            )
+        )
+        asked = loans.quantity(line.get("loanQty")) or Decimal(0)
+        if Decimal(lent or 0) + asked > declared.qty:
+            text = (
+                f"报关单{entry}第{item}项外借数量{line.get('loanQty')}超过申报数量"
+                f"{declared.qty.normalize():f} (已外借{Decimal(lent or 0).normalize():f})"
+            )
+            found.append(_reason("T303", text))
+    return found
+
+
+def _lend(session: Session, rec: Record) -> None:
+    own = key_text(rec.business_key)
+    session.execute(delete(SimLoanLine).where(SimLoanLine.list_key == own))
+    for line in loans.goods_of(rec):
+        session.add(SimLoanLine(list_key=own, entry_id=line.get("entryId"),
+                                item_no=int(line.get("itemNo")),
+                                qty=loans.quantity(line.get("loanQty"))))  # fmt: skip
+
+
+def _loan_lists(
+    sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *_: str
+) -> list[Answer]:
+    at, answers = Timing.of(sim), []
+    for rec in records:
+        key = key_text(rec.business_key)
+        number = rec.fields.get("exhibitionNo", "")
+        exhibition = _exhibition_held(session, number)
+        held = held_declaration(session, kind.name, key)
+        if exhibition is None or (held is not None and held.status == HELD_APPROVED):
+            info = (
+                _reason("T301", f"展览会编号{number}不存在或未审核通过")
+                if exhibition is None
+                else _reason("T102", "外借展品清单已审核通过，不能重复申报")
+            )
+            answers.append(_one(kind, rec, at.stored, "-1", info, "store failed"))
+            continue
+        answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "海关入库成功", "stored"))
+        problems = loan_problems(session, rec, number)
+        if problems:
+            _hold(session, key, HELD_REFUSED, kind.name)
+            info = "审核不通过: " + "; ".join(problems)
+            answers.append(_one(kind, rec, at.result, TmpReturn.NOT_APPROVED, info, "not approved"))
+            continue
+        _hold(session, key, HELD_APPROVED, kind.name)
+        _lend(session, rec)
+        answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, "审核通过", "approved",
+                            loanNo=loan_no(exhibition[1], key)))  # fmt: skip
     return answers
