@@ -35,6 +35,8 @@ def _group(name: str) -> list[tuple[str, str]]:
 def test_the_xsd_declares_the_form_table_in_order() -> None:
     assert _group("ExhibitionForm") == [(f.name, f"tmp:{f.xsd}") for f in form.FORM]
     assert _group("ExhibitionKey") == [(f.name, f"tmp:{f.xsd}") for f in form.KEY]
+    assert _group("LoanListForm") == [(f.name, f"tmp:{f.xsd}") for f in form.LOAN]
+    assert _group("LoanGoodsFields") == [(f.name, f"tmp:{f.xsd}") for f in form.LOAN_GOODS]
 
 
 def _messages() -> list[bytes]:
@@ -42,10 +44,11 @@ def _messages() -> list[bytes]:
         tmp.registration_message(EBC, [tmp.Registration("X-1"), tmp.Registration("X-2")]),
         tmp.change_message(EBC, [tmp.Change("X-1", exhibition_no="ZL29002026000001")]),
         tmp.deletion_message(EBC, [tmp.Deletion("X-1", "ZL29002026000001")]),
+        tmp.loan_list_message(EBC, tmp.LoanList("X-1", "ZL29002026000001")),
     ]
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 def test_every_sample_passes_its_xsd_and_finds_its_kind(index: int) -> None:
     root = etree.fromstring(_messages()[index])
     assert loader.validate(root) == []
@@ -66,6 +69,7 @@ RECEIPTS = {
     "TMP102Message": {"exhibitionNo": "ZL29002026000001"},
     "TMP104Message": {"seqNo": "1", "exhibitionNo": "ZL29002026000001"},
     "TMP106Message": {"exhibitionNo": "ZL29002026000001"},
+    "TMP108Message": {"loanNo": "ZL29002026000001"},
 }
 
 
@@ -78,15 +82,17 @@ def test_every_receipt_passes_its_xsd_and_parses_back(mtype: str) -> None:
     kind = registry.for_receipt_entity(parsed.kind)
     assert kind is not None and kind.receipt_type == mtype
     assert parsed.key(kind.key_fields)[:2] == (EBC.code, "R1")
-    assert parsed.assigned_numbers() == {"exhibitionNo": "ZL29002026000001"}
+    assert set(parsed.assigned_numbers().values()) == {"ZL29002026000001"}
 
 
 def test_the_documentation_names_every_element() -> None:
     doc = (ROOT / "docs/temporary-messages.md").read_text(encoding="utf-8")
-    for f in (*form.KEY, *form.FORM, *form.CHANGE, *form.DELETION):
+    for f in (*form.KEY, *form.FORM, *form.CHANGE, *form.DELETION, *form.LOAN, *form.LOAN_GOODS):
         assert f"`{f.name}`" in doc, f.name
+    for name in ("LoanGoods", "loanNo", "T301", "T302", "T303"):
+        assert name in doc, name
     for mtype in ("TMP101Message", "TMP102Message", "TMP103Message", "TMP104Message",
-                  "TMP105Message", "TMP106Message"):  # fmt: skip
+                  "TMP105Message", "TMP106Message", "TMP107Message", "TMP108Message"):  # fmt: skip
         assert mtype in doc
     for code in TmpReturn:
         assert f"`{code.value}`" in doc

@@ -4,6 +4,13 @@ GET /v1/exhibitions             the exhibition registration query: customs, stat
                                 filled_from / filled_to (YYYY-MM-DD, Beijing dates), page, size;
                                 no condition lists all of the caller's registrations
 GET /v1/exhibitions/{doc_id}    one registration: its form, history and customs receipts
+GET /v1/exhibitions/{exhibition_no}/declaration-goods
+                                报关单商品查询: the goods lines of the declarations linked to
+                                an approved exhibition of the caller; entry_id narrows to one
+                                declaration, item_no (only with entry_id) to one line
+GET /v1/loan-lists              the loaned-exhibit list query: customs, status, filled_from /
+                                filled_to, exhibition_no, page, size
+GET /v1/loan-lists/{doc_id}     one list: its form, goods lines, history and customs receipts
 
 Saving, declaring, changing and applying for deletion are messages (TMP101/103/105), sent
 through the core's intake like every declaration (POST /v1/messages, the queue, the folder).
@@ -14,10 +21,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from gateway.core.deps import Auth, Db
-from gateway.temporary import queries
+from gateway.temporary import loan_queries, queries
 
 
 def router() -> APIRouter:
@@ -40,5 +47,34 @@ def router() -> APIRouter:
     @api.get("/v1/exhibitions/{doc_id}")
     def detail(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
         return queries.detail(s, who, doc_id)
+
+    @api.get("/v1/exhibitions/{exhibition_no}/declaration-goods")
+    def declaration_goods(
+        exhibition_no: Annotated[str, Path(max_length=20)],
+        who: Auth,
+        s: Db,
+        entry_id: Annotated[str | None, Query(max_length=18)] = None,
+        item_no: Annotated[int | None, Query(ge=1, le=999)] = None,
+    ) -> dict[str, Any]:
+        return loan_queries.goods_lookup(s, who, exhibition_no, entry_id, item_no)
+
+    @api.get("/v1/loan-lists")
+    def loan_lists(
+        who: Auth,
+        s: Db,
+        customs: Annotated[str | None, Query(max_length=4)] = None,
+        status: Annotated[str | None, Query(max_length=30)] = None,
+        filled_from: date | None = None,
+        filled_to: date | None = None,
+        exhibition_no: Annotated[str | None, Query(max_length=20)] = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+    ) -> dict[str, Any]:
+        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
+        return loan_queries.search(s, who, cond, exhibition_no)
+
+    @api.get("/v1/loan-lists/{doc_id}")
+    def loan_list(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
+        return loan_queries.detail(s, who, doc_id)
 
     return api

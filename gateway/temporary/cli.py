@@ -1,4 +1,6 @@
-"""Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query)
+"""Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query),
+`tmp-loan-lists` (the loaned-exhibit list query), `tmp-declarations` (load the customs
+declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询)
 and `tmp-samples` (example messages to start from).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
@@ -8,7 +10,9 @@ one without storing it `customs-gateway check FILE` / `validate FILE`: the core'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import click
 
@@ -82,8 +86,11 @@ def tmp_samples(
 ) -> None:
     """Write example TMP messages of an enterprise into FOLDER: a saved draft, its declare,
     a change and a deletion application (submit them in that order, the last two once
-    customs approved the registration and gave its number)."""
+    customs approved the registration and gave its number), a loaned-exhibit list of that
+    exhibition, and declarations.yaml, the declarations linked to it (tmp-declarations)."""
     from pathlib import Path
+
+    import yaml
 
     from gateway.core import config as config_mod
     from gateway.core.parties import Party
@@ -105,12 +112,138 @@ def tmp_samples(
         "4-deletion-TMP105.xml": samples.deletion_message(
             sender, [samples.Deletion(cop_no, exhibition_no)]
         ),
+        "5-loan-list-TMP107.xml": samples.loan_list_message(
+            sender, samples.LoanList("LOAN-0001", exhibition_no)
+        ),
     }
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (out / name).write_bytes(data)
         click.echo(str(out / name))
+    decls = samples.sample_declarations(exhibition_no or "ZL0000000000000000")
+    (out / "declarations.yaml").write_text(yaml.safe_dump(decls, allow_unicode=True), "utf-8")
+    click.echo(str(out / "declarations.yaml"))
 
 
-COMMANDS = (tmp_exhibitions, tmp_samples)
+def _caller(session: Any, enterprise: str | None) -> Any:
+    """An enterprise's view (`--enterprise`), or the administrator's (all)."""
+    from sqlalchemy import select
+
+    from gateway.core.enterprises import Caller
+    from gateway.core.models import Enterprise
+
+    if not enterprise:
+        return Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+    ent = session.scalar(select(Enterprise).where(Enterprise.code == enterprise))
+    if ent is None:
+        raise click.ClickException(f"no enterprise {enterprise}")
+    return Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+
+
+def _with_session(ctx: click.Context, url: str | None, work: Callable[[Any], Any]) -> Any:
+    """Run `work(session)` on the gateway's database (or `url`); a GatewayError is a CLI error."""
+    from gateway.core import config as config_mod
+    from gateway.core.db import Database
+    from gateway.errors import GatewayError, InvalidMessage
+
+    db = Database(url or config_mod.load(ctx.obj["config_path"]).database_url)
+    try:
+        with db.session() as session:
+            return work(session)
+    except InvalidMessage as exc:
+        lines = [f"{v.rule} {v.field}: {v.message} ({v.value})" for v in exc.violations]
+        raise click.ClickException("\n".join([str(exc), *lines])) from exc
+    except GatewayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.dispose()
+
+
+@click.command("tmp-loan-lists")
+@click.option("--enterprise", default=None, help="its lists only (default: all)")
+@click.option("--customs", default=None, help="主管海关, 4 digits")
+@click.option("--status", default=None, help="a status value (saved, approved, …) or its name")
+@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
+@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
+@click.option("--exhibition-no", default=None, help="展览会编号")
+@click.option("--page", default=1, show_default=True)
+@click.option("--size", default=20, show_default=True)
+@click.option("--id", "doc_id", default=None, type=int, help="one list in full")
+@click.pass_context
+def tmp_loan_lists(
+    ctx: click.Context, enterprise: str | None, customs: str | None, status: str | None,
+    filled_from: date | None, filled_to: date | None, exhibition_no: str | None, page: int,
+    size: int, doc_id: int | None,
+) -> None:  # fmt: skip
+    """Loaned-exhibit lists (外借展品清单查询), as JSON: no condition lists them all."""
+    from gateway.temporary import loan_queries, queries
+
+    def work(session: Any) -> Any:
+        who = _caller(session, enterprise)
+        if doc_id is not None:
+            return loan_queries.detail(session, who, doc_id)
+        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
+        return loan_queries.search(session, who, cond, exhibition_no)
+
+    out = _with_session(ctx, None, work)
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@click.command("tmp-declarations")
+@click.option("--customs", "to_customs", is_flag=True,
+              help="load the simulated customs' copy (its database) instead")  # fmt: skip
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def tmp_declarations(ctx: click.Context, to_customs: bool, file: str) -> None:
+    """Load the customs declarations linked to exhibitions (reference data) from FILE, YAML
+    or JSON (`declarations:` list, see gateway/temporary/declarations.py). A declaration
+    loaded again replaces its lines. Nothing is taken when one value is wrong."""
+    from pathlib import Path
+
+    import yaml
+
+    from gateway.core import config as config_mod
+    from gateway.temporary import declarations, sim
+    from gateway.temporary.models import TmpDeclarationGoods
+
+    try:
+        data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))  # JSON is YAML too
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: not YAML or JSON: {exc}") from exc
+    url = config_mod.load(ctx.obj["config_path"]).sim.database_url if to_customs else None
+    model = sim.SimDeclarationGoods if to_customs else TmpDeclarationGoods
+
+    def work(session: Any) -> int:
+        if to_customs:
+            # customs' tables, as the simulator creates them when it starts
+            sim.SimDeclarationGoods.metadata.create_all(session.get_bind())
+        return declarations.load(session, model, declarations.parse(data))
+
+    count = _with_session(ctx, url, work)
+    click.echo(f"{count} declaration goods lines loaded" + (" (customs)" if to_customs else ""))
+
+
+@click.command("tmp-declaration-goods")
+@click.argument("exhibition_no")
+@click.option("--entry-id", default=None, help="报关单海关编号: one declaration")
+@click.option("--item-no", default=None, type=int, help="商品序号: one line (with --entry-id)")
+@click.option("--enterprise", default=None, help="as this enterprise (default: administrator)")
+@click.pass_context
+def tmp_declaration_goods(
+    ctx: click.Context, exhibition_no: str, entry_id: str | None, item_no: int | None,
+    enterprise: str | None,
+) -> None:  # fmt: skip
+    """报关单商品查询: the goods lines of the declarations linked to an approved exhibition,
+    of one declaration, or one line, as JSON."""
+    from gateway.temporary import loan_queries
+
+    def work(session: Any) -> Any:
+        who = _caller(session, enterprise)
+        return loan_queries.goods_lookup(session, who, exhibition_no, entry_id, item_no)
+
+    out = _with_session(ctx, None, work)
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+COMMANDS = (tmp_exhibitions, tmp_loan_lists, tmp_declarations, tmp_declaration_goods, tmp_samples)
