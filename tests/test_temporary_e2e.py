@@ -3,7 +3,9 @@
 A registration is saved (pre-entry number), declared, stored and approved by customs (the
 exhibition customs number), changed (the approved change becomes its form) and deleted on an
 application customs grants; another names a supervising customs customs does not know, is
-refused with the reason, corrected and approved.
+refused with the reason, corrected and approved. A loaned-exhibit list of an approved
+exhibition is approved by customs, one of an unknown exhibition refused, and the exhibition
+with a list can no longer be applied for deletion.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from sqlalchemy import select
 
 from gateway.core.enterprises import Caller
 from gateway.core.models import Enterprise
-from gateway.temporary import queries
+from gateway.errors import InvalidMessage
+from gateway.temporary import declarations, loan_queries, queries
 from gateway.temporary import samples as tmp
+from gateway.temporary.models import TmpDeclarationGoods
 from gateway.temporary.queries import Conditions
+from gateway.temporary.sim import SimDeclarationGoods
 from tests.stack import Stack, wait_value
-from tests.temporary_fixtures import registry  # noqa: F401  (installs the system)
+from tests.temporary_fixtures import (
+    ENTRY_2,
+    registry,  # noqa: F401  (installs the system)
+)
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +117,51 @@ def _shows_change(view: dict[str, Any]) -> bool:
     """The change's form is applied and customs' TMP102 about it is in the history."""
     told = any("变更1审核通过" in (h["info"] or "") for h in view["receipts"])
     return bool(view["form"]["closeDate"] == "20991231" and told)
+
+
+def test_a_loaned_exhibit_list_keeps_its_exhibition(make_stack: Callable[..., Stack]) -> None:
+    _loan_lifecycle(make_stack().start())
+
+
+def test_the_loan_list_on_postgresql(make_stack: Callable[..., Stack], pg_url: str) -> None:
+    _loan_lifecycle(make_stack(db_url=pg_url).start())
+
+
+def _loan_lifecycle(stack: Stack) -> None:
+    """An approved exhibition and customs' declarations of it (loaded on both sides); a list
+    filed and approved by customs with its number; one naming an unknown exhibition refused;
+    then the exhibition's deletion application refused, since the list uses it."""
+    ebc = stack.ebc
+    doc = stack.submit(tmp.registration_message(ebc, [tmp.Registration("EXPO-L")])).documents[0]
+    assert stack.wait_status(doc.id, "approved") == "approved"
+    number = _record(stack, "EXPO-L")["exhibition_no"]
+    rows = declarations.parse(tmp.sample_declarations(number))
+    assert stack.sim is not None
+    for db, model in ((stack.gateway.db, TmpDeclarationGoods), (stack.sim.db, SimDeclarationGoods)):
+        with db.session() as session:
+            declarations.load(session, model, rows)
+
+    loan = tmp.LoanList("LOAN-1", number, goods=(tmp.LoanGoods(qty="10"),
+                                                 tmp.LoanGoods(ENTRY_2, "1", "2.5")))  # fmt: skip
+    listed = stack.submit(tmp.loan_list_message(ebc, loan)).documents[0].id
+    assert stack.wait_status(listed, "approved") == "approved"
+    assert "stored" in stack.path(listed)
+    with stack.gateway.db.session() as session:
+        admin = Caller(enterprise_id=None, enterprise_code=None, is_admin=True)
+        view = loan_queries.detail(session, admin, listed)
+    assert view["loan_no"].startswith("WJ2900") and view["exhibition_name"].startswith("2027")
+    assert [g["name"] for g in view["goods"]] == ["立式加工中心", "三坐标测量机"]
+    assert [r["to"] for r in view["receipts"]] == ["stored", "approved"]
+
+    unknown = tmp.LoanList("LOAN-2", "ZL29002026000000")
+    with pytest.raises(InvalidMessage) as info:
+        stack.submit(tmp.loan_list_message(ebc, unknown))
+    (refusal,) = info.value.violations
+    assert refusal.rule == "R-TMP-4" and "exhibitionNo" in refusal.field
+
+    with pytest.raises(InvalidMessage) as info:
+        stack.submit(tmp.deletion_message(ebc, [tmp.Deletion("EXPO-L", number)]))
+    (refusal,) = info.value.violations
+    assert refusal.rule == "R-TMP-3" and "in use: loaned-exhibit list LOAN-1" in refusal.message
+    assert stack.status(doc.id) == "approved"
+    assert _record(stack, "EXPO-L")["operations"] == ["change"]
