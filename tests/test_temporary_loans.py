@@ -189,6 +189,13 @@ def test_one_more_than_declared_across_two_lists_is_refused(env: TmpEnv) -> None
     assert "at most 1 can be lent" in found[1].message
 
 
+def test_decimal_quantities_add_up_exactly(env: TmpEnv) -> None:
+    """2.5 declared: 0.1 + 0.2 + 2.2 is exactly 2.5 (not a float's 2.5000000000000004)."""
+    for cop, qty in (("L-28", "0.1"), ("L-29", "0.2"), ("L-30", "2.2")):
+        env.submit(_list(cop, (ENTRY_2, "1", qty)))
+    assert fields_of(env.refused(_list("L-31", (ENTRY_2, "1", "0.00001")))) == ["loanQty"]
+
+
 def test_one_list_alone_may_not_lend_more_than_declared(env: TmpEnv) -> None:
     env.submit(_list("L-17", (ENTRY_1, "2", "4")))
     found = env.refused(_list("L-18", (ENTRY_1, "2", "0.00001")))

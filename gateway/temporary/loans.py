@@ -293,7 +293,17 @@ def lent_elsewhere(session: Session, entry_id: str, item_no: int, own_key: str) 
             key != own_key,
         )
     )
-    return Decimal(session.scalar(stmt) or 0)
+    return exact(session.scalar(stmt))
+
+
+def exact(total: object) -> Decimal:
+    """A database sum as the exact quantity. SQLite keeps NUMERIC as binary floats, so its sum
+    comes back through a float (0.1 + 0.2 = 0.30000000000000004); every quantity has at most
+    5 decimals, so the sum is rounded to those rather than trusting the driver's conversion."""
+    return Decimal(str(total or 0)).quantize(_FIVE_PLACES)
+
+
+_FIVE_PLACES = Decimal("0.00001")
 
 
 def _plain(value: Decimal) -> str:

@@ -304,10 +304,11 @@ def loan_problems(session: Session, rec: Record, number: str) -> list[str]:
             )
         )
         asked = loans.quantity(line.get("loanQty")) or Decimal(0)
-        if Decimal(lent or 0) + asked > declared.qty:
+        lent = loans.exact(lent)
+        if lent + asked > declared.qty:
             text = (
                 f"报关单{entry}第{item}项外借数量{line.get('loanQty')}超过申报数量"
-                f"{declared.qty.normalize():f} (已外借{Decimal(lent or 0).normalize():f})"
+                f"{declared.qty.normalize():f} (已外借{lent.normalize():f})"
             )
             found.append(_reason("T303", text))
     return found
