@@ -66,6 +66,9 @@ def test_check_at_runs_every_tmp_rule_storing_nothing(config: Path, tmp_path: Pa
     change = tmp.change_message(EBC, [tmp.Change("K-1", exhibition_no="ZL1")])
     code, out = _run(config, "check", _file(tmp_path, "chg.xml", change), "--at", "now")
     assert code == 1 and "[R-TMP-3]" in out  # nothing was stored: no registration to change
+    loan = tmp.loan_list_message(EBC, tmp.LoanList("K-2", "ZL1"))
+    code, out = _run(config, "check", _file(tmp_path, "loan.xml", loan), "--at", "now")
+    assert code == 1 and "[R-TMP-4]" in out and "exhibitionNo" in out  # no approved exhibition
 
 
 def test_submit_then_query(config: Path, tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """Temporary import/export goods (暂时进出境货物, seed 002) as one business system of the core.
 
-First slice: exhibition registration (展览会备案) with its change (变更) and deletion
-(备案删除) applications, the simulated customs' answers and the registration query. The
-loaned-exhibit list, the confirmation, extensions, printing and the deadline job come next
-(issue 12); `registrations.USAGE_CHECKS` is where the first two say they use a registration.
+Built: exhibition registration (展览会备案) with its change (变更) and deletion (备案删除)
+applications, the loaned-exhibit list (外借展品清单) with the customs declarations linked to
+exhibitions (reference data), the simulated customs' answers and both queries. The
+confirmation, extensions, printing and the deadline job come next (issue 12);
+`registrations.USAGE_CHECKS` is where a kind says it uses a registration (the list does).
 """
 
 from __future__ import annotations
