@@ -173,6 +173,9 @@ class Document(Base):
     #: numbers customs assigns (invtNo, preNo, sumNo…), only ever from receipts (R-COM-2)
     customs_numbers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     last_return_time: Mapped[str | None] = mapped_column(String(17))
+    #: when customs stored the record (入库时间): the returnTime of the receipt that moved it
+    #: to stored (migration 0006); None until one has
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_info: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -227,6 +227,8 @@ class ReceiptProcessor:
                 record_ignored(session, doc, change, why)
             return 0
         doc.last_return_time = change.return_time or doc.last_return_time
+        if change.to == Status.STORED and entity.return_time is not None:
+            doc.stored_at = entity.return_time  # 入库时间: what stored-time queries bound
         doc.customs_numbers = {**(doc.customs_numbers or {}), **entity.assigned_numbers()}
         record(session, doc, change, self.notifier)
         if kind.after_change is not None:

@@ -5,12 +5,14 @@ POST /v1/batches/delete                   {"ids": [...]}: delete records (appTyp
 POST /v1/parcels/{kind}                   {"head": {...}, "parcels": [...]}: kind arrival,
                                           departure or waybill_total, split and submitted
 GET  /v1/export/{list}                    list inventories, b2b, revokes, returns, tallies,
-                                          summaries, arrivals, departures, waybill_totals by
-                                          group, entry_from/entry_to (≤ 1 calendar month,
-                                          R-COM-7; a missing entry_to is now, a missing
-                                          entry_from a month before the end; longer: 422
-                                          naming the parameter), copNo, coElNo, orderNo,
-                                          logisticsNo, invtNo, tradeMode; paged
+                                          summaries, arrivals, departures, waybill_totals,
+                                          orders, waybills by group, entry_from/entry_to
+                                          (≤ 1 calendar month, R-COM-7; a missing entry_to
+                                          is now, a missing entry_from a month before the
+                                          end; longer: 422 naming the parameter), copNo,
+                                          coElNo, orderNo, logisticsNo, invtNo, tradeMode,
+                                          statisticsFlag, customsCode, summaryState, ebcCode,
+                                          logisticsCode; paged
 
 Batch answers are 200 with one result per id, done or refused with the rule: one refused
 record is not an error of the request.
@@ -34,7 +36,10 @@ from gateway.errors import InvalidMessage, Violation
 
 Gw = Annotated[Gateway, Depends(gateway_of)]
 Ids = Annotated[list[int], Body(embed=True, max_length=10_000)]
-FILTERS = ("copNo", "coElNo", "orderNo", "logisticsNo", "invtNo", "tradeMode")
+FILTERS = (
+    "copNo", "coElNo", "orderNo", "logisticsNo", "invtNo", "tradeMode", "statisticsFlag",
+    "customsCode", "summaryState", "ebcCode", "logisticsCode",
+)  # fmt: skip
 
 
 def router() -> APIRouter:

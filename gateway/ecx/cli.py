@@ -121,7 +121,9 @@ def _time(value: str | None) -> datetime | None:
     "filters",
     multiple=True,
     metavar="FIELD=VALUE",
-    help="copNo, coElNo, orderNo, logisticsNo, invtNo or tradeMode; repeatable",
+    help="copNo, coElNo, orderNo, logisticsNo, invtNo, tradeMode, statisticsFlag (A/B), "
+    "customsCode, summaryState (unsummarised/declared/summarised), ebcCode, logisticsCode; "
+    "repeatable",
 )
 @click.option("--page", default=1, show_default=True)
 @click.option("--page-size", default=50, show_default=True)
@@ -139,7 +141,8 @@ def export_query(
     enterprise: str | None,
 ) -> None:
     """List an export LIST (inventories, b2b, revokes, returns, tallies, summaries,
-    arrivals, departures, waybill_totals) by status group and entry time (R-COM-7)."""
+    arrivals, departures, waybill_totals, orders, waybills) by status group and entry time
+    (R-COM-7)."""
     from gateway.ecx import queries as export_queries
 
     gw, caller = _gateway(ctx, enterprise)

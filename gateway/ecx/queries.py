@@ -19,14 +19,14 @@ column is added for them.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway import xmlsafe
@@ -36,6 +36,7 @@ from gateway.core.kinds import DocumentKind, key_text
 from gateway.core.models import Document, Message, Version, utcnow
 from gateway.core.queries import MAX_PAGE_SIZE, document_summary
 from gateway.core.status import Status
+from gateway.ecx.kinds import ORDER, WAYBILL
 from gateway.ecx.kinds_full import (
     ARRIVAL,
     DEPARTURE,
@@ -47,6 +48,7 @@ from gateway.ecx.kinds_full import (
     WAYBILL_TOTAL,
 )
 from gateway.ecx.status import EcxStatus
+from gateway.ecx.summary.models import SummaryList
 from gateway.errors import InvalidMessage, NotFound, Violation
 
 QUERY = "R-COM-7"
@@ -93,6 +95,8 @@ REVOKE_GROUPS = {
 }
 #: returns: customs stores, may hand over (505) or suspend (600), and ends by releasing (800)
 RETURN_GROUPS = {**REVOKE_GROUPS, "released": frozenset({S.RELEASED})}
+#: 未结关清单查询 (manual 3.4): every declared list customs has not closed (结关) yet
+INVENTORY_GROUPS["not_closed"] = DECLARED_OPEN | {S.CONCLUDED, S.RELEASED}
 ALL = "all"  # every status but deleted
 
 
@@ -102,6 +106,11 @@ class Where(Enum):
     KEY = "key"
     NUMBERS = "numbers"
     XML = "xml"
+    #: the list's summary state (汇总状态), from `summary_lists`
+    SUMMARY = "summary"
+    #: business type (业务类型) or summary state of the inventory list the record names
+    #: (its invtNo): a return's
+    LIST = "list"
 
 
 @dataclass(frozen=True)
@@ -115,12 +124,22 @@ class ExportList:
     shown: tuple[str, ...]
     #: implicit filter: allowed values of an XML field (B2B: tradeMode 9710/9810)
     fixed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: the entry time (入库时间) is when customs stored the record (`stored_at`, from the
+    #: 120 receipt), the gateway's intake time until it has; otherwise the intake time
+    entry_stored: bool = False
 
 
 _X, _K, _N = Where.XML, Where.KEY, Where.NUMBERS
+#: manual 3.3-3.6: 业务类型 (statisticsFlag A/B), 申报地海关 (customsCode), 汇总状态
 _INVENTORY_FILTERS = {
     "copNo": _K, "invtNo": _N, "orderNo": _X, "logisticsNo": _X, "tradeMode": _X,
+    "statisticsFlag": _X, "customsCode": _X, "summaryState": Where.SUMMARY,
 }  # fmt: skip
+#: 业务类型 (statisticsFlag): A simplified declaration, B summary declaration (汇总申报)
+STATISTICS_FLAGS = frozenset({"A", "B"})
+#: 汇总状态: in no summary application; in one customs has not merged yet; merged into a
+#: customs declaration (entryId, CEB792)
+SUMMARY_STATES = ("unsummarised", "declared", "summarised")
 _INVENTORY_SHOWN = (
     "copNo", "orderNo", "logisticsNo", "invtNo", "tradeMode", "statisticsFlag", "ebcCode",
     "agentCode", "ieDate",
@@ -137,7 +156,8 @@ LISTS: dict[str, ExportList] = {
         ExportList("revokes", INVT_CANCEL, REVOKE_GROUPS, {"copNo": _K, "invtNo": _X},
                    ("copNo", "invtNo", "reason", "ebcCode")),
         ExportList("returns", REFUND, RETURN_GROUPS,
-                   {"coElNo": _K, "invtNo": _X, "logisticsNo": _X, "tradeMode": _X},
+                   {"coElNo": _K, "invtNo": _X, "logisticsNo": _X, "tradeMode": _X,
+                    "statisticsFlag": Where.LIST, "summaryState": Where.LIST},
                    ("coElNo", "invtNo", "logisticsNo", "tradeMode", "reason", "ebcCode")),
         ExportList("tallies", REFUND_TALLY, STORED_GROUPS,
                    {"coElNo": _K, "invtNo": _X, "logisticsNo": _X},
@@ -150,6 +170,14 @@ LISTS: dict[str, ExportList] = {
                    _BATCH_SHOWN),
         ExportList("waybill_totals", WAYBILL_TOTAL, STORED_GROUPS,
                    {"copNo": _K, "logisticsNo": _X, "invtNo": _X}, _BATCH_SHOWN),
+        # manual 1.1/1.2 and 2.1/2.2: 未审结 / 已审结 (stored, 120) by 入库时间
+        ExportList("orders", ORDER, STORED_GROUPS, {"orderNo": _K, "ebcCode": _K},
+                   ("orderNo", "ebpCode", "ebpName", "ebcCode", "ebcName", "goodsValue",
+                    "currency"), entry_stored=True),
+        ExportList("waybills", WAYBILL, STORED_GROUPS,
+                   {"logisticsNo": _K, "logisticsCode": _K},
+                   ("logisticsNo", "logisticsCode", "logisticsName", "grossWeight", "packNo",
+                    "ebcCode"), entry_stored=True),
     )
 }  # fmt: skip
 
@@ -273,19 +301,41 @@ def _check_match(listing: ExportList, match: Mapping[str, str]) -> list[Violatio
             f"tradeMode (贸易方式) of {listing.name} is one of {', '.join(sorted(allowed_modes))}"
         )
         found.append(Violation(rule, "tradeMode", text, value=mode))
+    flag = match.get("statisticsFlag")
+    if flag and flag not in STATISTICS_FLAGS:
+        text = "statisticsFlag (业务类型) is A (simplified) or B (summary declaration)"
+        found.append(Violation(QUERY, "statisticsFlag", text, value=flag))
+    state = match.get("summaryState")
+    if state and state not in SUMMARY_STATES:
+        text = f"summaryState (汇总状态) is one of {', '.join(SUMMARY_STATES)}"
+        found.append(Violation(QUERY, "summaryState", text, value=state))
     return found
 
 
 # --- SQL part -----------------------------------------------------------------------------
 
 
+def _entry(listing: ExportList) -> Any:
+    """The entry time (入库时间) column of the list's records."""
+    if listing.entry_stored:
+        return func.coalesce(Document.stored_at, Document.created_at)
+    return Document.created_at
+
+
+def _entry_of(listing: ExportList, doc: Document) -> datetime:
+    if listing.entry_stored and doc.stored_at is not None:
+        return doc.stored_at
+    return doc.created_at
+
+
 def _base(listing: ExportList, caller: Caller, statuses: frozenset[StrEnum] | None,
           window: Window) -> Select[Any]:  # fmt: skip
+    entry = _entry(listing)
     stmt = select(Document).where(
         Document.kind == listing.kind.name,
         Document.status != Status.DELETED.value,
-        Document.created_at >= window.start,
-        Document.created_at <= window.end,
+        entry >= window.start,
+        entry <= window.end,
     )
     if not caller.is_admin:
         stmt = stmt.where(Document.enterprise_id == caller.enterprise_id)
@@ -309,7 +359,26 @@ def _sql_filters(stmt: Any, listing: ExportList, match: Mapping[str, str]) -> An
             stmt = stmt.where(Document.business_key.like(pattern, escape="\\"))
         elif where is Where.NUMBERS:
             stmt = stmt.where(Document.customs_numbers[name].as_string() == value)
+        elif where is Where.SUMMARY:
+            stmt = stmt.where(_summary_state(value))
     return stmt
+
+
+def _state_of_row(state: str) -> ColumnElement[bool]:
+    """A `summary_lists` row in summary state `state` (not for unsummarised)."""
+    if state == "summarised":
+        return SummaryList.entry_id.is_not(None)
+    return and_(SummaryList.summary_key.is_not(None), SummaryList.entry_id.is_(None))
+
+
+def _summary_state(state: str) -> ColumnElement[bool]:
+    """The inventory document's list is in summary state `state`: a simplified (A) list, or
+    a summary-mode one no application names yet, is unsummarised."""
+    mine = SummaryList.business_key == Document.business_key
+    if state == "unsummarised":
+        taken = or_(SummaryList.summary_key.is_not(None), SummaryList.entry_id.is_not(None))
+        return ~exists().where(mine, taken)
+    return exists().where(mine, _state_of_row(state))
 
 
 # --- XML part -----------------------------------------------------------------------------
@@ -364,35 +433,91 @@ def _first(record: etree._Element, name: str) -> str:
     return "" if element is None else (element.text or "").strip()
 
 
-def _xml_matchers(listing: ExportList, match: Mapping[str, str]) -> dict[str, frozenset[str]]:
+Matcher = Callable[[etree._Element], bool]
+
+
+class ListStates:
+    """Business type (A/B) and summary state of the inventory lists records name by invtNo,
+    looked up a chunk of records at a time: a summary-mode (B) list is in `summary_lists`;
+    a list the gateway holds otherwise is simplified (A); one it does not hold is neither."""
+
+    def __init__(self, session: Session, caller: Caller) -> None:
+        self.session = session
+        self.caller = caller
+        self.known: dict[str, tuple[str, str]] = {}
+
+    def prime(self, records: Iterable[etree._Element | None]) -> None:
+        wanted = {_first(r, "invtNo") for r in records if r is not None} - set(self.known)
+        wanted.discard("")
+        if not wanted:
+            return
+        rows = select(SummaryList.invt_no, SummaryList.summary_key, SummaryList.entry_id)
+        rows = rows.where(SummaryList.invt_no.in_(wanted))
+        if not self.caller.is_admin:
+            rows = rows.where(SummaryList.enterprise_id == self.caller.enterprise_id)
+        for invt_no, summary_key, entry_id in self.session.execute(rows):
+            state = "summarised" if entry_id else "declared" if summary_key else "unsummarised"
+            self.known[invt_no or ""] = ("B", state)
+        held = select(Document.customs_numbers["invtNo"].as_string()).where(
+            Document.kind == INVENTORY.name,
+            Document.status != Status.DELETED.value,
+            Document.customs_numbers["invtNo"].as_string().in_(wanted - set(self.known)),
+        )
+        if not self.caller.is_admin:
+            held = held.where(Document.enterprise_id == self.caller.enterprise_id)
+        for (invt_no,) in self.session.execute(held):
+            self.known.setdefault(invt_no or "", ("A", "unsummarised"))
+
+    def matcher(self, name: str, value: str) -> Matcher:
+        at = 0 if name == "statisticsFlag" else 1
+
+        def matches(record: etree._Element) -> bool:
+            found = self.known.get(_first(record, "invtNo"))
+            return found is not None and found[at] == value
+
+        return matches
+
+
+def _xml_matchers(
+    listing: ExportList, match: Mapping[str, str], lists: ListStates
+) -> dict[str, Matcher]:
     wanted = {n: frozenset({v}) for n, v in match.items() if listing.filters[n] is Where.XML}
-    return {**listing.fixed, **wanted}
+    out: dict[str, Matcher] = {
+        n: (lambda r, n=n, ok=ok: bool(_values(r, n) & ok))  # type: ignore[misc]
+        for n, ok in {**listing.fixed, **wanted}.items()
+    }
+    for name, value in match.items():
+        if listing.filters[name] is Where.LIST:
+            out[name] = lists.matcher(name, value)
+    return out
 
 
-def _matches(record: etree._Element | None, matchers: Mapping[str, frozenset[str]]) -> bool:
-    return record is not None and all(_values(record, n) & ok for n, ok in matchers.items())
+def _matches(record: etree._Element | None, matchers: Mapping[str, Matcher]) -> bool:
+    return record is not None and all(m(record) for m in matchers.values())
 
 
-def _scan(stmt: Any, session: Session, records: Records,
-          matchers: Mapping[str, frozenset[str]]) -> Iterator[Document]:  # fmt: skip
+def _scan(stmt: Any, session: Session, records: Records, matchers: Mapping[str, Matcher],
+          listing: ExportList, lists: ListStates) -> Iterator[Document]:  # fmt: skip
     """Documents whose XML matches, in the query's order (newest first), parsed a chunk at
     a time. Each chunk starts after the last one seen, not at an offset: records entered
     meanwhile do not shift the scan."""
     after: Any = None
     while True:
-        chunk = list(session.scalars(_after(stmt, after).limit(SCAN_CHUNK)))
+        chunk = list(session.scalars(_after(stmt, listing, after).limit(SCAN_CHUNK)))
         found = records.of(chunk)
+        lists.prime(found.values())
         yield from (d for d in chunk if _matches(found[d.id], matchers))
         if len(chunk) < SCAN_CHUNK:
             return
         after = chunk[-1]
 
 
-def _after(stmt: Any, last: Document | None) -> Any:
+def _after(stmt: Any, listing: ExportList, last: Document | None) -> Any:
     if last is None:
         return stmt
-    older = Document.created_at < last.created_at
-    same_time = and_(Document.created_at == last.created_at, Document.id < last.id)
+    entry, at = _entry(listing), _entry_of(listing, last)
+    older = entry < at
+    same_time = and_(entry == at, Document.id < last.id)
     return stmt.where(or_(older, same_time))
 
 
@@ -410,13 +535,15 @@ def search(
     window = entry_window(flt.entry_from, flt.entry_to, now)
     stmt = _base(listing, caller, _statuses(listing, flt.group), window)
     stmt = _sql_filters(stmt, listing, flt.match).order_by(
-        Document.created_at.desc(), Document.id.desc()
+        _entry(listing).desc(), Document.id.desc()
     )
     size, page = max(1, min(flt.page_size, MAX_PAGE_SIZE)), max(1, flt.page)
     records = Records(session, listing.kind)
-    matchers = _xml_matchers(listing, flt.match)
+    lists = ListStates(session, caller)
+    matchers = _xml_matchers(listing, flt.match, lists)
     if matchers:
-        docs, total, more = _page_by_scan(stmt, session, records, matchers, page, size)
+        scan = _scan(stmt, session, records, matchers, listing, lists)
+        docs, total, more = _page_by_scan(scan, page, size)
     else:
         docs, total, more = _page_by_sql(stmt, session, page, size)
     return {
@@ -434,13 +561,13 @@ def _page_by_sql(
     return docs, total, page * size < total
 
 
-def _page_by_scan(stmt: Any, session: Session, records: Records,
-                  matchers: Mapping[str, frozenset[str]], page: int,
-                  size: int) -> tuple[list[Document], None, bool]:  # fmt: skip
+def _page_by_scan(
+    scan: Iterator[Document], page: int, size: int
+) -> tuple[list[Document], None, bool]:
     """Skip the earlier pages' matches, keep this page's, and look for one more."""
     wanted = page * size + 1
     found: list[Document] = []
-    for doc in _scan(stmt, session, records, matchers):
+    for doc in scan:
         found.append(doc)
         if len(found) == wanted:
             break
@@ -454,6 +581,9 @@ def _items(listing: ExportList, docs: list[Document], records: Records) -> list[
 
 def _item(listing: ExportList, doc: Document, record: etree._Element | None) -> dict[str, Any]:
     out = document_summary(doc)
+    if listing.entry_stored:
+        stored = doc.stored_at
+        out["stored_at"] = stored.astimezone(CHINA_TZ).isoformat() if stored else None
     if record is None:
         return out
     shown = {n: _first(record, n) for n in listing.shown}
