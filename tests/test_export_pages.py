@@ -12,8 +12,8 @@ Customs is played here: receipts go through the receipt processor over a real SQ
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,21 @@ from gateway.core.runtime import Gateway
 from gateway.core.status import Status
 from gateway.ecx import samples
 from gateway.ecx import samples_lists as ecx
+from gateway.ecx.summary.cycles import parse_cycle
+from gateway.ecx.summary.job import intake_submit, run_cycle
 from gateway.ecx.summary.models import SummaryList
 from receipts.build import build_receipt, new_guid, return_time
 from tests.stack import CARRIER_KEY, EBC_KEY, PLATFORM, make_config, raw_config
+from tests.summary_fixtures import (
+    FEBRUARY,
+    JANUARY,
+    b_parcels,
+    close_lists,
+    declare_b_lists,
+    party,
+    quiet_gateway,
+    set_closed_at,
+)
 
 JAN = datetime(2026, 1, 15, 10, 0, tzinfo=CHINA_TZ)
 STORED_FEB = datetime(2026, 2, 20, 10, 0, 0, 123000, tzinfo=CHINA_TZ)
@@ -342,3 +354,155 @@ def test_a_business_type_or_summary_state_not_in_the_manual_is_refused(
     resp = pages.get(f"/v1/export/{name}", **JAN_WINDOW, **{field: value})
     assert resp.status_code == 422
     assert [(v["rule"], v["field"]) for v in resp.json()["violations"]] == [("R-COM-7", field)]
+
+
+# --- gap 7: summary results and summary customs declarations (manual 5.3, 5.4) ---------------
+
+SUM_NO = "299120268800000001"
+ENTRY = "299120260000088001"
+ADMIN_KEY = "test-admin-key"
+
+
+@pytest.fixture
+def summary(tmp_path: Path, keys_dir: Path) -> Iterator[tuple[Pages, list[int], list[str]]]:
+    """Two summary-mode lists of the first enterprise, closed in January, declared in one
+    summary customs numbered SUM_NO and merged into customs declaration ENTRY (CEB792)."""
+    gw = quiet_gateway(tmp_path, keys_dir)
+    doc_ids, numbers = _merged(gw)
+    with TestClient(create_app(gw)) as client:
+        yield Pages(gw, client), doc_ids, numbers
+    gw.db.dispose()
+
+
+def _merged(gw: Gateway) -> tuple[list[int], list[str]]:
+    ebc = party(gw)
+    parcels = b_parcels(ebc, 2, 11)  # orders 11 and 12 go to one country: one application
+    doc_ids = declare_b_lists(gw, parcels)
+    numbers = close_lists(gw, doc_ids)
+    set_closed_at(gw.db, numbers, JANUARY)
+    run = run_cycle(gw.db, gw.config.summary, parse_cycle("2026-01"), intake_submit(gw.intake),
+                    now=FEBRUARY)  # fmt: skip
+    assert run.lists == 2
+    gw.signer.run_once()
+    with gw.db.session() as session:
+        (application,) = session.scalars(select(Document).where(Document.kind == "summary"))
+        cop_no, seq = application.business_key.split("|")
+    stored = {
+        "agentCode": ebc.code, "ebcCode": ebc.code, "copNo": cop_no, "msgSeqNo": seq,
+        "preNo": "299120260000000001", "sumNo": SUM_NO, "returnStatus": "120",
+        "returnTime": return_time(datetime.now(CHINA_TZ)), "returnInfo": "[Code:1800]",
+    }  # fmt: skip
+    assert gw.receipts.handle(build_receipt("CEB702Message", [stored])).outcome == "matched"
+    merged = [replace(p, invt_no=n) for p, n in zip(parcels, numbers, strict=True)]
+    lines = list(ecx.result_lines(merged))
+    result = ecx.summary_result_message(SUM_NO, ENTRY, lines, agent=ecx.DEMO_AGENT)
+    assert gw.receipts.handle(result).outcome == "matched"
+    return doc_ids, numbers
+
+
+def _today() -> dict[str, str]:
+    """A window around now, when the CEB792 was received (no wall-clock limit: a day wide)."""
+    now = datetime.now(CHINA_TZ).replace(tzinfo=None)
+    return {"entry_from": (now - timedelta(days=1)).isoformat(),
+            "entry_to": (now + timedelta(days=1)).isoformat()}  # fmt: skip
+
+
+def test_the_enterprise_sees_its_summary_results_with_their_lines(
+    summary: tuple[Pages, list[int], list[str]],
+) -> None:
+    pages, doc_ids, numbers = summary
+    found = pages.ok("/v1/summaries/results", **_today())
+    (item,) = found["items"]
+    assert (item["sumNo"], item["entryId"]) == (SUM_NO, ENTRY)
+    head = item["head"]
+    assert head["declSeqNo"] == f"{SUM_NO[:-1]}1" and head["decState"] == "10"
+    assert head["grossWeight"] and head["netWeight"] and head["customsCode"] == ecx.DEMO_CUSTOMS
+    assert {line["invtNo"] for line in item["lines"]} == set(numbers)
+    assert all(line["gseqno"] >= 1 and line["gcode"] for line in item["lines"])
+    assert item["application"]["status"] == "stored"
+    lists = {entry["invtNo"]: entry for entry in item["lists"]}
+    assert {lists[n]["document_id"] for n in numbers} == set(doc_ids)
+    assert {lists[n]["status"] for n in numbers} == {"finalised"}
+    detail = pages.ok(f"/v1/summaries/results/{SUM_NO}")
+    assert detail["entry_ids"] == [ENTRY] and detail["results"][0]["lines"] == item["lines"]
+    assert pages.ids("/v1/summaries/results", sumNo="299120260000000000", **_today()) == []
+
+
+def test_the_merged_declarations_show_their_lists_and_items(
+    summary: tuple[Pages, list[int], list[str]],
+) -> None:
+    pages, doc_ids, numbers = summary
+    (declaration,) = pages.ok("/v1/summaries/declarations", **_today())["items"]
+    assert (declaration["entryId"], declaration["sumNo"]) == (ENTRY, SUM_NO)
+    assert declaration["declSeqNo"] == f"{SUM_NO[:-1]}1"
+    assert [entry["invtNo"] for entry in declaration["lists"]] == numbers
+    assert [entry["document_id"] for entry in declaration["lists"]] == doc_ids
+    assert all(len(entry["items"]) == 2 for entry in declaration["lists"])  # two goods each
+    assert pages.ok(f"/v1/summaries/declarations/{ENTRY}") == declaration
+    assert pages.ok("/v1/summaries/declarations", entryId=ENTRY, **_today())["total"] == 1
+
+
+def test_another_enterprise_gets_a_404_like_a_missing_one(
+    summary: tuple[Pages, list[int], list[str]],
+) -> None:
+    pages, _doc_ids, _numbers = summary
+    for path in ("/v1/summaries/results", "/v1/summaries/declarations"):
+        assert pages.ok(path, CARRIER_KEY, **_today())["items"] == []
+        assert pages.ok(path, ADMIN_KEY, **_today())["total"] == 1  # an admin sees all
+    for path in (f"/v1/summaries/results/{SUM_NO}", f"/v1/summaries/declarations/{ENTRY}"):
+        theirs = pages.get(path, CARRIER_KEY)
+        missing = pages.get(path.replace("88", "77"), EBC_KEY)
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.json()["error"] == missing.json()["error"] == "NotFound"
+        assert pages.get(path, ADMIN_KEY).status_code == 200
+
+
+def test_summary_result_windows_are_one_calendar_month(
+    summary: tuple[Pages, list[int], list[str]],
+) -> None:
+    pages, _doc_ids, _numbers = summary
+    for path in ("/v1/summaries/results", "/v1/summaries/declarations"):
+        resp = pages.get(path, entry_from="2026-01-01", entry_to="2026-02-02")
+        assert resp.status_code == 422
+        assert [(v["rule"], v["field"]) for v in resp.json()["violations"]] == [
+            ("R-COM-7", "entry_to")
+        ]
+
+
+def test_cli_summary_results_and_declarations(
+    summary: tuple[Pages, list[int], list[str]], tmp_path: Path, keys_dir: Path
+) -> None:
+    pages, _doc_ids, numbers = summary
+    config = tmp_path / "cli.yaml"
+    raw = raw_config(tmp_path, keys_dir, prefix="summary.", db_url=pages.gw.config.database_url)
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    base = ["--config", str(config), "summary"]
+    window = ["--from", _today()["entry_from"], "--to", _today()["entry_to"]]
+    listed = CliRunner().invoke(cli, [*base, "results", *window])
+    assert listed.exit_code == 0, listed.output
+    assert f'"sumNo": "{SUM_NO}"' in listed.output and '"declSeqNo"' in listed.output
+    one = CliRunner().invoke(cli, [*base, "declarations", ENTRY])
+    assert one.exit_code == 0 and all(n in one.output for n in numbers), one.output
+    theirs = CliRunner().invoke(cli, [*base, "results", SUM_NO, "--enterprise",
+                                      pages.carrier.code])  # fmt: skip
+    assert theirs.exit_code == 1 and "no summary result" in theirs.output
+    refused = CliRunner().invoke(cli, [*base, "declarations", "--from", "2026-01-01",
+                                       "--to", "2026-02-02"])  # fmt: skip
+    assert refused.exit_code == 1 and "R-COM-7" in refused.output and "entry_to" in refused.output
+
+
+@pytest.mark.integration
+def test_summary_results_on_postgresql(tmp_path: Path, keys_dir: Path, pg_url: str) -> None:
+    """The JSON sumNo lookup and the detail's lower bound on PostgreSQL too."""
+    gw = quiet_gateway(tmp_path, keys_dir, pg_url)
+    try:
+        doc_ids, _numbers = _merged(gw)
+        with TestClient(create_app(gw)) as client:
+            pages = Pages(gw, client)
+            (item,) = pages.ok("/v1/summaries/results", **_today())["items"]
+            assert item["application"] is not None and item["sumNo"] == SUM_NO
+            declaration = pages.ok(f"/v1/summaries/declarations/{ENTRY}")
+            assert [entry["document_id"] for entry in declaration["lists"]] == doc_ids
+            assert pages.get(f"/v1/summaries/results/{SUM_NO}", CARRIER_KEY).status_code == 404
+    finally:
+        gw.db.dispose()

@@ -1,13 +1,18 @@
-"""Queries of the export set (R-COM-7, R-ECX-3..7, R-ECX-9; manual chapters 2.4-2.7, 3.4-3.10,
-4.2-4.3, 5.2, 6.1): inventory lists by status group, revoke applications, returns, tallies,
-summary applications, arrivals, departures, total/sub waybill lists and B2B lists.
+"""Queries of the export set (R-COM-7, R-ECX-3..7, R-ECX-9; manual chapters 1.1-2.7, 3.3-3.10,
+4.2-4.3, 5.2, 6.1): orders and waybills (未审结 / 已审结), inventory lists by status group,
+revoke applications, returns, tallies, summary applications, arrivals, departures, total/sub
+waybill lists and B2B lists. Inventory lists are also filtered by 业务类型 (statisticsFlag),
+申报地海关 (customsCode) and 汇总状态 (`summaryState`, from `summary_lists`); returns by the
+business type and summary state of the list they return (its invtNo).
 
 Every query is scoped to the caller (an enterprise sees its own records, an admin all) and
-bounded by the entry time (入库时间, the record's `created_at`) to one calendar month, as the
-manual's "入库时间最大区间为一个自然月": from 2026-01-31 the window may end 2026-02-28, never
-later. A window given by one end is bounded too: a missing end is now, a missing start one
-month before the end. Times without a zone are Beijing time, like every time on the manual's
-screens.
+bounded by the entry time (入库时间) to one calendar month, as the manual's
+"入库时间最大区间为一个自然月": from 2026-01-31 the window may end 2026-02-28, never later.
+For orders and waybills the entry time is when customs stored the record (`stored_at`, the
+returnTime of the 120 receipt), the gateway's intake time (`created_at`) while it is not
+stored; for the other lists it is `created_at`. A window given by one end is bounded too: a
+missing end is now, a missing start one month before the end. Times without a zone are Beijing
+time, like every time on the manual's screens.
 
 Filters on what the store keeps (status, business key, customs numbers) are SQL. The rest
 (orderNo, logisticsNo, tradeMode…) lives only in the stored XML: those records are read in

@@ -3,27 +3,42 @@
 GET  /v1/summaries                   the caller's summary applications with their lists
                                      (admin: every enterprise's, or ?enterprise=CODE)
 GET  /v1/summaries/due               due dates of the caller's cycles (admin: all)
+GET  /v1/summaries/results           汇总结果单查询 (manual 5.3): customs' results (CEB792) of
+                                     the caller's summaries, head and lines, by entry_from/
+                                     entry_to (≤ 1 calendar month, R-COM-7), sumNo; paged
+GET  /v1/summaries/results/{sumNo}   汇总结果单详情: every result of one summary
+GET  /v1/summaries/declarations      汇总报关单查询 (manual 5.4): the merged customs
+                                     declarations (entryId), the lists and items in each
+GET  /v1/summaries/declarations/{entryId}   one declaration; another enterprise's is a 404
 GET  /v1/summaries/preview?cycle=    dry run of a cycle (admin; ?enterprise=CODE)
 POST /v1/summaries/run?cycle=        declare now, like `customs-gateway summary run` (admin)
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.core.deps import Auth, Db, gateway_of
+from gateway.core.deps import Auth, Db, gateway_of, page_param
 from gateway.core.enterprises import Caller
 from gateway.core.models import Document, Enterprise, utcnow
+from gateway.core.queries import MAX_PAGE_SIZE
 from gateway.core.runtime import Gateway
 from gateway.ecx.summary import schedule
 from gateway.ecx.summary.cycles import Cycle, last_closed, parse_cycle
 from gateway.ecx.summary.due import due_report
 from gateway.ecx.summary.models import SummaryList
 from gateway.ecx.summary.preview import preview
+from gateway.ecx.summary.result_queries import (
+    declaration_detail,
+    result_detail,
+    search_declarations,
+    search_results,
+)
 from gateway.errors import AccessDenied, NotFound
 
 Gw = Annotated[Gateway, Depends(gateway_of)]
@@ -124,6 +139,40 @@ def router() -> APIRouter:
     def due(who: Auth, s: Db, gw: Gw, enterprise: str | None = None) -> list[dict[str, Any]]:
         scope = _scope(s, who, enterprise)
         return [r.as_dict() for r in due_report(s, gw.config.summary, enterprise_id=scope)]
+
+    @api.get("/results")
+    def results(
+        who: Auth,
+        s: Db,
+        entry_from: datetime | None = None,
+        entry_to: datetime | None = None,
+        sumNo: str | None = None,  # noqa: N803 - the standard's field name
+        page: Annotated[int, page_param(MAX_PAGE_SIZE)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    ) -> dict[str, Any]:
+        return search_results(s, who, entry_from, entry_to, sum_no=sumNo, page=page,
+                              page_size=page_size)  # fmt: skip
+
+    @api.get("/results/{sum_no}")
+    def result(sum_no: str, who: Auth, s: Db) -> dict[str, Any]:
+        return result_detail(s, who, sum_no)
+
+    @api.get("/declarations")
+    def declarations(
+        who: Auth,
+        s: Db,
+        entry_from: datetime | None = None,
+        entry_to: datetime | None = None,
+        entryId: str | None = None,  # noqa: N803 - the standard's field name
+        page: Annotated[int, page_param(MAX_PAGE_SIZE)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    ) -> dict[str, Any]:
+        return search_declarations(s, who, entry_from, entry_to, entry_id=entryId, page=page,
+                                   page_size=page_size)  # fmt: skip
+
+    @api.get("/declarations/{entry_id}")
+    def declaration(entry_id: str, who: Auth, s: Db) -> dict[str, Any]:
+        return declaration_detail(s, who, entry_id)
 
     @api.get("/preview")
     def preview_cycle(

@@ -3,6 +3,8 @@
     summary preview [--enterprise CODE] [--cycle YYYY-MM]   dry run: groups, lists, items
     summary run [--cycle YYYY-MM] [--enterprise CODE]       declare now (takes the job lease)
     summary due [--enterprise CODE]                         due dates, overdue cycles flagged
+    summary results [SUMNO] [--from T] [--to T]             汇总结果单查询 (≤ 1 month, R-COM-7)
+    summary declarations [ENTRYID] [--from T] [--to T]      汇总报关单查询
 
 Without --cycle, preview shows the last closed cycle and run declares it and any older cycle
 still holding lists, like the scheduled run. Cycles are Beijing time.
@@ -183,6 +185,85 @@ def _due_line(row: DueCycle) -> str:
         "overdue": f"OVERDUE since {row.due} ({-row.days_left} days)",
     }[row.state]
     return f"{row.enterprise}  cycle {row.cycle}  {when}: {row.pending_lists} list(s) pending"
+
+
+def _time(value: str | None, hint: str) -> Any:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value) if value else None  # no zone: Beijing time
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time", param_hint=hint) from None
+
+
+def _query(ctx: click.Context, enterprise: str | None, ask: Any) -> None:
+    """Run a result query as the enterprise (the config's default), seeing its own only."""
+    import sys
+
+    from gateway.core.db import Database
+    from gateway.core.enterprises import Caller
+    from gateway.errors import InvalidMessage
+
+    cfg = _config(ctx)
+    code = cfg.enterprise(enterprise).code
+    db = Database(cfg.database_url)
+    try:
+        with db.session() as session:
+            caller = Caller(enterprise_id=_id(session, code), enterprise_code=code)
+            shown = ask(session, caller)
+    except InvalidMessage as exc:
+        click.echo(f"REFUSED — {len(exc.violations)} violation(s)", err=True)
+        for v in exc.violations:
+            click.echo(f"  {v}", err=True)
+        sys.exit(1)
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.dispose()
+    click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+
+
+_FROM = click.option("--from", "entry_from", default=None, help="received from (ISO, Beijing)")
+_TO = click.option("--to", "entry_to", default=None, help="received to (≤ 1 month; default now)")
+_AS = click.option("--enterprise", default=None, help="enterprise code (default: the config's)")
+
+
+@summary.command("results")
+@click.argument("sum_no", metavar="[SUMNO]", required=False)
+@_FROM
+@_TO
+@_AS
+@click.pass_context
+def results_command(ctx: click.Context, sum_no: str | None, entry_from: str | None,
+                    entry_to: str | None, enterprise: str | None) -> None:  # fmt: skip
+    """汇总结果单: customs' summary results (CEB792) by receipt time, or one summary's."""
+    from gateway.ecx.summary import result_queries as rq
+
+    start, end = _time(entry_from, "--from"), _time(entry_to, "--to")
+    if sum_no:
+        _query(ctx, enterprise, lambda s, c: rq.result_detail(s, c, sum_no))
+    else:
+        _query(ctx, enterprise, lambda s, c: rq.search_results(s, c, start, end, page_size=500))
+
+
+@summary.command("declarations")
+@click.argument("entry_id", metavar="[ENTRYID]", required=False)
+@_FROM
+@_TO
+@_AS
+@click.pass_context
+def declarations_command(ctx: click.Context, entry_id: str | None, entry_from: str | None,
+                         entry_to: str | None, enterprise: str | None) -> None:  # fmt: skip
+    """汇总报关单: the merged customs declarations, their lists and items, or one of them."""
+    from gateway.ecx.summary import result_queries as rq
+
+    start, end = _time(entry_from, "--from"), _time(entry_to, "--to")
+    if entry_id:
+        _query(ctx, enterprise, lambda s, c: rq.declaration_detail(s, c, entry_id))
+    else:
+        _query(
+            ctx, enterprise, lambda s, c: rq.search_declarations(s, c, start, end, page_size=500)
+        )
 
 
 COMMANDS = (summary,)
