@@ -84,6 +84,8 @@ INVENTORY_GROUPS = {
     "closed": frozenset({S.CLOSED}),
     "finalised": frozenset({EcxStatus.FINALISED}),
     "revoked": frozenset({EcxStatus.REVOKED}),
+    # 未结关清单查询 (manual 3.4): every declared list customs has not closed (结关) yet
+    "not_closed": DECLARED_OPEN | {S.CONCLUDED, S.RELEASED},
 }
 #: documents customs concludes by storing them (120): arrivals, departures, total/sub
 #: waybill lists, tallies, summary applications (manual 2.4/2.5: 未审结/已审结运抵单)
@@ -100,8 +102,6 @@ REVOKE_GROUPS = {
 }
 #: returns: customs stores, may hand over (505) or suspend (600), and ends by releasing (800)
 RETURN_GROUPS = {**REVOKE_GROUPS, "released": frozenset({S.RELEASED})}
-#: 未结关清单查询 (manual 3.4): every declared list customs has not closed (结关) yet
-INVENTORY_GROUPS["not_closed"] = DECLARED_OPEN | {S.CONCLUDED, S.RELEASED}
 ALL = "all"  # every status but deleted
 
 
