@@ -37,6 +37,10 @@ def test_the_xsd_declares_the_form_table_in_order() -> None:
     assert _group("ExhibitionKey") == [(f.name, f"tmp:{f.xsd}") for f in form.KEY]
     assert _group("LoanListForm") == [(f.name, f"tmp:{f.xsd}") for f in form.LOAN]
     assert _group("LoanGoodsFields") == [(f.name, f"tmp:{f.xsd}") for f in form.LOAN_GOODS]
+    assert _group("ConfirmationForm") == [(f.name, f"tmp:{f.xsd}") for f in form.CONFIRMATION]
+    assert _group("ConfirmationGoodsFields") == [
+        (f.name, f"tmp:{f.xsd}") for f in form.CONFIRMATION_GOODS
+    ]
 
 
 def _messages() -> list[bytes]:
@@ -45,10 +49,13 @@ def _messages() -> list[bytes]:
         tmp.change_message(EBC, [tmp.Change("X-1", exhibition_no="ZL29002026000001")]),
         tmp.deletion_message(EBC, [tmp.Deletion("X-1", "ZL29002026000001")]),
         tmp.loan_list_message(EBC, tmp.LoanList("X-1", "ZL29002026000001")),
+        tmp.confirmation_message(
+            EBC, [tmp.Confirmation("X-1", "ZL29002026000001"), tmp.Confirmation("X-2")]
+        ),  # fmt: skip
     ]
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_every_sample_passes_its_xsd_and_finds_its_kind(index: int) -> None:
     root = etree.fromstring(_messages()[index])
     assert loader.validate(root) == []
@@ -70,6 +77,7 @@ RECEIPTS = {
     "TMP104Message": {"seqNo": "1", "exhibitionNo": "ZL29002026000001"},
     "TMP106Message": {"exhibitionNo": "ZL29002026000001"},
     "TMP108Message": {"loanNo": "ZL29002026000001"},
+    "TMP110Message": {"confirmNo": "ZL29002026000001", "closeDate": "20270601"},
 }
 
 
@@ -87,12 +95,15 @@ def test_every_receipt_passes_its_xsd_and_parses_back(mtype: str) -> None:
 
 def test_the_documentation_names_every_element() -> None:
     doc = (ROOT / "docs/temporary-messages.md").read_text(encoding="utf-8")
-    for f in (*form.KEY, *form.FORM, *form.CHANGE, *form.DELETION, *form.LOAN, *form.LOAN_GOODS):
+    for f in (*form.KEY, *form.FORM, *form.CHANGE, *form.DELETION, *form.LOAN, *form.LOAN_GOODS,
+              *form.CONFIRMATION, *form.CONFIRMATION_GOODS):  # fmt: skip
         assert f"`{f.name}`" in doc, f.name
-    for name in ("LoanGoods", "loanNo", "T301", "T302", "T303"):
+    for name in ("LoanGoods", "loanNo", "T301", "T302", "T303", "ConfirmationGoods",
+                 "`confirmNo`", "`closeDate`", "T202"):  # fmt: skip
         assert name in doc, name
     for mtype in ("TMP101Message", "TMP102Message", "TMP103Message", "TMP104Message",
-                  "TMP105Message", "TMP106Message", "TMP107Message", "TMP108Message"):  # fmt: skip
+                  "TMP105Message", "TMP106Message", "TMP107Message", "TMP108Message",
+                  "TMP109Message", "TMP110Message"):  # fmt: skip
         assert mtype in doc
     for code in TmpReturn:
         assert f"`{code.value}`" in doc
@@ -172,3 +183,34 @@ def test_customs_answers_applications_on_an_approved_registration_only(customs: 
     # withdrawn: declaring it again is refused
     ((_t, status, info),) = _answers(customs, "tmp_exhibition", _registration())
     assert status == "-1" and "已删除" in info
+
+
+# --- the simulated customs and confirmations ---------------------------------------------------
+
+
+def _confirmation(exhibition_no: str = "", **values: str) -> bytes:
+    one = tmp.Confirmation("Q-1", exhibition_no, values=values)
+    return tmp.confirmation_message(EBC, [one])
+
+
+def test_customs_approves_a_confirmation_with_its_number(customs: Session) -> None:
+    stored, approved = _answers(customs, "tmp_confirmation", _confirmation())
+    assert stored[:2] == ("TMP110Message", "1")
+    assert approved[:2] == ("TMP110Message", "2") and approved[2].startswith("审核通过")
+    # approved: declaring it again cannot be stored
+    ((_t, status, info),) = _answers(customs, "tmp_confirmation", _confirmation())
+    assert status == "-1" and "T102" in info
+
+
+def test_customs_cannot_store_an_unknown_customs_or_exhibition(customs: Session) -> None:
+    ((_t, status, info),) = _answers(customs, "tmp_confirmation", _confirmation(customsCode="9999"))
+    assert status == "-1" and "[Code:T101;Desc:主管海关代码9999不存在 (customsCode)]" in info
+    ((_t, status, info),) = _answers(customs, "tmp_confirmation", _confirmation("ZL29002026000009"))
+    assert status == "-1" and "T301" in info and "ZL29002026000009" in info
+
+
+def test_customs_stores_but_refuses_dates_out_of_order(customs: Session) -> None:
+    data = _confirmation(ieDate="20270301", returnDate="20270301")
+    stored, refused = _answers(customs, "tmp_confirmation", data)
+    assert stored[1] == "1"
+    assert refused[1] == "3" and "T202" in refused[2] and "20270301..20270301" in refused[2]

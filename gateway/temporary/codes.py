@@ -26,6 +26,7 @@ class TmpReturn(StrEnum):
     APPROVED = "2"  # 审核通过: an exhibition gets its customs number (exhibitionNo)
     NOT_APPROVED = "3"  # 审核不通过: returnInfo gives customs' reason
     WITHDRAWN = "4"  # 备案已删除: customs granted the deletion application (TMP102 only)
+    CLOSED = "5"  # 结案: the goods went back, customs closed the confirmation (TMP110 only)
 
 
 class TmpStatus(StrEnum):
@@ -37,6 +38,7 @@ class TmpStatus(StrEnum):
     APPROVED = "approved"  # 审核通过 / 已审核通过 / 审批通过
     NOT_APPROVED = "not_approved"  # 审核不通过: may be edited and declared again
     WITHDRAWN = "withdrawn"  # 备案删除 granted by customs: the registration is gone
+    CASE_CLOSED = "case_closed"  # 结案: a confirmation whose goods went back (结案日期)
 
 
 RECEIPT_STATUSES: dict[str, StrEnum] = {
@@ -44,6 +46,12 @@ RECEIPT_STATUSES: dict[str, StrEnum] = {
     TmpReturn.APPROVED: TmpStatus.APPROVED,
     TmpReturn.NOT_APPROVED: TmpStatus.NOT_APPROVED,
     TmpReturn.WITHDRAWN: TmpStatus.WITHDRAWN,
+}
+
+#: a confirmation's receipts: the same codes, and 5 (结案) instead of 4 (no deletion)
+CONFIRMATION_STATUSES: dict[str, StrEnum] = {
+    **{code: status for code, status in RECEIPT_STATUSES.items() if code != TmpReturn.WITHDRAWN},
+    TmpReturn.CLOSED: TmpStatus.CASE_CLOSED,
 }
 
 #: R-TMP-3 / R-COM-5 as seed 002 gives them: edit and declare again in 暂存, 发往海关失败,
@@ -81,6 +89,7 @@ STATUS_NAMES: dict[str, str] = {
     TmpStatus.APPROVED: "审核通过",
     TmpStatus.NOT_APPROVED: "审核不通过",
     TmpStatus.WITHDRAWN: "备案已删除",
+    TmpStatus.CASE_CLOSED: "结案",
     Status.DELETED: "已删除",
 }
 

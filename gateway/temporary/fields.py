@@ -139,3 +139,72 @@ LOAN_GOODS: tuple[Field, ...] = (
 
 for _f in (*LOAN, *LOAN_GOODS):  # a shared name keeps the registration's label
     TERMS.setdefault(_f.name, _f.term)
+
+
+# --- the review confirmation (暂时进出境审核确认, seed 002 §2.1) ----------------------------------
+
+#: the confirmation's fields after its key (agentCode, copNo), in message order. The manual
+#: shows the form only as a screenshot; these are the query's columns (§2.2) and what a
+#: confirmation needs besides. 预录入编号 (G…), 确认申请书编号, 审核备注 and 结案日期 are the
+#: gateway's and customs' (never sent); 填报日期 is the gateway's.
+CONFIRMATION: tuple[Field, ...] = (
+    _F("customsCode", "主管地海关", "supervising customs (关区代码)", "C..4", N.SAVE),
+    _F("agentName", "申报单位名称", "declaring unit's name", "C..100", N.DECLARE),
+    _F("inputCode", "海关十位编码", "entry unit's 10-digit customs code", "C..10", N.CARD),
+    _F("inputName", "单位 (录入单位)", "entry unit", "C..100", N.CARD),
+    _F("operatorName", "操作员", "operator (IC card holder)", "C..50", N.CARD),
+    _F(
+        "ieFlag",
+        "进出境标志",
+        "I: temporary import (re-exported), E: temporary export (re-imported)",
+        "C1",
+        N.DECLARE,
+    ),  # fmt: skip
+    _F(
+        "exhibitionNo",
+        "展览会编号",
+        "the approved exhibition the goods are for, if any",
+        "C..20",
+        N.OPTIONAL,
+    ),  # fmt: skip
+    _F("ieDate", "进出境日期", "import/export date, YYYYMMDD", "C..8", N.DECLARE),
+    # the manual's 复运出/进境日期 with a full-width slash: "/" separates a refusal's path
+    _F(
+        "returnDate",
+        "复运出／进境日期",
+        "re-export / re-import date, YYYYMMDD, after ieDate",
+        "C..8",
+        N.DECLARE,
+    ),  # fmt: skip
+    _F(
+        "purpose",
+        "暂时进出境用途",
+        "why the goods cross temporarily (not in the manual)",
+        "C..200",
+        N.DECLARE,
+    ),  # fmt: skip
+    _F("brokerName", "报关员", "customs broker (the enterprise's list)", "C..50", N.DECLARE),
+    _F("brokerTel", "报关员联系电话", "broker's phone", "C..30", N.DECLARE),
+    _F("note", "备注", "remarks", "C..1000", N.OPTIONAL),
+)
+
+#: one goods line (货物信息, ConfirmationGoods): typed in after 【新增】, so a saved line is
+#: whole: its name, HS code, quantity and unit are needed even to save it
+CONFIRMATION_GOODS: tuple[Field, ...] = (
+    _F("gNo", "序号", "the line's number (default: its position)", "Int3", N.OPTIONAL),
+    _F("hsCode", "商品编码", "HS code, 10 digits", "C..10", N.SAVE),
+    _F("goodsName", "商品名称", "goods name", "C..250", N.SAVE),
+    _F("goodsModel", "规格型号", "specification / model", "C..255", N.OPTIONAL),
+    _F("qty", "数量", "quantity", "N19_5", N.SAVE),
+    _F("unit", "计量单位", "unit (customs' unit code)", "C..3", N.SAVE),
+    _F(
+        "entryId",
+        "报关单海关编号",
+        "the customs declaration it crossed on, if known",
+        "C..18",
+        N.OPTIONAL,
+    ),  # fmt: skip
+)
+
+for _f in (*CONFIRMATION, *CONFIRMATION_GOODS):
+    TERMS.setdefault(_f.name, _f.term)

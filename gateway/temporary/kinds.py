@@ -5,12 +5,15 @@ rules that need the store (the registration's state, its customs number, what us
 declarer's right to the declaring unit (R-COM-3), and — when every record passes — the rows
 of `models`, so they commit or roll back with the documents.
 
-Four kinds, one per form of the manual's exhibit pages (§1.1–§1.3):
+Five kinds, one per form of the manual's exhibit pages (§1.1–§1.3):
 - `tmp_exhibition` (TMP101): the registration; save, declare, modify and delete a draft.
 - `tmp_exhibition_change` (TMP103): 变更 of an approved registration, with its reason.
 - `tmp_exhibition_deletion` (TMP105): 备案删除, an application customs answers.
 - `tmp_loan_list` (TMP107): the loaned-exhibit list (外借展品清单) of an approved exhibition;
   save, declare, modify and delete a draft, like the registration (§1.4).
+- `tmp_confirmation` (TMP109): the review confirmation (暂时进出境审核确认, §2.1); save,
+  declare, modify and delete a draft; customs approves it with 确认申请书编号 and closes it
+  (结案).
 """
 
 from __future__ import annotations
@@ -30,10 +33,16 @@ from gateway.core.kinds import DocumentKind, Operation, Record, key_text
 from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import status_of
 from gateway.errors import Violation
+from gateway.temporary import confirmations, loans, rules
 from gateway.temporary import fields as form
-from gateway.temporary import loans, rules
 from gateway.temporary import registrations as regs
-from gateway.temporary.codes import EDITABLE, RECEIPT_STATUSES, STATUS_NAMES, TmpStatus
+from gateway.temporary.codes import (
+    CONFIRMATION_STATUSES,
+    EDITABLE,
+    RECEIPT_STATUSES,
+    STATUS_NAMES,
+    TmpStatus,
+)
 from gateway.temporary.rules import STATE_RULE, Where
 
 #: the manual's words for the states a record may be edited and declared again in
@@ -245,6 +254,24 @@ def _loan_list(
     return problems
 
 
+# --- TMP109: review confirmation ------------------------------------------------------------
+
+
+def _confirmation(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    """R-TMP-5 with the store: the exhibition it names, if any, approved and the declarer's."""
+    key = confirmations.key_of(dict(rec.fields))
+    doc = regs.live_document(session, confirmations.CONFIRMATION, key)
+    problems = _editable(doc, rec, where, "review confirmation")
+    if problems or rules.is_delete(rec):
+        return problems
+    exhibition, problems = confirmations.exhibition_problems(session, ent, rec, where)
+    if write and not problems:
+        confirmations.take(session, ent, rec, exhibition, at, fresh=doc is None)
+    return problems
+
+
 # --- the kinds ---------------------------------------------------------------------------------
 
 _KEY = ("agentCode", "copNo")
@@ -336,8 +363,32 @@ LOAN_LIST = DocumentKind(
     receipt_statuses=RECEIPT_STATUSES,
 )
 
+CONFIRMATION = DocumentKind(
+    name=confirmations.CONFIRMATION,
+    title="review confirmation (暂时进出境审核确认)",
+    message_type="TMP109Message",
+    receipt_type="TMP110Message",
+    record_tag="Confirmation",
+    head_tag=None,  # the head's fields are the record's leaves; goods are read by `confirmations`
+    key_fields=_KEY,
+    receipt_entity="ConfirmationReturn",
+    receipt_fields="guid agentCode copNo confirmNo? closeDate?",
+    signature_required=True,
+    final_states=frozenset({TmpStatus.CASE_CLOSED}),
+    modifiable_states=EDITABLE,
+    customs_number_fields=("confirmNo",),
+    receipt_echo_fields=("guid", "agentCode", "copNo"),
+    store_checks=_hook((*form.KEY, *form.CONFIRMATION), _confirmation, confirmations.record_rules),
+    receipt_statuses=CONFIRMATION_STATUSES,
+    after_change=confirmations.after_receipt,
+)
+
 # R-TMP-3: a registration a list names (and the enterprise did not delete) is in use
 if loans.use_of not in regs.USAGE_CHECKS:
     regs.USAGE_CHECKS.append(loans.use_of)
 
-KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST)
+# R-TMP-3: so is one a confirmation names
+if confirmations.use_of not in regs.USAGE_CHECKS:
+    regs.USAGE_CHECKS.append(confirmations.use_of)
+
+KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST, CONFIRMATION)

@@ -152,3 +152,41 @@ class TmpLoanGoods(Base):
 
 
 Index("ix_tmp_loan_goods_line", TmpLoanGoods.entry_id, TmpLoanGoods.item_no)
+
+
+class TmpConfirmation(Base):
+    """One review confirmation (暂时进出境审核确认), keyed like its document (agentCode,
+    copNo). 确认申请书编号 is the document's customs number (confirmNo); 审核备注 and 结案日期
+    are taken from customs' receipts (`confirmations.after_receipt`)."""
+
+    __tablename__ = "tmp_confirmations"
+    __table_args__ = (UniqueConstraint("agent_code", "cop_no", name="uq_tmp_confirmation_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    agent_code: Mapped[str] = mapped_column(String(10))
+    cop_no: Mapped[str] = mapped_column(String(30))
+    #: 预录入确认书编号: "G" + 主管地海关 + year + 7-digit sequence, given at the first save
+    pre_entry_no: Mapped[str] = mapped_column(String(16), unique=True)
+    customs_code: Mapped[str] = mapped_column(String(4))
+    #: the approved exhibition it names, if any (a use of it: no deletion application)
+    exhibition_id: Mapped[int | None] = mapped_column(ForeignKey("tmp_exhibitions.id"), index=True)
+    exhibition_no: Mapped[str] = mapped_column(String(20), default="")
+    ie_date: Mapped[str] = mapped_column(String(8), default="")  # 进出境日期
+    return_date: Mapped[str] = mapped_column(String(8), default="")  # 复运出/进境日期
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the goods lines as last taken in (货物信息), each by element name
+    goods: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    operator_name: Mapped[str] = mapped_column(String(50), default="")
+    input_code: Mapped[str] = mapped_column(String(18), default="")
+    input_name: Mapped[str] = mapped_column(String(200), default="")
+    #: 审核备注: customs' returnInfo of its last review answer (approved or not)
+    review_remarks: Mapped[str] = mapped_column(String(5000), default="")
+    #: 结案日期: YYYYMMDD, from customs' closing receipt
+    close_date: Mapped[str] = mapped_column(String(8), default="")
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+Index("ix_tmp_confirmations_enterprise", TmpConfirmation.enterprise_id, TmpConfirmation.filled_at)

@@ -257,3 +257,72 @@ def loan_list_message(sender: Party, loan: LoanList) -> bytes:
             if value:
                 etree.SubElement(line, f"{{{TMP_NS}}}{name}").text = value
     return b.done()
+
+
+# --- review confirmations (TMP109) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfirmationGoods:
+    """One goods line of a confirmation (货物信息), typed in."""
+
+    hs_code: str = "8457101000"
+    name: str = "立式加工中心"
+    qty: str = "1"
+    unit: str = "001"
+    model: str = "VMC-850"
+    entry_id: str = ""
+    g_no: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One review confirmation (TMP109 record); defaults make a valid declared one of goods
+    imported in 20 days for a fair and re-exported 3 months later."""
+
+    cop_no: str
+    exhibition_no: str = ""
+    goods: Sequence[ConfirmationGoods] = (ConfirmationGoods(),)
+    app_type: str = "1"
+    app_status: str = "2"
+    omit: frozenset[str] = frozenset()
+    values: Mapping[str, str] = field(default_factory=dict)
+    agent_code: str | None = None
+
+
+def confirmation_values(start: date | None = None) -> dict[str, str]:
+    """A complete confirmation head (every field declare needs), the goods crossing on
+    `start` and going back 90 days later."""
+    day = start or (datetime.now(CHINA_TZ).date() + timedelta(days=20))
+    return {
+        "customsCode": "2900",
+        "ieFlag": "I",
+        "ieDate": day.strftime("%Y%m%d"),
+        "returnDate": (day + timedelta(days=90)).strftime("%Y%m%d"),
+        "purpose": "展览会展出",
+        "brokerName": "李明",
+        "brokerTel": "13857100001",
+        "note": "展后复运出境",
+    }
+
+
+def confirmation_message(sender: Party, confirmations: Sequence[Confirmation]) -> bytes:
+    """A TMP109 of one or more confirmations."""
+    b = _Builder("TMP109Message", sender)
+    for c in confirmations:
+        values = {"agentCode": _agent(sender, c.agent_code), "copNo": c.cop_no,
+                  "agentName": sender.name, "exhibitionNo": c.exhibition_no,
+                  **confirmation_values(), **c.values}  # fmt: skip
+        values = {k: v for k, v in values.items() if v}
+        table = (*form.KEY, *form.CONFIRMATION)
+        b.record("Confirmation", [*_head(c.app_type, c.app_status),
+                                  *_ordered(table, values, c.omit)])  # fmt: skip
+        record = b.root[-1]
+        for g in c.goods:
+            line = etree.SubElement(record, f"{{{TMP_NS}}}ConfirmationGoods")
+            for name, value in (("gNo", g.g_no), ("hsCode", g.hs_code), ("goodsName", g.name),
+                                ("goodsModel", g.model), ("qty", g.qty), ("unit", g.unit),
+                                ("entryId", g.entry_id)):  # fmt: skip
+                if value:
+                    etree.SubElement(line, f"{{{TMP_NS}}}{name}").text = value
+    return b.done()

@@ -13,6 +13,11 @@ stored, it is not approved when a goods line is not on the declarations customs 
 exhibition (T302) or lends more than declared, counting the lists customs approved (T303);
 approved, it gets its 外借清单编号 (loanNo). Customs' copy of the declarations is
 `SimDeclarationGoods`, loaded like the gateway's (`customs-gateway tmp-declarations --customs`).
+
+A review confirmation (TMP110) cannot be stored when its supervising customs is unknown (T101)
+or the exhibition it names is not one customs approved (T301), nor again once approved
+(T102); stored, it is not approved when the goods would go back no later than they came
+(T202); approved, it gets its 确认申请书编号 (confirmNo) and a remark naming the deadline.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from gateway.core.customs_sim.service import Answer, CustomsSim
 from gateway.core.customs_sim.state import Declaration, SimBase, held_declaration
 from gateway.core.kinds import DocumentKind, Record, key_text
 from gateway.core.models import Id
-from gateway.temporary import loans, rules
+from gateway.temporary import confirmations, loans, rules
 from gateway.temporary.codes import CUSTOMS, TmpReturn
 from gateway.temporary.models import DeclarationLine, Quantity
 from gateway.temporary.receipts import build
@@ -94,6 +99,7 @@ def behaviours() -> dict[str, Callable[..., list[Any]]]:
         "tmp_exhibition_change": _changes,
         "tmp_exhibition_deletion": _deletions,
         loans.LOAN_LIST: _loan_lists,
+        confirmations.CONFIRMATION: _confirmations,
     }
 
 
@@ -351,4 +357,61 @@ def _loan_lists(
         _lend(session, rec)
         answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, "审核通过", "approved",
                             loanNo=loan_no(exhibition[1], key)))  # fmt: skip
+    return answers
+
+
+# --- TMP109: review confirmations --------------------------------------------------------------
+
+
+def confirm_no(customs: str, key: str) -> str:
+    """确认申请书编号 as this simulator gives it (the manual shows none): "QR" + customs + year
+    + 6 digits, stable per confirmation."""
+    digest = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10**6
+    return f"QR{customs}{time.gmtime().tm_year}{digest:06d}"
+
+
+def confirmation_storage_problems(session: Session, rec: Record) -> list[str]:
+    """Why customs cannot store a confirmation: an unknown customs, an exhibition it did not
+    approve (or one since deleted)."""
+    found = storage_problems(rec)
+    number = rec.fields.get("exhibitionNo", "")
+    if number and _exhibition_held(session, number) is None:
+        found.append(_reason("T301", f"展览会编号{number}不存在或未审核通过"))
+    return found
+
+
+def confirmation_review_problems(rec: Record) -> list[str]:
+    """Why customs' review does not approve it: the dates, checked again."""
+    where = rules.Where(rec.element.tag, 1, rec.element)
+    return [
+        _reason("T202", f"复运出/进境日期必须晚于进出境日期 ({v.value})")
+        for v in confirmations.date_problems(rec, where)
+    ]
+
+
+def _confirmations(
+    sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *_: str
+) -> list[Answer]:
+    at, answers = Timing.of(sim), []
+    for rec in records:
+        key = key_text(rec.business_key)
+        held = held_declaration(session, kind.name, key)
+        refused = confirmation_storage_problems(session, rec)
+        if held is not None and held.status == HELD_APPROVED:
+            refused.append(_reason("T102", "审核确认已审核通过，不能重复申报"))
+        if refused:
+            answers.append(_one(kind, rec, at.stored, "-1", "; ".join(refused), "store failed"))
+            continue
+        answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "海关入库成功", "stored"))
+        problems = confirmation_review_problems(rec)
+        if problems:
+            _hold(session, key, HELD_REFUSED, kind.name)
+            info = "审核不通过: " + "; ".join(problems)
+            answers.append(_one(kind, rec, at.result, TmpReturn.NOT_APPROVED, info, "not approved"))
+            continue
+        _hold(session, key, HELD_APPROVED, kind.name)
+        info = f"审核通过，请于{rec.fields.get('returnDate', '')}前复运出/进境并办理结案"
+        number = confirm_no(rec.fields.get("customsCode", ""), key)
+        answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, info, "approved",
+                            confirmNo=number))  # fmt: skip
     return answers

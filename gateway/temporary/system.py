@@ -2,8 +2,9 @@
 
 Built: exhibition registration (展览会备案) with its change (变更) and deletion (备案删除)
 applications, the loaned-exhibit list (外借展品清单) with the customs declarations linked to
-exhibitions (reference data), the simulated customs' answers and both queries. The
-confirmation, extensions, printing and the deadline job come next (issue 12);
+exhibitions (reference data), the review confirmation (暂时进出境审核确认, its 结案 from
+customs), the simulated customs' answers and the queries. The confirmation's attachments and
+query page, extensions, printing and the deadline job come next (issue 12);
 `registrations.USAGE_CHECKS` is where a kind says it uses a registration (the list does).
 """
 
@@ -22,7 +23,12 @@ SYSTEM = BusinessSystem(
     statuses=(TmpStatus,),
     # a receipt tie (same returnTime) goes to the later step: approved after stored, and a
     # granted deletion after the approval it ends
-    lifecycle=(TmpStatus.NOT_APPROVED, TmpStatus.APPROVED, TmpStatus.WITHDRAWN),
+    lifecycle=(
+        TmpStatus.NOT_APPROVED,
+        TmpStatus.APPROVED,
+        TmpStatus.CASE_CLOSED,
+        TmpStatus.WITHDRAWN,
+    ),
     sim_behaviours=sim.behaviours(),
     routers=(api.router,),
     commands=cli.COMMANDS,
