@@ -497,22 +497,29 @@ def _conflict(
     operation = Operation.DELETE if rec.app_type == AppType.DELETE else Operation.MODIFY
     if kind.allows(operation, status):
         return None
+    states = kind.allowed_in(operation)
+    same = kind.allowed_in(Operation.MODIFY) == kind.allowed_in(Operation.DELETE)
+    what = "modify and delete are" if same else f"{operation.value} is"
     return Violation(
         "R-COM-5",
         _where(kind, rec),
-        f"{kind.name} is {status.value}; modify and delete are allowed only when {_allowed(kind)}",
+        f"{kind.name} is {status.value}; {what} allowed only when {_allowed(states)}",
         value=rec.app_type,
     )
 
 
-def _allowed(kind: DocumentKind) -> str:
-    """The kind's modifiable states in words: R-COM-5's, plus its own (an inventory list
-    customs revoked may be sent again, R-ECX-5), or only its own where its manual allows
-    fewer (an appointment: 暂存)."""
-    if not kind.modifiable_states >= MODIFIABLE:
-        return " or ".join(sorted(s.value for s in kind.modifiable_states))
-    own = sorted(s.value for s in kind.modifiable_states - MODIFIABLE)
-    return "saved, returned, send failed or storage failed" + "".join(f", or {s}" for s in own)
+def _allowed(states: frozenset[Any]) -> str:
+    """The states an operation is allowed in, in words: R-COM-5's, plus the kind's own (an
+    inventory list customs revoked may be sent again, R-ECX-5), or only its own where its
+    manual allows fewer (an appointment: 暂存)."""
+    if not states >= MODIFIABLE:
+        return " or ".join(sorted(s.value for s in states))
+    own = sorted(s.value for s in states - MODIFIABLE)
+    base = "saved, returned, send failed or storage failed"
+    if not own:
+        return base
+    listed = own[0] if len(own) == 1 else f"{', '.join(own[:-1])} or {own[-1]}"
+    return f"{base}, or {listed}"
 
 
 def _target(rec: Record) -> Status:

@@ -87,15 +87,19 @@ class DocumentKind:
     #: the standard's key names no enterprise (copNo + msgSeqNo): unique per owner, and a
     #: receipt finds the record of the enterprise it is addressed to (envelope ReceiverId)
     key_per_owner: bool = False
-    #: the states each operation beyond modify and delete is allowed in (modify and delete:
-    #: `modifiable_states`); an operation not named is allowed in no state
+    #: the states each operation is allowed in; modify and delete not named here are allowed
+    #: in `modifiable_states`, any other operation not named in no state. A kind names modify
+    #: where its manual lets a record customs holds be modified (a new version) but not
+    #: deleted (an inventory list's 清单改单, manual 004 §3.3)
     operations: Mapping[Operation, frozenset[StrEnum]] = field(default_factory=dict)
 
     def allowed_in(self, operation: Operation) -> frozenset[StrEnum]:
         """The states `operation` is allowed in for a record of this kind."""
+        if operation in self.operations:
+            return self.operations[operation]
         if operation in (Operation.MODIFY, Operation.DELETE):
             return self.modifiable_states
-        return self.operations.get(operation, frozenset())
+        return frozenset()
 
     def allows(self, operation: Operation, status: StrEnum) -> bool:
         return status in self.allowed_in(operation)
