@@ -199,15 +199,14 @@ def test_a_revoke_naming_an_unknown_list_is_refused(stack: Stack) -> None:
     assert "清单不存在" in history(stack, cancel_id)[-1]["info"]
 
 
-def test_a_modification_of_a_concluded_list_is_refused_by_the_gateway(
+def test_a_modification_of_a_concluded_list_is_accepted_by_the_gateway(
     make_stack: MakeStack,
 ) -> None:
-    from gateway.errors import StateConflict
-
     stack = make_stack("s", **NO_SAMPLING).start()
     (item,) = declare_lists(stack, 1, start=1081)
-    with pytest.raises(StateConflict):  # R-COM-5: only returned, failed… and revoked lists
-        stack.submit(ecx.inventory_message(stack.ebc, [item.parcel], app_type="2"))
+    # 清单改单 (manual 004 §3.3): a list customs holds unreleased is modified, a new version
+    result = stack.submit(ecx.inventory_message(stack.ebc, [item.parcel], app_type="2"))
+    assert [(d.id, d.version) for d in result.documents] == [(item.doc_id, 2)]
 
 
 def test_revoke_on_postgresql(make_stack: MakeStack, pg_url: str) -> None:
@@ -299,7 +298,9 @@ def test_a_refused_modification_names_the_states_that_allow_it(make_stack: MakeS
     (violation,) = refused.value.violations
     assert violation.rule == "R-COM-5"
     assert "inventory is pending_sign" in violation.message
-    assert violation.message.endswith("storage failed, or revoked"), violation.message
+    assert violation.message.endswith(
+        "storage failed, or concluded, inspection, manual_review, revoked or stored"
+    ), violation.message
 
 
 def test_customs_sends_each_lists_receipts_in_returntime_order(make_stack: MakeStack) -> None:

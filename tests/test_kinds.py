@@ -32,7 +32,7 @@ def test_operations_per_state() -> None:
     assert APPOINTMENT.operations_in(AptStatus.OVERDUE) == [Operation.EXPLAIN]
     assert INVENTORY.allows(Operation.MODIFY, EcxStatus.REVOKED)
     assert INVENTORY.allows(Operation.DELETE, Status.RETURNED)
-    assert not INVENTORY.allows(Operation.MODIFY, Status.STORED)
+    assert INVENTORY.allows(Operation.MODIFY, Status.STORED)  # 清单改单, manual 004 §3.3
     assert not INVENTORY.allows(Operation.REVOKE, Status.STORED)  # declared nowhere yet
 
 

@@ -19,8 +19,15 @@ Inventory lists and summary applications keep `summary_lists` current through th
 
 from __future__ import annotations
 
-from gateway.core.kinds import DocumentKind
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.core.kinds import DocumentKind, Operation
+from gateway.core.models import Enterprise
 from gateway.core.status import MODIFIABLE, Status
+from gateway.ecx import modify
 from gateway.ecx.revoke import withdraw_list
 from gateway.ecx.status import EcxStatus
 from gateway.ecx.summary import lists
@@ -69,6 +76,15 @@ DEPARTURE = DocumentKind(
     key_per_owner=True,
 )
 
+
+def _inventory_intake(session: Session, ent: Enterprise, checked: Any, at: datetime) -> list[Any]:
+    """A modification keeps customs' numbers (refused before anything is written), then the
+    summary-mode lists are kept (R-ECX-8)."""
+    return modify.fixed_numbers(session, ent, checked, at) or lists.on_inventory_intake(
+        session, ent, checked, at
+    )
+
+
 INVENTORY = DocumentKind(
     name="inventory",
     title="inventory list (清单)",
@@ -85,11 +101,14 @@ INVENTORY = DocumentKind(
     # declaration; no receipt code of its own). An approved revoke application withdraws the
     # list (REVOKED, gateway/revoke.py): final for receipts, but the enterprise may fix it
     # and send it again as appType 2 ("让企业重新发送", manual §3.7), so it is modifiable too.
-    # The manual's 改单 (§3.3) names no other state: R-COM-5 governs the rest.
     final_states=frozenset({EcxStatus.FINALISED, EcxStatus.REVOKED}),
+    # delete: R-COM-5's states and revoked (customs holds none of them)
     modifiable_states=MODIFIABLE | {EcxStatus.REVOKED},
-    # R-ECX-8: summary-mode lists, their invtNo and closing time, for the summary job
-    store_checks=lists.on_inventory_intake,
+    # 清单改单 (§3.3): also a list customs holds, until it releases it (gateway/ecx/modify.py)
+    operations={Operation.MODIFY: modify.INVENTORY_MODIFIABLE},
+    # a modification keeps customs' numbers; R-ECX-8: summary-mode lists, their invtNo and
+    # closing time, for the summary job
+    store_checks=_inventory_intake,
     after_change=lists.on_inventory_receipt,
     customs_number_fields=("preNo", "invtNo"),
     receipt_echo_fields=(
@@ -130,7 +149,11 @@ WAYBILL_TOTAL = DocumentKind(
     receipt_entity="WayBillReturn",
     receipt_fields="guid agentCode logisticsCode copNo preNo billNo msgSeqNo",
     signature_required=True,
+    # stored (120) ends it for receipts, but 清单总分单改单 (§3.11) may modify it then: the new
+    # version goes to customs, whose receipts move it again (gateway/ecx/modify.py)
     final_states=_STORED,
+    operations={Operation.MODIFY: modify.WAYBILL_TOTAL_MODIFIABLE},
+    store_checks=modify.fixed_numbers,
     customs_number_fields=("preNo",),
     receipt_echo_fields=(
         "guid", "agentCode", "logisticsCode", "copNo", "preNo", "billNo", "msgSeqNo",

@@ -243,14 +243,15 @@ def declare_inventory(
     """CEB603: the numbers customs assigns, e-port "declaring" (2), then the result of the
     four-document comparison (R-ECX-2) — at once, or once the missing documents arrive or
     the wait for them is over."""
-    from gateway.core.customs_sim.service import Reply, _echo, _refusal
+    from gateway.core.customs_sim.service import Reply, _echo
 
     reply = Reply(sim.sim, kind)
     for rec in (with_numbers(kind, r) for r in records):
         key = key_text(rec.business_key)
         held = held_declaration(session, kind.name, key)
         entity = _echo(kind, rec)
-        refusal = _refusal(rec, held)
+        # a modification of a list customs holds unreleased is a new list (manual §3.3)
+        refusal = lifecycle.refusal(kind, rec, held)
         if refusal is not None:
             reply.refuse(entity, *refusal)
             continue

@@ -23,6 +23,13 @@ Customs follows every stored list (and every stored return) in `Tracked`:
   it again; which states allow it is this simulator's reading: those before the release,
   once customs holds the list (a returned list is fixed by a modification instead).
 
+- a modification (appType 2, 改单: manual §3.3, §3.11) of a list customs holds unreleased
+  (stored, in review or inspection, concluded) or of a stored total/sub waybill list is taken
+  as a new version: a list is compared again and followed from storage anew ("已重新生成新的
+  清单"), a waybill list's parcels are replaced. One of a released or closed list is refused
+  (`refusal`): the answer names the list's state with customs and why (this simulator's
+  reading, as for the revoke; the manual names no state).
+
 A return never gets 505 (handed over) or 600 (suspended) here: the gateway maps them, the
 simulator has no rule that would produce them.
 
@@ -75,6 +82,12 @@ WAITING = (STORED, REVIEW, INSPECTION)
 REVOCABLE = frozenset({STORED, REVIEW, INSPECTION, CONCLUDED})
 #: R-ECX-7: only goods that were released can come back
 RETURNABLE = frozenset({RELEASED, CLOSED})
+#: 改单 (manual §3.3, §3.11; gateway/ecx/modify.py): the states of a record customs holds in
+#: which it takes a modification as a new version: a list until it is released (as a
+#: revoke), a total/sub waybill list once stored (its last state)
+MODIFIABLE_HELD = {"inventory": REVOCABLE, "waybill_total": frozenset({STORED})}
+#: a list customs released or closed: a modification is refused, the list stays as it is
+SETTLED = frozenset({RELEASED, CLOSED})
 
 INFO = {
     REVIEW: "[Code:2300;Desc:转人工审核]",
@@ -86,6 +99,7 @@ INFO = {
 REVOKE_APPROVED = "[Code:2399;Desc:撤销申请审核通过, 清单已撤销 invtNo={invt_no}]"
 UNKNOWN_LIST = "2301"
 NOT_REVOCABLE = "2302"
+NOT_MODIFIABLE = "2303"
 NOT_RETURNABLE = "2311"
 RETURN_EXISTS = "2312"
 #: how customs names a list's state in a refusal
@@ -338,7 +352,7 @@ def _accept(
     """The generic answer (numbers, duplicate or nothing-to-modify refusals, e-port 2, then
     120 or the sampled 100), with `check` refusing a declared record (100, its reason) first.
     Returns the reply and the declared records stored."""
-    from gateway.core.customs_sim.service import Reply, _echo, _refusal
+    from gateway.core.customs_sim.service import Reply, _echo
 
     reply = Reply(sim.sim, kind)
     stored: list[Accepted] = []
@@ -346,9 +360,9 @@ def _accept(
         key = key_text(rec.business_key)
         held = held_declaration(session, kind.name, key)
         entity = _echo(kind, rec)
-        refusal = _refusal(rec, held)
-        if refusal is not None:
-            reply.refuse(entity, *refusal)
+        refused = refusal(kind, rec, held)
+        if refused is not None:
+            reply.refuse(entity, *refused)
             continue
         reply.declaring(entity, rec)
         held = _hold(session, held, kind.name, key, sender, cop_msg_id)
@@ -360,6 +374,27 @@ def _accept(
         if result[0] == STORED and declared:
             stored.append(Accepted(rec, key, entity, held))
     return reply, stored
+
+
+def refusal(kind: DocumentKind, rec: Record, held: Declaration | None) -> tuple[str, str] | None:
+    """Customs' business refusal of a record (`service._refusal`), but a modification of a
+    record it holds in a state of `MODIFIABLE_HELD` is taken as a new version, and one of a
+    list it has released or closed is refused with the reason. That refusal's returnStatus
+    is the list's state with customs (800, 899), not a negative code: the list stays where
+    it is, and the gateway's record shows it, with why the modification was not taken,
+    rather than "storage failed" (which the enterprise could delete) for a list customs
+    released."""
+    from gateway.core.customs_sim.service import _refusal
+
+    if rec.app_type != AppType.MODIFY or held is None:
+        return _refusal(rec, held)
+    if held.status in MODIFIABLE_HELD.get(kind.name, frozenset()):
+        return None
+    if kind.name == "inventory" and held.status in SETTLED:
+        invt_no = rec.fields.get("invtNo", "")
+        desc = f"清单{state_name(held.status)}, 不能修改 invtNo={invt_no}"
+        return held.status, f"[Code:{NOT_MODIFIABLE};Desc:{desc}]"
+    return _refusal(rec, held)
 
 
 def _hold(
