@@ -11,6 +11,9 @@ GET /v1/exhibitions/{exhibition_no}/declaration-goods
 GET /v1/loan-lists              the loaned-exhibit list query: customs, status, filled_from /
                                 filled_to, exhibition_no, page, size
 GET /v1/loan-lists/{doc_id}     one list: its form, goods lines, history and customs receipts
+POST /v1/confirmations/{doc_id}/attachments?file_name=…
+                                随附单证: the body is the PDF itself (at most 4 MB), attached to
+                                a saved confirmation of the caller (R-COM-6); another's: 404
 
 Saving, declaring, changing and applying for deletion are messages (TMP101/103/105), sent
 through the core's intake like every declaration (POST /v1/messages, the queue, the folder).
@@ -21,10 +24,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
-from gateway.core.deps import Auth, Db
-from gateway.temporary import loan_queries, queries
+from gateway.core.deps import Auth, Db, read_limited
+from gateway.core.models import utcnow
+from gateway.errors import BodyTooLarge
+from gateway.temporary import attachments, loan_queries, queries
 
 
 def router() -> APIRouter:
@@ -76,5 +82,19 @@ def router() -> APIRouter:
     @api.get("/v1/loan-lists/{doc_id}")
     def loan_list(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
         return loan_queries.detail(s, who, doc_id)
+
+    @api.post("/v1/confirmations/{doc_id}/attachments", status_code=201)
+    async def attach(
+        doc_id: int,
+        request: Request,
+        who: Auth,
+        s: Db,
+        file_name: Annotated[str, Query(min_length=1, max_length=attachments.MAX_NAME)],
+    ) -> dict[str, Any]:
+        try:  # one byte over is enough to refuse: never more is read
+            data = await read_limited(request, attachments.MAX_BYTES)
+        except BodyTooLarge:
+            raise BodyTooLarge([attachments.too_large()]) from None
+        return await run_in_threadpool(attachments.add, s, who, doc_id, file_name, data, utcnow())
 
     return api

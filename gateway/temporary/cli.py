@@ -1,7 +1,8 @@
 """Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query),
 `tmp-loan-lists` (the loaned-exhibit list query), `tmp-declarations` (load the customs
 declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询)
-and `tmp-samples` (example messages to start from).
+`tmp-samples` (example messages to start from) and `tmp-attach` (a PDF attached to a saved
+review confirmation, 随附单证).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
 one without storing it `customs-gateway check FILE` / `validate FILE`: the core's commands.
@@ -246,4 +247,38 @@ def tmp_declaration_goods(
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
-COMMANDS = (tmp_exhibitions, tmp_loan_lists, tmp_declarations, tmp_declaration_goods, tmp_samples)
+@click.command("tmp-attach")
+@click.option("--enterprise", required=True, help="the declarer's 10-digit code")
+@click.option("--agent-code", default=None, help="申报单位代码 (default: the enterprise)")
+@click.option("--cop-no", required=True, help="the confirmation's copNo")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def tmp_attach(
+    ctx: click.Context, enterprise: str, agent_code: str | None, cop_no: str, file: str
+) -> None:
+    """Attach a PDF (随附单证, at most 4 MB) to a saved review confirmation (R-COM-6)."""
+    from pathlib import Path
+
+    from gateway.core.models import utcnow
+    from gateway.temporary import attachments
+
+    path = Path(file)
+    if path.stat().st_size > attachments.MAX_BYTES:  # refused before it is read
+        raise click.ClickException(f"R-COM-6 attachment: {attachments.too_large().message}")
+
+    def work(session: Any) -> Any:
+        who = _caller(session, enterprise)
+        doc_id = attachments.find(session, who, agent_code or enterprise, cop_no)
+        return attachments.add(session, who, doc_id, path.name, path.read_bytes(), utcnow())
+
+    click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
+
+
+COMMANDS = (
+    tmp_exhibitions,
+    tmp_loan_lists,
+    tmp_declarations,
+    tmp_declaration_goods,
+    tmp_samples,
+    tmp_attach,
+)

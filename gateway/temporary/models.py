@@ -14,7 +14,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.models import Base, Id, UTCDateTime, utcnow
@@ -190,3 +199,21 @@ class TmpConfirmation(Base):
 
 
 Index("ix_tmp_confirmations_enterprise", TmpConfirmation.enterprise_id, TmpConfirmation.filled_at)
+
+
+class TmpConfirmationAttachment(Base):
+    """One attached document (随附单证) of a confirmation: a PDF of at most 4 MB, uploaded after
+    the first save, kept with its SHA-256 digest (R-COM-6). The same file twice is one row."""
+
+    __tablename__ = "tmp_confirmation_attachments"
+    __table_args__ = (
+        UniqueConstraint("confirmation_id", "sha256", name="uq_tmp_attachment_digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    confirmation_id: Mapped[int] = mapped_column(ForeignKey("tmp_confirmations.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))  # hex
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,216 @@
+"""A confirmation's attached documents (随附单证, R-COM-6): only to a saved confirmation (not
+before the first save), PDF by content (never by name), 4 MB exactly accepted and one byte
+more refused, kept with their SHA-256 digest, only while the confirmation may be edited;
+another enterprise's confirmation answers like a missing one; over HTTP and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from pypdf import PdfWriter
+from sqlalchemy import select
+
+from gateway.core.api import create_app
+from gateway.core.cli import main
+from gateway.core.enterprises import Caller
+from gateway.core.models import Enterprise, utcnow
+from gateway.core.runtime import Gateway
+from gateway.core.status import Status
+from gateway.errors import InvalidMessage, NotFound
+from gateway.temporary import attachments
+from gateway.temporary import samples as tmp
+from gateway.temporary.codes import TmpStatus
+from gateway.temporary.models import TmpConfirmationAttachment
+from tests.stack import CARRIER_KEY, EBC_KEY, make_config, raw_config
+from tests.temporary_fixtures import CARRIER, EBC, TmpEnv, make_env
+
+FOUR_MB = 4 * 1024 * 1024
+
+
+def _pdf(padding: int = 0) -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_metadata({"/Padding": "x" * padding})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_of(size: int) -> bytes:
+    """A real one-page PDF of exactly `size` bytes (its metadata padded)."""
+    padding = 0
+    for _ in range(5):
+        data = _pdf(padding)
+        if len(data) == size:
+            return data
+        padding += size - len(data)
+    raise AssertionError(f"no PDF of {size} bytes")
+
+
+PDF = _pdf()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[TmpEnv]:
+    e = make_env(tmp_path)
+    yield e
+    e.db.dispose()
+
+
+def _caller(env: TmpEnv, code: str = EBC.code) -> Caller:
+    with env.db.session() as session:
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == code))
+        assert ent is not None
+        return Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+
+
+def _saved(env: TmpEnv, cop_no: str = "A-1") -> int:
+    one = tmp.Confirmation(cop_no, app_status="1")
+    return env.submit(tmp.confirmation_message(EBC, [one])).documents[0].id
+
+
+def _add(env: TmpEnv, doc_id: int, data: bytes, name: str = "invoice.pdf",
+         who: Caller | None = None) -> dict[str, object]:  # fmt: skip
+    with env.db.session() as session:
+        return attachments.add(session, who or _caller(env), doc_id, name, data, utcnow())
+
+
+def _refused(env: TmpEnv, doc_id: int, data: bytes, name: str = "x.pdf") -> list[tuple[str, str]]:
+    with pytest.raises(InvalidMessage) as info:
+        _add(env, doc_id, data, name)
+    return [(v.rule, v.field) for v in info.value.violations]
+
+
+def test_a_pdf_is_kept_with_its_digest(env: TmpEnv) -> None:
+    doc = _saved(env)
+    got = _add(env, doc, PDF)
+    digest = hashlib.sha256(PDF).hexdigest()
+    assert (got["sha256"], got["size"], got["file_name"]) == (digest, len(PDF), "invoice.pdf")
+    with env.db.session() as session:
+        (row,) = session.scalars(select(TmpConfirmationAttachment))
+        assert (row.sha256, row.content) == (digest, PDF)
+    assert _add(env, doc, PDF)["id"] == got["id"]  # the same file twice is one attachment
+
+
+def test_exactly_4_mb_is_accepted_one_byte_more_refused(env: TmpEnv) -> None:
+    doc = _saved(env)
+    assert _add(env, doc, pdf_of(FOUR_MB))["size"] == FOUR_MB
+    assert _refused(env, doc, pdf_of(FOUR_MB + 1)) == [("R-COM-6", "attachment")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"not a pdf at all, only named x.pdf\n%%EOF\n",  # no header
+     PDF[: len(PDF) // 2],  # truncated: no trailer
+     b"%PDF-1.4\nthis is no PDF body\n%%EOF\n",  # header and trailer, nothing readable
+     b""],
+)  # fmt: skip
+def test_anything_but_a_pdf_named_x_pdf_is_refused(env: TmpEnv, data: bytes) -> None:
+    assert _refused(env, _saved(env), data, "x.pdf") == [("R-COM-6", "attachment")]
+
+
+def test_a_pdf_named_otherwise_is_still_a_pdf(env: TmpEnv) -> None:
+    assert _add(env, _saved(env), PDF, "scan.bin")["file_name"] == "scan.bin"
+
+
+def test_before_the_first_save_there_is_nothing_to_attach_to(env: TmpEnv) -> None:
+    with env.db.session() as session, pytest.raises(InvalidMessage) as info:
+        attachments.find(session, _caller(env), EBC.code, "NEVER-SAVED")
+    assert [(v.rule, v.field) for v in info.value.violations] == [("R-COM-6", "copNo")]
+    doc = _saved(env, "A-2")
+    with env.db.session() as session:
+        assert attachments.find(session, _caller(env), EBC.code, "A-2") == doc
+
+
+def test_a_deleted_confirmation_takes_none(env: TmpEnv) -> None:
+    doc = _saved(env)
+    gone = tmp.Confirmation("A-1", app_type="3", app_status="1")
+    env.submit(tmp.confirmation_message(EBC, [gone]))
+    assert _refused(env, doc, PDF) == [("R-COM-6", "attachment")]
+
+
+def test_another_enterprises_confirmation_answers_like_a_missing_one(env: TmpEnv) -> None:
+    doc = _saved(env)
+    theirs = _caller(env, CARRIER.code)
+    messages = []
+    for target in (doc, doc + 1000):
+        with pytest.raises(NotFound) as info:
+            _add(env, target, PDF, who=theirs)
+        messages.append(str(info.value).replace(str(target), "N"))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("state", [Status.SEND_FAILED, Status.STORE_FAILED, TmpStatus.NOT_APPROVED])
+def test_attach_while_editable(env: TmpEnv, state: Status) -> None:
+    doc = _saved(env)
+    env.set_status(doc, state)
+    _add(env, doc, PDF)
+
+
+@pytest.mark.parametrize("state", [Status.PENDING_SIGN, Status.STORED, TmpStatus.APPROVED,
+                                   TmpStatus.CASE_CLOSED])  # fmt: skip
+def test_attach_once_declared_is_refused(env: TmpEnv, state: Status) -> None:
+    doc = _saved(env)
+    env.set_status(doc, state)
+    assert _refused(env, doc, PDF) == [("R-TMP-3", "attachment")]
+
+
+# --- HTTP and CLI --------------------------------------------------------------------------------
+
+
+def test_the_http_route(tmp_path: Path, keys_dir: Path) -> None:
+    gw = Gateway(make_config(tmp_path, keys_dir, prefix="tmpatt."))
+    gw.prepare(broker=False)
+    draft = tmp.confirmation_message(EBC, [tmp.Confirmation("H-1", app_status="1")])
+    mine, theirs = {"X-API-Key": EBC_KEY}, {"X-API-Key": CARRIER_KEY}
+    try:
+        with TestClient(create_app(gw)) as client:
+            doc = client.post("/v1/messages", content=draft, headers=mine).json()
+            doc_id = doc["documents"][0]["id"]
+            url = f"/v1/confirmations/{doc_id}/attachments?file_name=invoice.pdf"
+            taken = client.post(url, content=pdf_of(FOUR_MB), headers=mine)
+            assert taken.status_code == 201, taken.text
+            assert taken.json()["sha256"] == hashlib.sha256(pdf_of(FOUR_MB)).hexdigest()
+            big = client.post(url, content=pdf_of(FOUR_MB + 1), headers=mine)
+            assert big.status_code == 413 and "R-COM-6" in big.text, big.text
+            fake = client.post(url.replace("invoice", "x"), content=b"hello", headers=mine)
+            assert fake.status_code == 422 and "R-COM-6" in fake.text
+            assert client.post(url, content=PDF, headers=theirs).status_code == 404
+            missing = f"/v1/confirmations/{doc_id + 99}/attachments?file_name=a.pdf"
+            assert client.post(missing, content=PDF, headers=mine).status_code == 404
+    finally:
+        gw.db.dispose()
+
+
+def test_the_cli(tmp_path: Path, keys_dir: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="tmpattcli."),
+                                     allow_unicode=True))  # fmt: skip
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--config", str(config), *args])
+        return result.exit_code, result.output
+
+    assert run("db", "upgrade")[0] == 0
+    good, fake = tmp_path / "invoice.pdf", tmp_path / "x.pdf"
+    good.write_bytes(PDF)
+    fake.write_bytes(b"plain text")
+    draft = tmp_path / "draft.xml"
+    draft.write_bytes(tmp.confirmation_message(EBC, [tmp.Confirmation("K-1", app_status="1")]))
+    code, out = run("submit", str(draft))
+    assert code == 0, out
+    before = ("tmp-attach", "--enterprise", EBC.code, "--cop-no", "K-0")
+    code, out = run(*before, str(good))
+    assert code != 0 and "R-COM-6" in out and "first save" in out  # K-0 was never saved
+    attach = ("tmp-attach", "--enterprise", EBC.code, "--cop-no", "K-1")
+    code, out = run(*attach, str(good))
+    assert code == 0 and hashlib.sha256(PDF).hexdigest() in out, out
+    code, out = run(*attach, str(fake))
+    assert code != 0 and "R-COM-6" in out
