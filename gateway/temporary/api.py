@@ -11,6 +11,10 @@ GET /v1/exhibitions/{exhibition_no}/declaration-goods
 GET /v1/loan-lists              the loaned-exhibit list query: customs, status, filled_from /
                                 filled_to, exhibition_no, page, size
 GET /v1/loan-lists/{doc_id}     one list: its form, goods lines, history and customs receipts
+GET /v1/confirmations           the review confirmation query (§2.2): customs (主管地海关),
+                                status, filled_from / filled_to, page, size
+GET /v1/confirmations/{doc_id}  one confirmation: its form, goods, attachments, history and
+                                customs receipts (确认申请书编号, 审核备注, 结案日期)
 POST /v1/confirmations/{doc_id}/attachments?file_name=…
                                 随附单证: the body is the PDF itself (at most 4 MB), attached to
                                 a saved confirmation of the caller (R-COM-6); another's: 404
@@ -30,7 +34,7 @@ from fastapi.concurrency import run_in_threadpool
 from gateway.core.deps import Auth, Db, read_limited
 from gateway.core.models import utcnow
 from gateway.errors import BodyTooLarge
-from gateway.temporary import attachments, loan_queries, queries
+from gateway.temporary import attachments, confirmation_queries, loan_queries, queries
 
 
 def router() -> APIRouter:
@@ -82,6 +86,24 @@ def router() -> APIRouter:
     @api.get("/v1/loan-lists/{doc_id}")
     def loan_list(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
         return loan_queries.detail(s, who, doc_id)
+
+    @api.get("/v1/confirmations")
+    def confirmations(
+        who: Auth,
+        s: Db,
+        customs: Annotated[str | None, Query(max_length=4)] = None,
+        status: Annotated[str | None, Query(max_length=30)] = None,
+        filled_from: date | None = None,
+        filled_to: date | None = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+    ) -> dict[str, Any]:
+        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
+        return confirmation_queries.search(s, who, cond)
+
+    @api.get("/v1/confirmations/{doc_id}")
+    def confirmation(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
+        return confirmation_queries.detail(s, who, doc_id)
 
     @api.post("/v1/confirmations/{doc_id}/attachments", status_code=201)
     async def attach(

@@ -1,7 +1,8 @@
 """Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query),
 `tmp-loan-lists` (the loaned-exhibit list query), `tmp-declarations` (load the customs
 declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询)
-`tmp-samples` (example messages to start from) and `tmp-attach` (a PDF attached to a saved
+`tmp-samples` (example messages to start from), `tmp-confirmations` (the review confirmation
+query) and `tmp-attach` (a PDF attached to a saved
 review confirmation, 随附单证).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
@@ -247,6 +248,33 @@ def tmp_declaration_goods(
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
+@click.command("tmp-confirmations")
+@click.option("--enterprise", default=None, help="its confirmations only (default: all)")
+@click.option("--customs", default=None, help="主管地海关, 4 digits")
+@click.option("--status", default=None, help="a status value (saved, approved, …) or its name")
+@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
+@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
+@click.option("--page", default=1, show_default=True)
+@click.option("--size", default=20, show_default=True)
+@click.option("--id", "doc_id", default=None, type=int, help="one confirmation in full")
+@click.pass_context
+def tmp_confirmations(
+    ctx: click.Context, enterprise: str | None, customs: str | None, status: str | None,
+    filled_from: date | None, filled_to: date | None, page: int, size: int, doc_id: int | None,
+) -> None:  # fmt: skip
+    """Review confirmations (暂时进出境审核确认查询), as JSON: no condition lists them all."""
+    from gateway.temporary import confirmation_queries, queries
+
+    def work(session: Any) -> Any:
+        who = _caller(session, enterprise)
+        if doc_id is not None:
+            return confirmation_queries.detail(session, who, doc_id)
+        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
+        return confirmation_queries.search(session, who, cond)
+
+    click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
+
+
 @click.command("tmp-attach")
 @click.option("--enterprise", required=True, help="the declarer's 10-digit code")
 @click.option("--agent-code", default=None, help="申报单位代码 (default: the enterprise)")
@@ -280,5 +308,6 @@ COMMANDS = (
     tmp_declarations,
     tmp_declaration_goods,
     tmp_samples,
+    tmp_confirmations,
     tmp_attach,
 )
