@@ -3,6 +3,7 @@ enterprises (the first bound to an IC card), an intake without a broker, and hel
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfWriter
 from sqlalchemy import select
 
 from gateway.core import registry
@@ -118,3 +120,19 @@ def rules_of(violations: list[Violation]) -> list[str]:
 def fields_of(violations: list[Violation]) -> list[str]:
     """The element names the violations point at ("Exhibition[1]/customsCode (主管海关)")."""
     return [v.field.split("/")[-1].split(" ")[0] for v in violations]
+
+
+def pdf_of(size: int | None = None) -> bytes:
+    """A real one-page PDF, of exactly `size` bytes when given (its metadata padded)."""
+    padding = 0
+    for _ in range(5):
+        writer = PdfWriter()
+        writer.add_blank_page(200, 200)
+        writer.add_metadata({"/Padding": "x" * padding})
+        out = io.BytesIO()
+        writer.write(out)
+        data = out.getvalue()
+        if size is None or len(data) == size:
+            return data
+        padding += size - len(data)
+    raise AssertionError(f"no PDF of {size} bytes")

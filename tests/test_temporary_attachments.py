@@ -6,7 +6,6 @@ another enterprise's confirmation answers like a missing one; over HTTP and the 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from pypdf import PdfWriter
 from sqlalchemy import select
 
 from gateway.core.api import create_app
@@ -29,32 +27,12 @@ from gateway.temporary import samples as tmp
 from gateway.temporary.codes import TmpStatus
 from gateway.temporary.models import TmpConfirmationAttachment
 from tests.stack import CARRIER_KEY, EBC_KEY, make_config, raw_config
-from tests.temporary_fixtures import CARRIER, EBC, TmpEnv, make_env
+from tests.temporary_fixtures import CARRIER, EBC, TmpEnv, make_env, pdf_of
 
 FOUR_MB = 4 * 1024 * 1024
 
 
-def _pdf(padding: int = 0) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(200, 200)
-    writer.add_metadata({"/Padding": "x" * padding})
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def pdf_of(size: int) -> bytes:
-    """A real one-page PDF of exactly `size` bytes (its metadata padded)."""
-    padding = 0
-    for _ in range(5):
-        data = _pdf(padding)
-        if len(data) == size:
-            return data
-        padding += size - len(data)
-    raise AssertionError(f"no PDF of {size} bytes")
-
-
-PDF = _pdf()
+PDF = pdf_of()
 
 
 @pytest.fixture

@@ -5,11 +5,14 @@ exhibition customs number), changed (the approved change becomes its form) and d
 application customs grants; another names a supervising customs customs does not know, is
 refused with the reason, corrected and approved. A loaned-exhibit list of an approved
 exhibition is approved by customs, one of an unknown exhibition refused, and the exhibition
-with a list can no longer be applied for deletion.
+with a list can no longer be applied for deletion. A review confirmation of an approved
+exhibition gets a PDF attached (a non-PDF and an oversized one refused), is approved by
+customs with its number, and keeps its exhibition from deletion too.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +20,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.core.enterprises import Caller
-from gateway.core.models import Enterprise
+from gateway.core.models import Enterprise, utcnow
 from gateway.errors import InvalidMessage
-from gateway.temporary import declarations, loan_queries, queries
+from gateway.temporary import attachments, confirmation_queries, declarations, loan_queries, queries
 from gateway.temporary import samples as tmp
 from gateway.temporary.models import TmpDeclarationGoods
 from gateway.temporary.queries import Conditions
@@ -27,6 +30,7 @@ from gateway.temporary.sim import SimDeclarationGoods
 from tests.stack import Stack, wait_value
 from tests.temporary_fixtures import (
     ENTRY_2,
+    pdf_of,
     registry,  # noqa: F401  (installs the system)
 )
 
@@ -165,3 +169,69 @@ def _loan_lifecycle(stack: Stack) -> None:
     assert refusal.rule == "R-TMP-3" and "in use: loaned-exhibit list LOAN-1" in refusal.message
     assert stack.status(doc.id) == "approved"
     assert _record(stack, "EXPO-L")["operations"] == ["change"]
+
+
+def test_a_confirmation_with_its_attachment(make_stack: Callable[..., Stack]) -> None:
+    _confirmation_lifecycle(make_stack().start())
+
+
+def test_the_confirmation_on_postgresql(make_stack: Callable[..., Stack], pg_url: str) -> None:
+    _confirmation_lifecycle(make_stack(db_url=pg_url).start())
+
+
+def _ebc(stack: Stack) -> Caller:
+    with stack.gateway.db.session() as session:
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == stack.ebc.code))
+        assert ent is not None
+        return Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+
+
+def _attach(stack: Stack, doc_id: int, name: str, data: bytes) -> dict[str, Any]:
+    with stack.gateway.db.session() as session:
+        return attachments.add(session, _ebc(stack), doc_id, name, data, utcnow())
+
+
+def _confirmation_lifecycle(stack: Stack) -> None:
+    """An approved exhibition; a confirmation for it saved (G number), a PDF attached, a
+    non-PDF named x.pdf and a PDF one byte over 4 MB refused; declared, stored and approved by
+    customs with its 确认申请书编号 and remark; one with dates out of order refused by the
+    gateway; the exhibition's deletion application refused as used."""
+    ebc = stack.ebc
+    doc = stack.submit(tmp.registration_message(ebc, [tmp.Registration("EXPO-C")])).documents[0]
+    assert stack.wait_status(doc.id, "approved") == "approved"
+    number = _record(stack, "EXPO-C")["exhibition_no"]
+
+    draft = tmp.Confirmation("CONF-1", number, app_status="1")
+    saved = stack.submit(tmp.confirmation_message(ebc, [draft])).documents[0].id
+    assert stack.status(saved) == "saved"
+    pdf = pdf_of(4 * 1024 * 1024)
+    kept = _attach(stack, saved, "invoice.pdf", pdf)
+    assert kept["sha256"] == hashlib.sha256(pdf).hexdigest()
+    for name, data in (("x.pdf", b"only a name\n%%EOF\n"), ("big.pdf", pdf_of(len(pdf) + 1))):
+        with pytest.raises(InvalidMessage) as info:
+            _attach(stack, saved, name, data)
+        assert [(v.rule, v.field) for v in info.value.violations] == [("R-COM-6", "attachment")]
+
+    stack.submit(tmp.confirmation_message(ebc, [tmp.Confirmation("CONF-1", number,
+                                                                 app_type="2")]))  # fmt: skip
+    assert stack.wait_status(saved, "approved") == "approved"
+    assert "stored" in stack.path(saved)
+    with stack.gateway.db.session() as session:
+        view = confirmation_queries.detail(session, _ebc(stack), saved)
+    assert view["pre_entry_no"].startswith("G2900") and view["confirm_no"].startswith("QR2900")
+    assert view["review_remarks"].startswith("审核通过") and view["status_name"] == "审核通过"
+    assert [a["sha256"] for a in view["attachments"]] == [kept["sha256"]]
+    assert [r["to"] for r in view["receipts"]] == ["stored", "approved"]
+
+    late = tmp.Confirmation("CONF-2", values={"ieDate": "20270301", "returnDate": "20270301"})
+    with pytest.raises(InvalidMessage) as info:
+        stack.submit(tmp.confirmation_message(ebc, [late]))
+    assert [(v.rule, v.field.split("/")[-1].split(" ")[0]) for v in info.value.violations] == [
+        ("R-TMP-5", "returnDate")
+    ]
+
+    with pytest.raises(InvalidMessage) as info:
+        stack.submit(tmp.deletion_message(ebc, [tmp.Deletion("EXPO-C", number)]))
+    (refusal,) = info.value.violations
+    assert refusal.rule == "R-TMP-3" and "in use: review confirmation CONF-1" in refusal.message
+    assert stack.status(doc.id) == "approved"
