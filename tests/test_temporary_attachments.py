@@ -192,3 +192,15 @@ def test_the_cli(tmp_path: Path, keys_dir: Path) -> None:
     assert code == 0 and hashlib.sha256(PDF).hexdigest() in out, out
     code, out = run(*attach, str(fake))
     assert code != 0 and "R-COM-6" in out
+
+
+def test_the_simulators_close_command_refuses_what_customs_did_not_approve(
+    tmp_path: Path, keys_dir: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="tmpclose."),
+                                     allow_unicode=True))  # fmt: skip
+    args = ["--config", str(config), "tmp-sim-close", "--agent-code", EBC.code,
+            "--cop-no", "NONE", "--date", "20270601"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "no approved review confirmation" in result.output

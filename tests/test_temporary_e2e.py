@@ -7,7 +7,8 @@ refused with the reason, corrected and approved. A loaned-exhibit list of an app
 exhibition is approved by customs, one of an unknown exhibition refused, and the exhibition
 with a list can no longer be applied for deletion. A review confirmation of an approved
 exhibition gets a PDF attached (a non-PDF and an oversized one refused), is approved by
-customs with its number, and keeps its exhibition from deletion too.
+customs with its number, closed (结案) by customs with its date, and keeps its exhibition
+from deletion too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from sqlalchemy import select
 from gateway.core.enterprises import Caller
 from gateway.core.models import Enterprise, utcnow
 from gateway.errors import InvalidMessage
-from gateway.temporary import attachments, confirmation_queries, declarations, loan_queries, queries
+from gateway.temporary import (
+    attachments,
+    confirmation_queries,
+    declarations,
+    loan_queries,
+    queries,
+    sim,
+)
 from gateway.temporary import samples as tmp
 from gateway.temporary.models import TmpDeclarationGoods
 from gateway.temporary.queries import Conditions
@@ -222,6 +230,16 @@ def _confirmation_lifecycle(stack: Stack) -> None:
     assert view["review_remarks"].startswith("审核通过") and view["status_name"] == "审核通过"
     assert [a["sha256"] for a in view["attachments"]] == [kept["sha256"]]
     assert [r["to"] for r in view["receipts"]] == ["stored", "approved"]
+
+    # 结案: customs closes it (the simulator's operator command); the query shows the date
+    assert stack.sim is not None
+    with stack.sim.db.session() as session:
+        sim.close(session, f"{ebc.code}|CONF-1", "20270601")
+    assert stack.wait_status(saved, "case_closed") == "case_closed"
+    with stack.gateway.db.session() as session:
+        view = confirmation_queries.detail(session, _ebc(stack), saved)
+    assert (view["status_name"], view["close_date"]) == ("结案", "20270601")
+    assert view["review_remarks"].startswith("审核通过")  # the review's remark stays
 
     late = tmp.Confirmation("CONF-2", values={"ieDate": "20270301", "returnDate": "20270301"})
     with pytest.raises(InvalidMessage) as info:

@@ -214,3 +214,21 @@ def test_customs_stores_but_refuses_dates_out_of_order(customs: Session) -> None
     stored, refused = _answers(customs, "tmp_confirmation", data)
     assert stored[1] == "1"
     assert refused[1] == "3" and "T202" in refused[2] and "20270301..20270301" in refused[2]
+
+
+def test_customs_closes_an_approved_confirmation_only(customs: Session) -> None:
+    from gateway.core.customs_sim.state import Scheduled
+    from gateway.errors import NotFound
+    from transports import unwrap
+
+    key = f"{EBC.code}|Q-1"
+    with pytest.raises(NotFound):
+        sim.close(customs, key, "20270601")  # not approved yet: nothing to close
+    _answers(customs, "tmp_confirmation", _confirmation())
+    sim.close(customs, key, "20270601", at=1_790_000_000.0)
+    (sent,) = customs.query(Scheduled).filter(Scheduled.note == "case closed").all()
+    assert sent.routing_key == "sender"  # the declarer of the approved confirmation
+    (entity,) = parse_receipt(unwrap(sent.body).data).entities
+    assert (entity.return_status, entity.fields["closeDate"]) == ("5", "20270601")
+    with pytest.raises(NotFound):
+        sim.close(customs, key, "20270602")  # closed once

@@ -1,9 +1,9 @@
 """Temporary-goods commands of `customs-gateway`: `tmp-exhibitions` (the registration query),
 `tmp-loan-lists` (the loaned-exhibit list query), `tmp-declarations` (load the customs
-declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询)
+declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询),
 `tmp-samples` (example messages to start from), `tmp-confirmations` (the review confirmation
-query) and `tmp-attach` (a PDF attached to a saved
-review confirmation, 随附单证).
+query), `tmp-attach` (a PDF attached to a saved review confirmation, 随附单证) and
+`tmp-sim-close` (the simulated customs' 结案).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
 one without storing it `customs-gateway check FILE` / `validate FILE`: the core's commands.
@@ -275,6 +275,28 @@ def tmp_confirmations(
     click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
 
 
+@click.command("tmp-sim-close")
+@click.option("--agent-code", required=True, help="申报单位代码 of the confirmation")
+@click.option("--cop-no", required=True, help="the confirmation's copNo")
+@click.option("--date", "close_date", required=True, callback=_day, help="结案日期, YYYYMMDD")
+@click.pass_context
+def tmp_sim_close(ctx: click.Context, agent_code: str, cop_no: str, close_date: date) -> None:
+    """The simulated customs closes (结案) an approved confirmation: its running sender sends
+    the TMP110 (code 5, closeDate) to the declarer."""
+    from gateway.core import config as config_mod
+    from gateway.temporary import sim
+
+    url = config_mod.load(ctx.obj["config_path"]).sim.database_url
+    day = f"{close_date:%Y%m%d}"
+
+    def work(session: Any) -> str:
+        sim.SimBase.metadata.create_all(session.get_bind())  # as the simulator does at start
+        return sim.close(session, f"{agent_code}|{cop_no}", day)
+
+    sent = _with_session(ctx, url, work)
+    click.echo(f"结案 {agent_code}|{cop_no} on {day}: TMP110 {sent} scheduled")
+
+
 @click.command("tmp-attach")
 @click.option("--enterprise", required=True, help="the declarer's 10-digit code")
 @click.option("--agent-code", default=None, help="申报单位代码 (default: the enterprise)")
@@ -310,4 +332,5 @@ COMMANDS = (
     tmp_samples,
     tmp_confirmations,
     tmp_attach,
+    tmp_sim_close,
 )

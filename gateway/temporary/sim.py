@@ -18,6 +18,8 @@ A review confirmation (TMP110) cannot be stored when its supervising customs is 
 or the exhibition it names is not one customs approved (T301), nor again once approved
 (T102); stored, it is not approved when the goods would go back no later than they came
 (T202); approved, it gets its 确认申请书编号 (confirmNo) and a remark naming the deadline.
+Customs closes (结案) an approved confirmation when told the goods went back: `close`, run by
+the simulator's operator (`customs-gateway tmp-sim-close`), sends a TMP110 `5` with closeDate.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ from typing import Any
 from sqlalchemy import Integer, String, UniqueConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from gateway.codes import EXPORT_RECEIVER_ID
 from gateway.core.customs_sim.service import Answer, CustomsSim
-from gateway.core.customs_sim.state import Declaration, SimBase, held_declaration
+from gateway.core.customs_sim.state import Declaration, Scheduled, SimBase, held_declaration
 from gateway.core.kinds import DocumentKind, Record, key_text
 from gateway.core.models import Id
+from gateway.errors import NotFound
 from gateway.temporary import confirmations, loans, rules
 from gateway.temporary.codes import CUSTOMS, TmpReturn
 from gateway.temporary.models import DeclarationLine, Quantity
 from gateway.temporary.receipts import build
+from transports import wrap
 
 EXHIBITION = "tmp_exhibition"
 
@@ -390,9 +395,10 @@ def confirmation_review_problems(rec: Record) -> list[str]:
 
 
 def _confirmations(
-    sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *_: str
+    sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *ids: str
 ) -> list[Answer]:
     at, answers = Timing.of(sim), []
+    sender = ids[1] if len(ids) > 1 else ""
     for rec in records:
         key = key_text(rec.business_key)
         held = held_declaration(session, kind.name, key)
@@ -409,9 +415,38 @@ def _confirmations(
             info = "审核不通过: " + "; ".join(problems)
             answers.append(_one(kind, rec, at.result, TmpReturn.NOT_APPROVED, info, "not approved"))
             continue
-        _hold(session, key, HELD_APPROVED, kind.name)
+        _hold(session, key, HELD_APPROVED, kind.name).sender_id = sender  # whom 结案 answers
         info = f"审核通过，请于{rec.fields.get('returnDate', '')}前复运出/进境并办理结案"
         number = confirm_no(rec.fields.get("customsCode", ""), key)
         answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, info, "approved",
                             confirmNo=number))  # fmt: skip
     return answers
+
+
+#: customs' state of a confirmation it closed (结案)
+HELD_CLOSED = "closed"
+
+
+def close(session: Session, key: str, close_date: str, at: float | None = None) -> str:
+    """结案: customs closes the approved confirmation `key` ("agentCode|copNo"), the goods
+    having gone back on `close_date` (YYYYMMDD); the TMP110 `5` is scheduled to its declarer
+    now (or at `at`). Refused (NotFound) for a confirmation customs did not approve."""
+    held = held_declaration(session, confirmations.CONFIRMATION, key)
+    if held is None or held.status != HELD_APPROVED:
+        raise NotFound(f"no approved review confirmation {key} at customs")
+    agent, cop = key.split("|", 1)
+    due = time.time() if at is None else at
+    entity = {
+        "agentCode": agent,
+        "copNo": cop,
+        "closeDate": close_date,
+        "returnStatus": TmpReturn.CLOSED.value,
+        "returnInfo": f"已复运，{close_date}结案",
+    }
+    body = build("TMP110Message", [entity], due)  # fmt: skip
+    env = wrap(body, msg_type="TMP110Message", sender_id=EXPORT_RECEIVER_ID,
+               receiver_ids=(held.sender_id,))  # fmt: skip
+    session.add(Scheduled(due=due, routing_key=held.sender_id, message_id=env.cop_msg_id,
+                          body=env.body, note="case closed"))  # fmt: skip
+    held.status = HELD_CLOSED
+    return env.cop_msg_id
