@@ -204,3 +204,67 @@ def test_the_simulators_close_command_refuses_what_customs_did_not_approve(
             "--cop-no", "NONE", "--date", "20270601"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "no approved review confirmation" in result.output
+
+
+# --- the declaration names its attachments by digest (ConfirmationDocument) ----------------------
+
+DIGEST = hashlib.sha256(PDF).hexdigest()
+
+
+def _with_documents(cop_no: str, *documents: tuple[str, str], **kw: object) -> bytes:
+    one = tmp.Confirmation(cop_no, documents=documents, **kw)  # type: ignore[arg-type]
+    return tmp.confirmation_message(EBC, [one])
+
+
+def _doc_refusal(env: TmpEnv, data: bytes) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidMessage) as info:
+        env.submit(data)
+    return [(v.rule, v.field.split("/", 1)[1]) for v in info.value.violations]
+
+
+def test_a_declaration_names_its_uploaded_attachment(env: TmpEnv) -> None:
+    doc = _saved(env)
+    _add(env, doc, PDF)
+    declared = env.submit(_with_documents("A-1", ("invoice.pdf", DIGEST), app_type="2"))
+    assert declared.documents[0].status == "pending_sign"
+
+
+def test_a_digest_of_no_attachment_of_it_is_refused(env: TmpEnv) -> None:
+    _add(env, _saved(env, "A-9"), PDF)  # another confirmation's attachment
+    _saved(env)
+    found = _doc_refusal(env, _with_documents("A-1", ("x.pdf", DIGEST), app_type="2"))
+    assert found == [("R-COM-6", "ConfirmationDocument[1]/sha256 (随附单证摘要)")]
+
+
+def test_none_can_be_declared_before_the_first_save(env: TmpEnv) -> None:
+    found = _doc_refusal(env, _with_documents("A-1", ("invoice.pdf", DIGEST)))
+    assert found == [("R-COM-6", "ConfirmationDocument[1]/sha256 (随附单证摘要)")]
+
+
+@pytest.mark.parametrize(
+    ("documents", "rule"),
+    [((("a.pdf", DIGEST.upper()),), "R-COM-6"),
+     ((("a.pdf", "0" * 63 + "g"),), "R-COM-6"),
+     ((("a.pdf", DIGEST), ("b.pdf", DIGEST)), "R-COM-6"),
+     ((("a.pdf", ""),), "R-COM-2")],
+)  # fmt: skip
+def test_a_digest_is_64_lowercase_hex_digits_once(
+    env: TmpEnv, documents: tuple[tuple[str, str], ...], rule: str
+) -> None:
+    doc = _saved(env)
+    _add(env, doc, PDF)
+    data = _with_documents("A-1", *documents, app_type="2")
+    assert [r for r, _f in _doc_refusal(env, data)] == [rule]
+
+
+def test_a_key_deleted_and_saved_again_starts_without_attachments(env: TmpEnv) -> None:
+    doc = _saved(env)
+    _add(env, doc, PDF)
+    env.submit(tmp.confirmation_message(EBC, [tmp.Confirmation("A-1", app_type="3",
+                                                               app_status="1")]))  # fmt: skip
+    again = _saved(env)
+    with env.db.session() as session:
+        assert list(session.scalars(select(TmpConfirmationAttachment))) == []
+    found = _doc_refusal(env, _with_documents("A-1", ("invoice.pdf", DIGEST), app_type="2"))
+    assert [r for r, _f in found] == ["R-COM-6"]
+    assert again != doc

@@ -220,8 +220,9 @@ def _confirmation_lifecycle(stack: Stack) -> None:
             _attach(stack, saved, name, data)
         assert [(v.rule, v.field) for v in info.value.violations] == [("R-COM-6", "attachment")]
 
-    stack.submit(tmp.confirmation_message(ebc, [tmp.Confirmation("CONF-1", number,
-                                                                 app_type="2")]))  # fmt: skip
+    declared = tmp.Confirmation("CONF-1", number, app_type="2",
+                                documents=(("invoice.pdf", kept["sha256"]),))  # fmt: skip
+    stack.submit(tmp.confirmation_message(ebc, [declared]))
     assert stack.wait_status(saved, "approved") == "approved"
     assert "stored" in stack.path(saved)
     with stack.gateway.db.session() as session:

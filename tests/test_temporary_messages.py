@@ -38,6 +38,9 @@ def test_the_xsd_declares_the_form_table_in_order() -> None:
     assert _group("LoanListForm") == [(f.name, f"tmp:{f.xsd}") for f in form.LOAN]
     assert _group("LoanGoodsFields") == [(f.name, f"tmp:{f.xsd}") for f in form.LOAN_GOODS]
     assert _group("ConfirmationForm") == [(f.name, f"tmp:{f.xsd}") for f in form.CONFIRMATION]
+    assert _group("ConfirmationDocumentFields") == [
+        (f.name, f"tmp:{f.xsd}") for f in form.CONFIRMATION_DOCUMENT
+    ]
     assert _group("ConfirmationGoodsFields") == [
         (f.name, f"tmp:{f.xsd}") for f in form.CONFIRMATION_GOODS
     ]
@@ -96,10 +99,11 @@ def test_every_receipt_passes_its_xsd_and_parses_back(mtype: str) -> None:
 def test_the_documentation_names_every_element() -> None:
     doc = (ROOT / "docs/temporary-messages.md").read_text(encoding="utf-8")
     for f in (*form.KEY, *form.FORM, *form.CHANGE, *form.DELETION, *form.LOAN, *form.LOAN_GOODS,
-              *form.CONFIRMATION, *form.CONFIRMATION_GOODS):  # fmt: skip
+              *form.CONFIRMATION, *form.CONFIRMATION_GOODS,
+              *form.CONFIRMATION_DOCUMENT):  # fmt: skip
         assert f"`{f.name}`" in doc, f.name
     for name in ("LoanGoods", "loanNo", "T301", "T302", "T303", "ConfirmationGoods",
-                 "`confirmNo`", "`closeDate`", "T202"):  # fmt: skip
+                 "`confirmNo`", "`closeDate`", "T202", "ConfirmationDocument"):  # fmt: skip
         assert name in doc, name
     for mtype in ("TMP101Message", "TMP102Message", "TMP103Message", "TMP104Message",
                   "TMP105Message", "TMP106Message", "TMP107Message", "TMP108Message",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import zlib
 from datetime import date, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from gateway.codes import CHINA_TZ
@@ -33,21 +33,33 @@ from gateway.errors import Violation
 from gateway.temporary import fields as form
 from gateway.temporary import loans
 from gateway.temporary.codes import TmpStatus
-from gateway.temporary.models import TmpConfirmation, TmpExhibition
+from gateway.temporary.models import TmpConfirmation, TmpConfirmationAttachment, TmpExhibition
 from gateway.temporary.rules import FORM_RULE, REQUIRED_RULE, Where, bound_values, is_declare
 
 CONFIRMATION = "tmp_confirmation"
 RULE = "R-TMP-5"  # the confirmation: dates, goods, its exhibition
 GOODS_TAG = "ConfirmationGoods"
+DOCUMENT_TAG = "ConfirmationDocument"
+ATTACHMENT_RULE = "R-COM-6"  # attachments: after the first save, PDF, 4 MB, declared by digest
+_HEX = frozenset("0123456789abcdef")
 IE_FLAGS = {"I": "暂时进境 (re-exported later)", "E": "暂时出境 (re-imported later)"}
 
 
 def goods_of(rec: Record) -> list[dict[str, str]]:
     """The record's ConfirmationGoods lines, their leaf values by local name."""
+    return _children(rec, GOODS_TAG)
+
+
+def documents_of(rec: Record) -> list[dict[str, str]]:
+    """The attachments the record declares (ConfirmationDocument), by local name."""
+    return _children(rec, DOCUMENT_TAG)
+
+
+def _children(rec: Record, wanted: str) -> list[dict[str, str]]:
     found = []
     for child in rec.element:
         tag = child.tag
-        if isinstance(tag, str) and tag.endswith("}" + GOODS_TAG):
+        if isinstance(tag, str) and tag.endswith("}" + wanted):
             found.append(
                 {
                     leaf.tag[leaf.tag.find("}") + 1 :]: (leaf.text or "").strip()
@@ -58,8 +70,10 @@ def goods_of(rec: Record) -> list[dict[str, str]]:
     return found
 
 
-def _line_v(where: Where, n: int, rule: str, name: str, message: str, value: str) -> Violation:
-    field = f"{where.tag}[{where.n}]/{GOODS_TAG}[{n}]/{form.label(name)}"
+def _line_v(
+    where: Where, n: int, rule: str, name: str, message: str, value: str, tag: str = GOODS_TAG
+) -> Violation:
+    field = f"{where.tag}[{where.n}]/{tag}[{n}]/{form.label(name)}"
     return Violation(rule, field, message, value=value)
 
 
@@ -81,7 +95,58 @@ def record_rules(rec: Record, where: Where) -> list[Violation]:
         if g_no and g_no in numbers:
             found.append(_line_v(where, n, RULE, "gNo", "used by another line", g_no))
         numbers.append(g_no)
+    return found + _document_rules(rec, where)
+
+
+def _document_rules(rec: Record, where: Where) -> list[Violation]:
+    """Each declared attachment names its digest: 64 lowercase hex digits, once."""
+    found, seen = [], set()
+    for n, doc in enumerate(documents_of(rec), start=1):
+        digest = doc.get("sha256", "")
+        if not digest:
+            found.append(_line_v(where, n, REQUIRED_RULE, "sha256", "an attached document "
+                                 "needs its digest: not filled", "", DOCUMENT_TAG))  # fmt: skip
+        elif len(digest) != 64 or not set(digest) <= _HEX:
+            found.append(_line_v(where, n, ATTACHMENT_RULE, "sha256", "64 lowercase hex digits "
+                                 "(SHA-256)", digest, DOCUMENT_TAG))  # fmt: skip
+        elif digest in seen:
+            found.append(_line_v(where, n, ATTACHMENT_RULE, "sha256", "declared twice", digest,
+                                 DOCUMENT_TAG))  # fmt: skip
+        seen.add(digest)
     return found
+
+
+def document_problems(session: Session, rec: Record, where: Where, saved: bool) -> list[Violation]:
+    """R-COM-6 with the store: each declared attachment is one uploaded to this confirmation,
+    which needs a first save (`saved`: a live document had its key before this message)."""
+    declared = [d.get("sha256", "") for d in documents_of(rec)]
+    if not declared:
+        return []
+    row = row_of(session, rec.fields.get("agentCode", ""), rec.fields.get("copNo", ""))
+    if not saved or row is None:
+        message = "attachments only after the first save (暂存): none can be declared yet"
+        return [_line_v(where, 1, ATTACHMENT_RULE, "sha256", message, declared[0],
+                        DOCUMENT_TAG)]  # fmt: skip
+    held = set(
+        session.scalars(
+            select(TmpConfirmationAttachment.sha256).where(
+                TmpConfirmationAttachment.confirmation_id == row.id
+            )
+        )
+    )
+    return [
+        _line_v(
+            where,
+            n,
+            ATTACHMENT_RULE,
+            "sha256",
+            "not an attachment of this confirmation",
+            digest,
+            DOCUMENT_TAG,
+        )  # fmt: skip
+        for n, digest in enumerate(declared, start=1)
+        if digest not in held
+    ]
 
 
 def _flag(rec: Record, where: Where) -> list[Violation]:
@@ -175,9 +240,15 @@ def take(
             row = TmpConfirmation(agent_code=agent, cop_no=cop, pre_entry_no=number)
             session.add(row)
         row.pre_entry_no = number
-    if fresh:
+    if fresh:  # a new confirmation under a key deleted before: nothing of the old one
         row.filled_at, row.declared_at = at, None
         row.review_remarks, row.close_date = "", ""
+        if row.id is not None:
+            session.execute(
+                delete(TmpConfirmationAttachment).where(
+                    TmpConfirmationAttachment.confirmation_id == row.id
+                )
+            )
     bound = bound_values(ent)
     row.enterprise_id, row.customs_code = ent.id, customs
     row.exhibition_id = exhibition.row.id if exhibition else None

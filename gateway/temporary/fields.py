@@ -206,5 +206,13 @@ CONFIRMATION_GOODS: tuple[Field, ...] = (
     ),  # fmt: skip
 )
 
-for _f in (*CONFIRMATION, *CONFIRMATION_GOODS):
+#: one attached document the declaration names (ConfirmationDocument): an attachment uploaded
+#: to the saved confirmation (随附单证), by its SHA-256, so the signed declaration binds the
+#: exact files declared; the files themselves stay with the gateway (docs/temporary.md)
+CONFIRMATION_DOCUMENT: tuple[Field, ...] = (
+    _F("fileName", "随附单证名称", "the attachment's file name", "C..200", N.OPTIONAL),
+    _F("sha256", "随附单证摘要", "SHA-256 of the attachment, 64 hex digits", "C64", N.SAVE),
+)
+
+for _f in (*CONFIRMATION, *CONFIRMATION_GOODS, *CONFIRMATION_DOCUMENT):
     TERMS.setdefault(_f.name, _f.term)

@@ -267,6 +267,7 @@ def _confirmation(
     if problems or rules.is_delete(rec):
         return problems
     exhibition, problems = confirmations.exhibition_problems(session, ent, rec, where)
+    problems += confirmations.document_problems(session, rec, where, saved=doc is not None)
     if write and not problems:
         confirmations.take(session, ent, rec, exhibition, at, fresh=doc is None)
     return problems

@@ -288,6 +288,8 @@ class Confirmation:
     omit: frozenset[str] = frozenset()
     values: Mapping[str, str] = field(default_factory=dict)
     agent_code: str | None = None
+    #: the attachments it declares: (file name, SHA-256 hex) of files uploaded after the save
+    documents: Sequence[tuple[str, str]] = ()
 
 
 def confirmation_values(start: date | None = None) -> dict[str, str]:
@@ -325,4 +327,9 @@ def confirmation_message(sender: Party, confirmations: Sequence[Confirmation]) -
                                 ("entryId", g.entry_id)):  # fmt: skip
                 if value:
                     etree.SubElement(line, f"{{{TMP_NS}}}{name}").text = value
+        for file_name, digest in c.documents:
+            ref = etree.SubElement(record, f"{{{TMP_NS}}}ConfirmationDocument")
+            for name, value in (("fileName", file_name), ("sha256", digest)):
+                if value:
+                    etree.SubElement(ref, f"{{{TMP_NS}}}{name}").text = value
     return b.done()
