@@ -98,7 +98,8 @@ def test_samples_to_start_from(config: Path, tmp_path: Path) -> None:
     every = sorted(str(p) for p in folder.iterdir())
     assert [Path(f).name for f in every] == [
         "1-save-TMP101.xml", "2-declare-TMP101.xml", "3-change-TMP103.xml",
-        "4-deletion-TMP105.xml", "5-loan-list-TMP107.xml", "declarations.yaml",
+        "4-deletion-TMP105.xml", "5-loan-list-TMP107.xml", "6-confirmation-save-TMP109.xml",
+        "declarations.yaml",
     ]  # fmt: skip
     files = [f for f in every if f.endswith(".xml")]
     code, out = _run(config, "validate", *files)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -297,3 +297,17 @@ def test_a_refusal_is_the_review_remark(env: TmpEnv) -> None:
     _receipt(env, "C-23", "3", "审核不通过: [Code:T202;Desc:日期]")
     assert env.status(doc) == "not_approved"
     assert _row(env, "C-23").review_remarks == "审核不通过: [Code:T202;Desc:日期]"
+
+
+def test_goods_for_an_exhibition_cross_by_its_closing_day(env: TmpEnv) -> None:
+    closing = _row_of_exhibition(env)
+    env.submit(_conf("C-24", exhibition_no=EXHIBITION_NO, values={"ieDate": closing}))
+    after = (datetime.strptime(closing, "%Y%m%d") + timedelta(days=1)).strftime("%Y%m%d")
+    found = env.refused(_conf("C-25", exhibition_no=EXHIBITION_NO, values={"ieDate": after}))
+    assert (rules_of(found), fields_of(found)) == (["R-TMP-5"], ["ieDate"])
+    assert f"closed on {closing}" in found[0].message
+    env.submit(_conf("C-25", values={"ieDate": after}))  # no exhibition named: no such limit
+
+
+def _row_of_exhibition(env: TmpEnv) -> str:
+    return str(env.row("EXPO-1").fields["closeDate"])

@@ -89,7 +89,8 @@ def tmp_samples(
     """Write example TMP messages of an enterprise into FOLDER: a saved draft, its declare,
     a change and a deletion application (submit them in that order, the last two once
     customs approved the registration and gave its number), a loaned-exhibit list of that
-    exhibition, and declarations.yaml, the declarations linked to it (tmp-declarations)."""
+    exhibition, a review confirmation for it (saved: attach PDFs with tmp-attach, then
+    declare it), and declarations.yaml, the declarations linked to it (tmp-declarations)."""
     from pathlib import Path
 
     import yaml
@@ -116,6 +117,10 @@ def tmp_samples(
         ),
         "5-loan-list-TMP107.xml": samples.loan_list_message(
             sender, samples.LoanList("LOAN-0001", exhibition_no)
+        ),
+        # saved first: attachments (tmp-attach) only after it, then declared naming them
+        "6-confirmation-save-TMP109.xml": samples.confirmation_message(
+            sender, [samples.Confirmation("CONF-0001", exhibition_no, app_status="1")]
         ),
     }
     out = Path(folder)

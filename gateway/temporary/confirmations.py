@@ -212,6 +212,11 @@ def exhibition_problems(
     if found is None:
         message = "no approved exhibition of the declarer has this customs number (展览会编号)"
         return None, [where.v(RULE, "exhibitionNo", message, number)]
+    closing = str((found.row.fields or {}).get("closeDate", ""))
+    crossing = rec.fields.get("ieDate", "")
+    if closing and crossing and crossing > closing:  # both YYYYMMDD: text order is date order
+        message = f"the exhibition closed on {closing}: goods for it cannot cross later"
+        return None, [where.v(RULE, "ieDate", message, f"{crossing} > {closing}")]
     return found, []
 
 
