@@ -53,8 +53,14 @@ def build_receipt(
     guid: str | None = None,
     default_namespace: bool = False,
     encoding: str = "UTF-8",
+    namespace: str = CEB_NS,
+    prefix: str = "ceb",
 ) -> bytes:
     """A receipt message with one entity per mapping, fields in the standard's order.
+
+    `namespace`/`prefix`: the CEB receipts' by default; a business system whose messages
+    have a namespace of their own (appointments, temporary goods) builds its receipts here
+    with it.
 
     An entity without `guid` gets a fresh one (the e-port makes it) and one without
     `returnTime` gets the current time; any other mandatory field must be given.
@@ -63,9 +69,9 @@ def build_receipt(
     """
     kind = _kind(message_type)
     _check_encoding(encoding)
-    root = _root(kind, guid or new_guid(), default_namespace)
+    root = _root(kind, guid or new_guid(), {None if default_namespace else prefix: namespace})
     for entity in entities:
-        _append_entity(root, kind, _with_defaults(entity))
+        _append_entity(root, kind, _with_defaults(entity), namespace)
     return _serialize(root, encoding)
 
 
@@ -113,25 +119,27 @@ def _with_defaults(entity: Mapping[str, str]) -> dict[str, str]:
     return defaults | dict(entity)
 
 
-def _root(kind: ReceiptKind, guid: str, default_namespace: bool) -> etree._Element:
-    nsmap = {None: CEB_NS} if default_namespace else {"ceb": CEB_NS}
-    root = etree.Element(_tag(kind.message_type), nsmap=nsmap)
+def _root(kind: ReceiptKind, guid: str, nsmap: dict[str | None, str]) -> etree._Element:
+    namespace = next(iter(nsmap.values()))
+    root = etree.Element(_tag(kind.message_type, namespace), nsmap=nsmap)
     root.set("guid", guid)
     root.set("version", VERSION)
     return root
 
 
-def _append_entity(root: etree._Element, kind: ReceiptKind, entity: Mapping[str, str]) -> None:
+def _append_entity(
+    root: etree._Element, kind: ReceiptKind, entity: Mapping[str, str], namespace: str
+) -> None:
     unknown = sorted(set(entity) - set(kind.fields))
     if unknown:
         raise _refused(kind, unknown, "no such field", "has no field(s)")
     missing = [f for f in kind.fields if f not in entity and f not in kind.optional]
     if missing:
         raise _refused(kind, missing, "mandatory field missing", "is missing mandatory field(s)")
-    element = etree.SubElement(root, _tag(kind.entity))
+    element = etree.SubElement(root, _tag(kind.entity, namespace))
     for name in kind.fields:
         if name in entity:
-            etree.SubElement(element, _tag(name)).text = entity[name]
+            etree.SubElement(element, _tag(name, namespace)).text = entity[name]
 
 
 def _refused(kind: ReceiptKind, names: list[str], why: str, summary: str) -> InvalidField:
@@ -140,8 +148,8 @@ def _refused(kind: ReceiptKind, names: list[str], why: str, summary: str) -> Inv
     return InvalidField(violations, f"{kind.entity} {summary} {', '.join(names)}")
 
 
-def _tag(local: str) -> str:
-    return f"{{{CEB_NS}}}{local}"
+def _tag(local: str, namespace: str) -> str:
+    return f"{{{namespace}}}{local}"
 
 
 def _serialize(root: etree._Element, encoding: str) -> bytes:

@@ -9,12 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from lxml import etree
-
 from gateway.appointments.codes import APT_NS
-from gateway.errors import InvalidField, Violation
-from receipts.build import new_guid, return_time
-from receipts.parse import RECEIPT_KINDS
+from receipts.build import build_receipt, return_time
 
 
 def stamp(delay: float = 0.0) -> str:
@@ -23,23 +19,6 @@ def stamp(delay: float = 0.0) -> str:
 
 
 def build(message_type: str, entities: Sequence[Mapping[str, str]]) -> bytes:
-    kind = RECEIPT_KINDS[message_type]
-    root = etree.Element(f"{{{APT_NS}}}{message_type}", nsmap={"apt": APT_NS})
-    root.set("guid", new_guid())
-    root.set("version", "1.0")
-    for entity in entities:
-        values = {"guid": new_guid(), "returnTime": stamp(), **entity}
-        unknown = sorted(set(values) - set(kind.fields))
-        if unknown:
-            raise InvalidField(
-                [
-                    Violation("R-COM-1", f"{kind.entity}/{name}", "no such field")
-                    for name in unknown
-                ],
-                f"{kind.entity} has no field(s) {', '.join(unknown)}",
-            )
-        element = etree.SubElement(root, f"{{{APT_NS}}}{kind.entity}")
-        for name in kind.fields:
-            if name in values:
-                etree.SubElement(element, f"{{{APT_NS}}}{name}").text = values[name]
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    """An APT receipt message: the standard's builder, in the appointment namespace."""
+    stamped = [{"returnTime": stamp(), **entity} for entity in entities]
+    return build_receipt(message_type, stamped, namespace=APT_NS, prefix="apt")
