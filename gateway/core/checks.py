@@ -87,7 +87,7 @@ class Segment:
     clean: bool
 
     def text(self, name: str) -> str:
-        """`_text(self.field(name))`, without the search."""
+        """`text_of(self.field(name))`, without the search."""
         return self.texts.get(name, "")
 
     def field(self, name: str) -> etree._Element | None:
@@ -125,7 +125,7 @@ TERMS: dict[str, str] = {
 }  # fmt: skip
 
 
-def _label(name: str) -> str:
+def label(name: str) -> str:
     term = TERMS.get(name)
     return f"{name} ({term})" if term else name
 
@@ -134,13 +134,13 @@ def _label(name: str) -> str:
 
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+INTEGER = re.compile(r"[+-]?[0-9]+")
 # N19,5 × N19,5 has up to 38 digits: the default 28-digit context would round the product.
-_EXACT = Context(prec=80)
+EXACT = Context(prec=80)
 CENT = Decimal("0.01")
 
 
-def _code_list(codes: Collection[str], what: str) -> ValueCheck:
+def code_list(codes: Collection[str], what: str) -> ValueCheck:
     allowed = ", ".join(sorted(codes)) if len(codes) <= 5 else "e.g. 142 (CNY), 502 (USD)"
 
     def check(value: str) -> str | None:
@@ -157,7 +157,7 @@ def _check_guid(value: str) -> str | None:
     return None
 
 
-def _check_time(value: str) -> str | None:
+def check_time(value: str) -> str | None:
     if not _DIGITS14.fullmatch(value):
         return "must be 14 digits YYYYMMDDhhmmss"
     # What strptime("%Y%m%d%H%M%S") accepts of 14 digits, at a fifth of its cost.
@@ -174,17 +174,17 @@ def _check_time(value: str) -> str | None:
 _DIGITS14 = re.compile(r"[0-9]{14}")
 
 
-def _decimal(text: str | None) -> Decimal | None:
+def parse_decimal(text: str | None) -> Decimal | None:
     # Python's Decimal also reads "NaN", "Infinity" and "1_000"; the wire format does not.
     text = (text or "").strip()
     return Decimal(text) if _DECIMAL.fullmatch(text) else None
 
 
-def _at_least(minimum: str, *, strict: bool, wording: str) -> ValueCheck:
+def at_least(minimum: str, *, strict: bool, wording: str) -> ValueCheck:
     bound = Decimal(minimum)
 
     def check(value: str) -> str | None:
-        number = _decimal(value)
+        number = parse_decimal(value)
         if number is None:  # not a number at all: the XSD's business
             return None
         ok = number > bound if strict else number >= bound
@@ -193,19 +193,19 @@ def _at_least(minimum: str, *, strict: bool, wording: str) -> ValueCheck:
     return check
 
 
-_POSITIVE = _at_least("0", strict=True, wording="must be greater than 0")
-_NOT_NEGATIVE = _at_least("0", strict=False, wording="must not be negative")
-_APP_TYPE = _code_list([t.value for t in AppType], "appType (1 add, 2 modify, 3 delete)")
-_APP_STATUS = _code_list([s.value for s in AppStatus], "appStatus (1 save, 2 declare)")
+POSITIVE = at_least("0", strict=True, wording="must be greater than 0")
+NOT_NEGATIVE = at_least("0", strict=False, wording="must not be negative")
+_APP_TYPE = code_list([t.value for t in AppType], "appType (1 add, 2 modify, 3 delete)")
+_APP_STATUS = code_list([s.value for s in AppStatus], "appStatus (1 save, 2 declare)")
 
 #: checks by field name, wherever the field occurs: (rule id, check)
 VALUE_RULES: dict[str, tuple[str, ValueCheck]] = {
     "appType": (CODE, _APP_TYPE),
     "appStatus": (CODE, _APP_STATUS),
-    "dxpMode": (CODE, _code_list(["DXP"], "transport mode")),
-    "status": (CODE, _code_list(["ALL", "DATA", "RET"], "subscription status")),
+    "dxpMode": (CODE, code_list(["DXP"], "transport mode")),
+    "status": (CODE, code_list(["ALL", "DATA", "RET"], "subscription status")),
     "guid": (GUID, _check_guid),
-    "appTime": (TIME, _check_time),
+    "appTime": (TIME, check_time),
 }
 
 #: amount limits by (element, field): (rule id, check)
@@ -272,7 +272,7 @@ def _check_root(
 
 
 def _lines_path(record: etree._Element, lines: str) -> str:
-    return f"{_path(record)}/{lines}"
+    return f"{path_of(record)}/{lines}"
 
 
 def _check_count(
@@ -300,7 +300,7 @@ def _check_mixed(records: list[Record]) -> Iterator[Violation]:
                 f"appStatus differs from the first record's {first}: all records of one message"
                 " must share appStatus (业务状态), as the message is signed and sent as a whole"
             )
-            yield Violation(MIXED, _path(el), text, _line_of(el), value)
+            yield Violation(MIXED, path_of(el), text, line_of(el), value)
 
 
 # --- field-level checks ------------------------------------------------------------------------
@@ -416,26 +416,26 @@ def _check_mandatory(
     for name in (f for f in fields if not f.endswith("?")):
         field = children.get(name)
         if field is None:  # only when called on a message the XSD has not seen
-            path = f"{_path(segment)}/{name}"
+            path = f"{path_of(segment)}/{name}"
             yield Violation(
-                EMPTY, path, f"mandatory field {_label(name)} is missing", segment.sourceline
+                EMPTY, path, f"mandatory field {label(name)} is missing", segment.sourceline
             )
-        elif not _text(field).strip():
-            text = f"mandatory field {_label(name)} is empty (必填项为空)"
-            yield Violation(EMPTY, _path(field), text, field.sourceline, _text(field))
+        elif not text_of(field).strip():
+            text = f"mandatory field {label(name)} is empty (必填项为空)"
+            yield Violation(EMPTY, path_of(field), text, field.sourceline, text_of(field))
 
 
 def _check_value(
     name: str, field: etree._Element, rules: tuple[tuple[str, ValueCheck] | None, ...]
 ) -> Iterator[Violation]:
-    value = _text(field)
+    value = text_of(field)
     if not value.strip():  # empty: a mandatory one is reported by _check_mandatory
         return
     for rule, check in filter(None, rules):
         problem = check(value)
         if problem:
             yield Violation(
-                rule, _path(field), f"{_label(name)} {problem}", field.sourceline, value
+                rule, path_of(field), f"{label(name)} {problem}", field.sourceline, value
             )
 
 
@@ -501,15 +501,15 @@ def _child(parent: etree._Element, name: str) -> etree._Element | None:
     return next(parent.iterchildren(_CEB + name), None)
 
 
-def _text(element: etree._Element | None) -> str:
+def text_of(element: etree._Element | None) -> str:
     return "" if element is None else element.text or ""
 
 
-def _line_of(element: etree._Element | None) -> int | None:
+def line_of(element: etree._Element | None) -> int | None:
     return None if element is None else element.sourceline
 
 
-def _path(element: etree._Element | None) -> str:
+def path_of(element: etree._Element | None) -> str:
     """Readable path below the root, e.g. Order[2]/OrderList[1]/totalPrice."""
     steps: list[str] = []
     while element is not None and element.getparent() is not None:

@@ -29,26 +29,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from gateway.codes import CEB_NS, CURRENCIES, OrderType
 from gateway.core import checks as base
 from gateway.core.checks import (
-    _EXACT,
-    _INTEGER,
-    _NOT_NEGATIVE,
-    _POSITIVE,
     CENT,
     CODE,
     COUNT,
+    EXACT,
+    INTEGER,
+    NOT_NEGATIVE,
+    POSITIVE,
     TIME,
     CheckTables,
     MessageSpec,
     Record,
     ValueCheck,
-    _at_least,
-    _check_time,
-    _code_list,
-    _decimal,
-    _label,
-    _line_of,
-    _path,
-    _text,
+    at_least,
+    check_time,
+    code_list,
+    label,
+    line_of,
+    parse_decimal,
+    path_of,
+    text_of,
 )
 from gateway.errors import Violation
 
@@ -110,25 +110,25 @@ _ORDER_TERMS: dict[str, str] = {
     "copName": "传输企业名称", "dxpMode": "报文传输模式", "dxpId": "报文传输编号",
 }  # fmt: skip
 
-_AT_LEAST_ONE = _at_least("1", strict=False, wording="must be at least 1")
-_CURRENCY = _code_list(CURRENCIES, "customs currency code (币制代码)")
-_ORDER_TYPE = _code_list([t.value for t in OrderType], "orderType (E, B or W)")
+_AT_LEAST_ONE = at_least("1", strict=False, wording="must be at least 1")
+_CURRENCY = code_list(CURRENCIES, "customs currency code (币制代码)")
+_ORDER_TYPE = code_list([t.value for t in OrderType], "orderType (E, B or W)")
 
 _ORDER_VALUE_RULES: dict[str, tuple[str, ValueCheck]] = {
     "orderType": (CODE, _ORDER_TYPE),
     "currency": (CODE, _CURRENCY),
     "fCurrency": (CODE, _CURRENCY),
     "iCurrency": (CODE, _CURRENCY),
-    "accountingDate": (TIME, _check_time),
+    "accountingDate": (TIME, check_time),
 }
 
 _ORDER_BOUNDS: dict[tuple[str, str], tuple[str, ValueCheck]] = {
-    ("OrderHead", "freight"): (AMOUNT, _NOT_NEGATIVE),
-    ("Receipts", "charge"): (AMOUNT, _POSITIVE),
-    ("Logistics", "grossWeight"): (AMOUNT, _POSITIVE),
+    ("OrderHead", "freight"): (AMOUNT, NOT_NEGATIVE),
+    ("Receipts", "charge"): (AMOUNT, POSITIVE),
+    ("Logistics", "grossWeight"): (AMOUNT, POSITIVE),
     ("Logistics", "packNo"): (AMOUNT, _AT_LEAST_ONE),
-    ("Logistics", "freight"): (AMOUNT, _NOT_NEGATIVE),
-    ("Logistics", "insuredFee"): (AMOUNT, _NOT_NEGATIVE),
+    ("Logistics", "freight"): (AMOUNT, NOT_NEGATIVE),
+    ("Logistics", "insuredFee"): (AMOUNT, NOT_NEGATIVE),
 }
 
 
@@ -207,19 +207,19 @@ def _check_date(value: str) -> str | None:
 _DIGITS8 = re.compile(r"[0-9]{8}")
 
 
-_EXPORT_FLAG = _code_list(["E"], "ieFlag for export (E)")
-_IMPORT_FLAG = _code_list(["I"], "ieFlag for a returned parcel (I)")
+_EXPORT_FLAG = code_list(["E"], "ieFlag for export (E)")
+_IMPORT_FLAG = code_list(["I"], "ieFlag for a returned parcel (I)")
 
 #: checks by field name, wherever the field occurs
 VALUE_RULES: dict[str, tuple[str, ValueCheck]] = {
-    "statisticsFlag": (CODE, _code_list(["A", "B"], "statisticsFlag (A simplified, B summary)")),
-    "tradeMode": (CODE, _code_list(["9610", "1210", "9710", "9810"], "trade mode (贸易方式)")),
-    "summaryFlag": (CODE, _code_list(["1", "2"], "summaryFlag (1 consignor, 2 + producer)")),
+    "statisticsFlag": (CODE, code_list(["A", "B"], "statisticsFlag (A simplified, B summary)")),
+    "tradeMode": (CODE, code_list(["9610", "1210", "9710", "9810"], "trade mode (贸易方式)")),
+    "summaryFlag": (CODE, code_list(["1", "2"], "summaryFlag (1 consignor, 2 + producer)")),
     "gcode": (HS_CODE, _check_hs),
     "ieDate": (TIME, _check_date),
-    "leaveTime": (TIME, _check_time),
-    "startTime": (TIME, _check_time),
-    "endTime": (TIME, _check_time),
+    "leaveTime": (TIME, check_time),
+    "startTime": (TIME, check_time),
+    "endTime": (TIME, check_time),
 }
 
 #: checks by (element, field)
@@ -228,16 +228,16 @@ BOUNDS: dict[tuple[str, str], tuple[str, ValueCheck]] = {
     ("InventoryHead", "ieFlag"): (CODE, _EXPORT_FLAG),
     ("InvtRefundHead", "ieFlag"): (CODE, _IMPORT_FLAG),
     ("InvtRefundDetail", "ieFlag"): (CODE, _IMPORT_FLAG),
-    ("InventoryHead", "freight"): (AMOUNT, _NOT_NEGATIVE),
-    ("InventoryHead", "insuredFee"): (AMOUNT, _NOT_NEGATIVE),
-    ("InventoryHead", "grossWeight"): (AMOUNT, _POSITIVE),
-    ("InventoryHead", "netWeight"): (AMOUNT, _POSITIVE),
-    ("InventoryHead", "packNo"): (AMOUNT, _at_least("1", strict=False, wording="must be ≥ 1")),
-    ("InventoryList", "qty"): (AMOUNT, _POSITIVE),
-    ("InventoryList", "qty1"): (AMOUNT, _POSITIVE),
-    ("InventoryList", "price"): (AMOUNT, _NOT_NEGATIVE),
-    ("InvtRefundList", "qty"): (AMOUNT, _POSITIVE),
-    ("WayBillHead", "grossWeight"): (AMOUNT, _POSITIVE),
+    ("InventoryHead", "freight"): (AMOUNT, NOT_NEGATIVE),
+    ("InventoryHead", "insuredFee"): (AMOUNT, NOT_NEGATIVE),
+    ("InventoryHead", "grossWeight"): (AMOUNT, POSITIVE),
+    ("InventoryHead", "netWeight"): (AMOUNT, POSITIVE),
+    ("InventoryHead", "packNo"): (AMOUNT, at_least("1", strict=False, wording="must be ≥ 1")),
+    ("InventoryList", "qty"): (AMOUNT, POSITIVE),
+    ("InventoryList", "qty1"): (AMOUNT, POSITIVE),
+    ("InventoryList", "price"): (AMOUNT, NOT_NEGATIVE),
+    ("InvtRefundList", "qty"): (AMOUNT, POSITIVE),
+    ("WayBillHead", "grossWeight"): (AMOUNT, POSITIVE),
 }
 
 # --- record checks -----------------------------------------------------------------------------
@@ -246,45 +246,45 @@ BOUNDS: dict[tuple[str, str], tuple[str, ValueCheck]] = {
 
 
 def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP, context=EXACT)
 
 
 def _check_line_totals(record: Record) -> Iterator[Violation]:
     for line in record.lines:
-        qty, price = _decimal(line.text("qty")), _decimal(line.text("price"))
-        total = _decimal(line.text("totalPrice"))
+        qty, price = parse_decimal(line.text("qty")), parse_decimal(line.text("price"))
+        total = parse_decimal(line.text("totalPrice"))
         if qty is None or price is None or total is None:
             continue  # empty or malformed: reported by R-COM-2 / the XSD
-        expected = _cents(_EXACT.multiply(qty, price))
+        expected = _cents(EXACT.multiply(qty, price))
         if _cents(total) != expected:
             field = line.field("totalPrice")
             text = f"totalPrice (总价) must equal qty × price, {qty} × {price} = {expected}"
-            yield Violation(LINE, _path(field), text, _line_of(field), line.text("totalPrice"))
+            yield Violation(LINE, path_of(field), text, line_of(field), line.text("totalPrice"))
 
 
 def _check_goods_value(record: Record) -> Iterator[Violation]:
-    value = _decimal(record.head.text("goodsValue"))
-    totals = [_decimal(line.text("totalPrice")) for line in record.lines]
+    value = parse_decimal(record.head.text("goodsValue"))
+    totals = [parse_decimal(line.text("totalPrice")) for line in record.lines]
     if value is None or None in totals:
         return
     expected = _cents(sum((t for t in totals if t is not None), Decimal(0)))
     if _cents(value) != expected:
         field = record.head.field("goodsValue")
         text = f"goodsValue (商品价格) must equal the sum of the lines' totalPrice, {expected}"
-        yield Violation(SUM, _path(field), text, _line_of(field), record.head.text("goodsValue"))
+        yield Violation(SUM, path_of(field), text, line_of(field), record.head.text("goodsValue"))
 
 
 def _check_gnum(record: Record) -> Iterator[Violation]:
     expected = 1
     for line in record.lines:
         text = line.text("gnum").strip()
-        if not _INTEGER.fullmatch(text):
+        if not INTEGER.fullmatch(text):
             continue  # empty: reported by R-COM-2
         number = int(text)
         if number != expected:
             field = line.field("gnum")
             problem = _gnum_problem(number, expected)
-            yield Violation(GNUM, _path(field), problem, _line_of(field), text)
+            yield Violation(GNUM, path_of(field), problem, line_of(field), text)
         # after a gap, carry on from the number given so one gap is reported once
         expected = max(expected, number + 1)
 
@@ -311,7 +311,7 @@ def _check_sequence(record: Record) -> Iterator[Violation]:
     if not 1 <= seq <= max(count, 1) or count < 1:
         field = record.head.field("msgSeqNo")
         text = f"msgSeqNo (报文序号) {seq} must be between 1 and msgCount (报文总数) {count}"
-        yield Violation(SEQUENCE, _path(field), text, _line_of(field), str(seq))
+        yield Violation(SEQUENCE, path_of(field), text, line_of(field), str(seq))
 
 
 def _once(field_name: str) -> base.RecordCheck:
@@ -328,8 +328,8 @@ def _once(field_name: str) -> base.RecordCheck:
             value = line.text(field_name).strip()
             if value and (value in seen or value in earlier):
                 field = line.field(field_name)
-                text = f"{_label(field_name)} {value} appears more than once in this message"
-                yield Violation(PARCEL_ONCE, _path(field), text, _line_of(field), value)
+                text = f"{label(field_name)} {value} appears more than once in this message"
+                yield Violation(PARCEL_ONCE, path_of(field), text, line_of(field), value)
             seen.add(value)
         earlier.update(_values(record, field_name))
 
@@ -339,16 +339,16 @@ def _once(field_name: str) -> base.RecordCheck:
 def _values(record: Record, field_name: str) -> Iterator[str]:
     """The values of `field_name` in every child of the record (its lines, in a valid one)."""
     path = f"{{{CEB_NS}}}*/{{{CEB_NS}}}{field_name}"
-    return (_text(f).strip() for f in record.element.iterfind(path))
+    return (text_of(f).strip() for f in record.element.iterfind(path))
 
 
 def _check_weights(record: Record) -> Iterator[Violation]:
-    gross = _decimal(record.head.text("grossWeight"))
-    net = _decimal(record.head.text("netWeight"))
+    gross = parse_decimal(record.head.text("grossWeight"))
+    net = parse_decimal(record.head.text("netWeight"))
     if gross is not None and net is not None and net > gross:
         field = record.head.field("netWeight")
         text = f"netWeight (净重) {net} must not exceed grossWeight (毛重) {gross}"
-        yield Violation(WEIGHT, _path(field), text, _line_of(field), _text(field))
+        yield Violation(WEIGHT, path_of(field), text, line_of(field), text_of(field))
 
 
 def _check_period(record: Record) -> Iterator[Violation]:
@@ -358,15 +358,15 @@ def _check_period(record: Record) -> Iterator[Violation]:
         where = head.field("endTime")
         where = head.field("startTime") if where is None else where
         text = "startTime and endTime (汇总时间段) go together: give both or neither"
-        yield Violation(PERIOD, _path(where), text, _line_of(where), start or end)
-    elif start and end and _check_time(start) is None and _check_time(end) is None:
+        yield Violation(PERIOD, path_of(where), text, line_of(where), start or end)
+    elif start and end and check_time(start) is None and check_time(end) is None:
         if end <= start:  # 14 digits: string order is time order
             end_el = head.field("endTime")
             text = f"endTime {end} must be after startTime {start}"
-            yield Violation(PERIOD, _path(end_el), text, _line_of(end_el), end)
+            yield Violation(PERIOD, path_of(end_el), text, line_of(end_el), end)
     elif not start and not record.lines:
         text = "a summary application without a period must list inventory lists (invtNo)"
-        yield Violation(COUNT, _path(head.element), text, _line_of(head.element), "0")
+        yield Violation(COUNT, path_of(head.element), text, line_of(head.element), "0")
 
 
 _GNUM = _check_gnum
