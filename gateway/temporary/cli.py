@@ -2,8 +2,8 @@
 `tmp-loan-lists` (the loaned-exhibit list query), `tmp-declarations` (load the customs
 declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询),
 `tmp-samples` (example messages to start from), `tmp-confirmations` (the review confirmation
-query), `tmp-attach` (a PDF attached to a saved review confirmation, 随附单证) and
-`tmp-sim-close` (the simulated customs' 结案).
+query), `tmp-attach` (a PDF attached to a saved review confirmation, 随附单证),
+`tmp-sim-close` (the simulated customs' 结案) and `tmp-deadlines` (the R-TMP-7 job, once).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
 one without storing it `customs-gateway check FILE` / `validate FILE`: the core's commands.
@@ -329,6 +329,21 @@ def tmp_attach(
     click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
 
 
+@click.command("tmp-deadlines")
+@click.option("--at", "at_text", default="now", help="run as if at TIME (default now)")
+@click.pass_context
+def tmp_deadlines(ctx: click.Context, at_text: str) -> None:
+    """Run the re-export/re-import deadline job once (R-TMP-7): reminders and overdue marks."""
+    from gateway.core import config as config_mod
+    from gateway.core.dryrun import parse_at
+    from gateway.core.runtime import Gateway
+    from gateway.temporary.deadlines import run_deadlines
+
+    gw = Gateway(config_mod.load(ctx.obj["config_path"]))  # its db notifies at commit
+    run = run_deadlines(gw.db, parse_at(at_text), gw.notifier)
+    click.echo(json.dumps({"reminded": run.reminded, "overdue": run.overdue}))
+
+
 COMMANDS = (
     tmp_exhibitions,
     tmp_loan_lists,
@@ -338,4 +353,5 @@ COMMANDS = (
     tmp_confirmations,
     tmp_attach,
     tmp_sim_close,
+    tmp_deadlines,
 )

@@ -39,6 +39,9 @@ class TmpStatus(StrEnum):
     NOT_APPROVED = "not_approved"  # 审核不通过: may be edited and declared again
     WITHDRAWN = "withdrawn"  # 备案删除 granted by customs: the registration is gone
     CASE_CLOSED = "case_closed"  # 结案: a confirmation whose goods went back (结案日期)
+    #: R-TMP-7 (ours): an approved confirmation past its 复运出/进境日期, not closed; the
+    #: deadline job's mark ("overdue" is the appointments' value, a value means one status)
+    RETURN_OVERDUE = "return_overdue"
 
 
 RECEIPT_STATUSES: dict[str, StrEnum] = {
@@ -90,6 +93,7 @@ STATUS_NAMES: dict[str, str] = {
     TmpStatus.NOT_APPROVED: "审核不通过",
     TmpStatus.WITHDRAWN: "备案已删除",
     TmpStatus.CASE_CLOSED: "结案",
+    TmpStatus.RETURN_OVERDUE: "逾期未复运",  # not in the manual (R-TMP-7 is ours)
     Status.DELETED: "已删除",
 }
 

@@ -217,3 +217,22 @@ class TmpConfirmationAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))  # hex
     content: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TmpDeadlineNotice(Base):
+    """A reminder the deadline job gave (R-TMP-7): `lead_days` before the confirmation's
+    复运出/进境日期 `due_date`. Keyed by the date, so a moved date (an approved extension)
+    starts its reminders again and an old date's are never given twice."""
+
+    __tablename__ = "tmp_deadline_notices"
+    __table_args__ = (
+        UniqueConstraint(
+            "confirmation_id", "due_date", "lead_days", name="uq_tmp_deadline_notice"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    confirmation_id: Mapped[int] = mapped_column(ForeignKey("tmp_confirmations.id"))
+    due_date: Mapped[str] = mapped_column(String(8))  # YYYYMMDD, the date reminded of
+    lead_days: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

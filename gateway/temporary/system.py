@@ -3,18 +3,26 @@
 Built: exhibition registration (展览会备案) with its change (变更) and deletion (备案删除)
 applications, the loaned-exhibit list (外借展品清单) with the customs declarations linked to
 exhibitions (reference data), the review confirmation (暂时进出境审核确认, its 结案 from
-customs), the simulated customs' answers and the queries. The confirmation's attachments and
-query page, extensions, printing and the deadline job come next (issue 12);
+customs), the simulated customs' answers and the queries, and the deadline job (R-TMP-7,
+`deadlines`). Extensions and printing come next (issue 12);
 `registrations.USAGE_CHECKS` is where a kind says it uses a registration (the list does).
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
-from gateway.core.system import BusinessSystem
-from gateway.temporary import api, cli, kinds, sim
+from gateway.core.system import BusinessSystem, Job
+from gateway.temporary import api, cli, deadlines, kinds, sim
 from gateway.temporary.codes import TmpStatus
+
+
+def _deadlines(gateway: Any, stop: threading.Event) -> None:
+    """R-TMP-7: reminders and overdue marks, one process per round (the job's lease)."""
+    deadlines.run_scheduler(gateway.db, gateway.notifier, stop)
+
 
 SYSTEM = BusinessSystem(
     name="temporary",
@@ -32,5 +40,6 @@ SYSTEM = BusinessSystem(
     sim_behaviours=sim.behaviours(),
     routers=(api.router,),
     commands=cli.COMMANDS,
+    jobs=(Job(deadlines.JOB, _deadlines),),
     migrations=Path(__file__).resolve().parent / "migrations",
 )
