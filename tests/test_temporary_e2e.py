@@ -8,24 +8,28 @@ exhibition is approved by customs, one of an unknown exhibition refused, and the
 with a list can no longer be applied for deletion. A review confirmation of an approved
 exhibition gets a PDF attached (a non-PDF and an oversized one refused), is approved by
 customs with its number, closed (结案) by customs with its date, and keeps its exhibition
-from deletion too.
+from deletion too. Another, approved, is reminded before its re-export date and goes
+overdue after it (R-TMP-7), the deadline job driven at chosen times.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from gateway.codes import CHINA_TZ
 from gateway.core.enterprises import Caller
 from gateway.core.models import Enterprise, utcnow
 from gateway.errors import InvalidMessage
 from gateway.temporary import (
     attachments,
     confirmation_queries,
+    deadlines,
     declarations,
     loan_queries,
     queries,
@@ -254,3 +258,56 @@ def _confirmation_lifecycle(stack: Stack) -> None:
     (refusal,) = info.value.violations
     assert refusal.rule == "R-TMP-3" and "in use: review confirmation CONF-1" in refusal.message
     assert stack.status(doc.id) == "approved"
+
+
+def test_a_confirmation_past_its_date_goes_overdue(make_stack: Callable[..., Stack]) -> None:
+    _deadline_lifecycle(make_stack().start())
+
+
+def _deadline_lifecycle(stack: Stack) -> None:
+    """R-TMP-7: a confirmation customs approved; the deadline job, driven at chosen times,
+    reminds the declarer 7 days before its 复运出/进境日期 (through its notification queue)
+    and marks it return_overdue from the first minute after the date, notified too."""
+    ebc = stack.ebc
+    conf = stack.submit(tmp.confirmation_message(ebc, [tmp.Confirmation("CONF-D")])).documents[0]
+    assert stack.wait_status(conf.id, "approved") == "approved"
+    with stack.gateway.db.session() as session:
+        due = confirmation_queries.detail(session, _ebc(stack), conf.id)["return_date"]
+    day = datetime.strptime(due, "%Y%m%d").replace(tzinfo=CHINA_TZ)
+    gw = stack.gateway
+    run = deadlines.run_deadlines(gw.db, day - timedelta(days=7), gw.notifier, (30, 7, 1))
+    assert run.reminded == (f"{ebc.code}|CONF-D",)
+    run = deadlines.run_deadlines(gw.db, day + timedelta(days=1), gw.notifier, (30, 7, 1))
+    assert run.overdue == (f"{ebc.code}|CONF-D",)
+    assert stack.status(conf.id) == "return_overdue"
+    seen: list[dict[str, Any]] = []
+    wait_value(lambda: _notified(stack, seen), _both_told, 20.0)
+    (reminder,) = [n for n in seen if n.get("reminder") == "R-TMP-7"]
+    assert (reminder["returnDate"], reminder["lead_days"]) == (due, 7)
+    assert reminder["confirmNo"].startswith("QR2900")
+
+
+def _notified(stack: Stack, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The enterprise's notifications so far, read off its queue (kept in `seen`)."""
+    import json
+
+    import pika
+
+    from tests.transport_fixtures import AMQP_URL
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = connection.channel()
+        queue = stack.gateway.topology.notify_queue(stack.ebc.code)
+        while True:
+            method, _props, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return seen
+            seen.append(json.loads(body))
+    finally:
+        connection.close()
+
+
+def _both_told(seen: list[dict[str, Any]]) -> bool:
+    changes = [c["to"] for n in seen for c in n.get("changes", [])]
+    return "return_overdue" in changes and any(n.get("reminder") == "R-TMP-7" for n in seen)
