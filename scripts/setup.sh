@@ -54,6 +54,10 @@ ensure_packages() {
     command -v gcc >/dev/null 2>&1 || missing+=(gcc)
     [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] \
         || missing+=(python3-dev)
+    # Printed temporary-goods forms (R-TMP-2): a CJK TrueType font embedded in the PDFs,
+    # and poppler's pdftotext/pdftoppm that the printing tests read them back with
+    [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+    command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
     if ! port_open 5432 && ! command -v pg_ctlcluster >/dev/null 2>&1; then
         missing+=(postgresql)
     fi

@@ -15,6 +15,9 @@ GET /v1/confirmations           the review confirmation query (§2.2): customs (
                                 status, filled_from / filled_to, page, size
 GET /v1/confirmations/{doc_id}  one confirmation: its form, goods, attachments, history and
                                 customs receipts (确认申请书编号, 审核备注, 结案日期)
+GET /v1/confirmations/{doc_id}/print/{form}
+                                打印 (R-TMP-2): the PDF of check_sheet (核对单), or after
+                                approval list (清单) or application (申请表); another's: 404
 POST /v1/confirmations/{doc_id}/attachments?file_name=…
                                 随附单证: the body is the PDF itself (at most 4 MB), attached to
                                 a saved confirmation of the caller (R-COM-6); another's: 404
@@ -28,13 +31,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.core.deps import Auth, Db, read_limited
 from gateway.core.models import utcnow
 from gateway.errors import BodyTooLarge
-from gateway.temporary import attachments, confirmation_queries, loan_queries, queries
+from gateway.temporary import attachments, confirmation_queries, loan_queries, printing, queries
 
 
 def router() -> APIRouter:
@@ -118,5 +121,13 @@ def router() -> APIRouter:
         except BodyTooLarge:
             raise BodyTooLarge([attachments.too_large()]) from None
         return await run_in_threadpool(attachments.add, s, who, doc_id, file_name, data, utcnow())
+
+    @api.get("/v1/confirmations/{doc_id}/print/{form}")
+    def print_form(doc_id: int, form: Annotated[str, Path(max_length=20)], who: Auth,
+                   s: Db) -> Response:  # fmt: skip
+        pdf = printing.render(s, who, doc_id, form, utcnow())
+        disposition = f'inline; filename="confirmation-{doc_id}-{form}.pdf"'
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": disposition})  # fmt: skip
 
     return api

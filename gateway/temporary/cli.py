@@ -329,6 +329,33 @@ def tmp_attach(
     click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
 
 
+@click.command("tmp-print")
+@click.option("--enterprise", required=True, help="the declarer's 10-digit code")
+@click.option("--agent-code", default=None, help="申报单位代码 (default: the enterprise)")
+@click.option("--cop-no", required=True, help="the confirmation's copNo")
+@click.option("--form", required=True, type=click.Choice(["check_sheet", "list", "application"]),
+              help="核对单, 清单 (after approval) or 申请表 (after approval)")  # fmt: skip
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PDF file")
+@click.pass_context
+def tmp_print(
+    ctx: click.Context, enterprise: str, agent_code: str | None, cop_no: str, form: str,
+    output: str,
+) -> None:  # fmt: skip
+    """Print a saved review confirmation's form as a PDF (R-TMP-2); its path."""
+    from pathlib import Path
+
+    from gateway.core.models import utcnow
+    from gateway.temporary import printing
+
+    def work(session: Any) -> bytes:
+        who = _caller(session, enterprise)
+        doc_id = printing.find(session, who, agent_code or enterprise, cop_no)
+        return printing.render(session, who, doc_id, form, utcnow())
+
+    Path(output).write_bytes(_with_session(ctx, None, work))
+    click.echo(output)
+
+
 @click.command("tmp-deadlines")
 @click.option("--at", "at_text", default="now", help="run as if at TIME (default now)")
 @click.pass_context
@@ -354,4 +381,5 @@ COMMANDS = (
     tmp_attach,
     tmp_sim_close,
     tmp_deadlines,
+    tmp_print,
 )
