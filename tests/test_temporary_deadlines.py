@@ -125,6 +125,26 @@ def test_an_overdue_confirmation_is_still_closed_by_customs(env: TmpEnv) -> None
     assert outcome == "matched" and env.status(doc) == "case_closed"
 
 
+def test_the_query_page_finds_overdue_ones_by_value_or_name(env: TmpEnv) -> None:
+    from gateway.core.enterprises import Caller
+    from gateway.core.models import Enterprise
+    from gateway.temporary import confirmation_queries
+    from gateway.temporary.queries import Conditions
+
+    _approved(env, "Q1")
+    _approved(env, "Q2", due="20270430")
+    _run(env, FIRST_AFTER)
+    with env.db.session() as session:
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == EBC.code))
+        assert ent is not None
+        who = Caller(enterprise_id=ent.id, enterprise_code=ent.code)
+        for status in ("return_overdue", "逾期未复运"):
+            found = confirmation_queries.search(session, who, Conditions(status=status))
+            assert [r["cop_no"] for r in found["records"]] == ["Q1"]
+            assert found["records"][0]["status_name"] == "逾期未复运"
+            assert found["records"][0]["operations"] == []  # not editable
+
+
 def test_reminder_and_overdue_are_notified(env: TmpEnv) -> None:
     notifier = Notifier(Topology(prefix="t."))
     env.db.before_commit.append(notifier.flush)
