@@ -22,12 +22,12 @@ from gateway.core.enterprises import Caller
 from gateway.core.models import Enterprise
 from gateway.core.runtime import Gateway
 from gateway.errors import ConfigError, InvalidMessage, NotFound, StateConflict
-from gateway.temporary import printing
+from gateway.temporary import declarations, printing
 from gateway.temporary import samples as tmp
 from gateway.temporary.codes import TmpStatus
 from gateway.temporary.confirmations import row_of
 from tests.stack import CARRIER_KEY, EBC_KEY, make_config, raw_config
-from tests.temporary_fixtures import CARRIER, EBC, TmpEnv, make_env
+from tests.temporary_fixtures import CARRIER, EBC, EXHIBITION_NO, TmpEnv, make_env
 
 AT = datetime(2026, 12, 4, 16, 30, tzinfo=UTC)  # 2026-12-05 00:30 in Beijing
 CONFIRM_NO = "TC290020260000042"
@@ -244,3 +244,78 @@ def test_the_cli(tmp_path: Path, keys_dir: Path) -> None:
     _has_every_line(text_of(out_pdf.read_bytes(), tmp_path, layout=True), GOODS)
     code, out = run(*base[:3], "--form", "list", "-o", str(out_pdf), "--cop-no", "K-1")
     assert code != 0 and "R-TMP-2" in out
+
+
+# --- the exhibition registration (展览会备案, §1.1's 小提示) --------------------------------
+
+
+def _lines(env: TmpEnv) -> list[dict[str, str]]:
+    with env.db.session() as session:
+        return [declarations.view(x) for x in declarations.lines(session, EXHIBITION_NO)]
+
+
+def test_an_exhibition_before_approval_prints_its_check_sheet_only(
+    env: TmpEnv, tmp_path: Path
+) -> None:
+    doc = env.register("E-1", app_status="1")
+    with env.db.session() as session:
+        pdf = printing.render_exhibition(session, _caller(env), doc, "check_sheet", AT)
+    text = " ".join(text_of(pdf, tmp_path).split())
+    row = env.row("E-1")
+    assert "展览会备案 核对单" in text and row.pre_entry_no in text
+    assert "2027中国（杭州）国际智能制造博览会" in text.replace(" ", "")
+    assert "杭州国际博览中心" in text and EBC.code in text
+    for form in ("list", "application"):
+        with env.db.session() as session, pytest.raises(StateConflict) as info:
+            printing.render_exhibition(session, _caller(env), doc, form, AT)
+        assert [(v.rule, v.field) for v in info.value.violations] == [("R-TMP-2", "form")]
+    with env.db.session() as session, pytest.raises(InvalidMessage) as refused:
+        printing.find(session, _caller(env), EBC.code, "E-0", "tmp_exhibition")
+    assert [(v.rule, v.field) for v in refused.value.violations] == [("R-TMP-2", "copNo")]
+
+
+def test_an_approved_exhibition_prints_all_three_its_list_every_declared_line(
+    env: TmpEnv, tmp_path: Path
+) -> None:
+    doc = env.approved_exhibition("E-2", EXHIBITION_NO)
+    lines = _lines(env)
+    assert lines
+    for form, title in (("check_sheet", "展览会备案 核对单"), ("list", "展览会备案 清单"),
+                        ("application", "展览会备案申请表")):  # fmt: skip
+        with env.db.session() as session:
+            pdf = printing.render_exhibition(session, _caller(env), doc, form, AT)
+        text = text_of(pdf, tmp_path, layout=True)
+        assert title in text and EXHIBITION_NO in text
+    with env.db.session() as session:
+        pdf = printing.render_exhibition(session, _caller(env), doc, "list", AT)
+    rows = [" ".join(line.split()) for line in text_of(pdf, tmp_path, layout=True).splitlines()]
+    for line in lines:
+        start = f"{line['entryId']} {line['itemNo']} {line['hsCode']}"
+        assert any(r.startswith(start) and line["name"] in r for r in rows), start
+
+
+def test_the_exhibition_http_route_and_cli(tmp_path: Path, keys_dir: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="tmpprintex."),
+                                     allow_unicode=True))  # fmt: skip
+    gw = Gateway(make_config(tmp_path, keys_dir, prefix="tmpprintex."))
+    gw.prepare(broker=False)
+    draft = tmp.registration_message(EBC, [tmp.Registration("X-1", app_status="1")])
+    try:
+        with TestClient(create_app(gw)) as client:
+            mine, theirs = {"X-API-Key": EBC_KEY}, {"X-API-Key": CARRIER_KEY}
+            doc = client.post("/v1/messages", content=draft, headers=mine).json()
+            url = f"/v1/exhibitions/{doc['documents'][0]['id']}/print/check_sheet"
+            got = client.get(url, headers=mine)
+            assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+            assert "展览会备案 核对单" in text_of(got.content, tmp_path)
+            assert client.get(url.replace("check_sheet", "list"), headers=mine).status_code == 409
+            assert client.get(url, headers=theirs).status_code == 404
+    finally:
+        gw.db.dispose()
+    out_pdf = tmp_path / "x1.pdf"
+    result = CliRunner().invoke(main, ["--config", str(config), "tmp-print", "--record",
+                                       "exhibition", "--enterprise", EBC.code, "--cop-no", "X-1",
+                                       "--form", "check_sheet", "-o", str(out_pdf)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "展览会备案 核对单" in text_of(out_pdf.read_bytes(), tmp_path)

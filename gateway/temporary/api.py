@@ -15,6 +15,10 @@ GET /v1/confirmations           the review confirmation query (§2.2): customs (
                                 status, filled_from / filled_to, page, size
 GET /v1/confirmations/{doc_id}  one confirmation: its form, goods, attachments, history and
                                 customs receipts (确认申请书编号, 审核备注, 结案日期)
+GET /v1/exhibitions/{doc_id}/print/{form}
+                                打印 (R-TMP-2): check_sheet (核对单), after approval list
+                                (清单, the linked declarations' goods) or application
+                                (展览会备案申请表); another's: 404
 GET /v1/confirmations/{doc_id}/print/{form}
                                 打印 (R-TMP-2): the PDF of check_sheet (核对单), or after
                                 approval list (清单) or application (申请表); another's: 404
@@ -122,12 +126,21 @@ def router() -> APIRouter:
             raise BodyTooLarge([attachments.too_large()]) from None
         return await run_in_threadpool(attachments.add, s, who, doc_id, file_name, data, utcnow())
 
+    @api.get("/v1/exhibitions/{doc_id}/print/{form}")
+    def print_exhibition(doc_id: int, form: Annotated[str, Path(max_length=20)], who: Auth,
+                         s: Db) -> Response:  # fmt: skip
+        pdf = printing.render_exhibition(s, who, doc_id, form, utcnow())
+        return _pdf(pdf, f"exhibition-{doc_id}-{form}.pdf")
+
     @api.get("/v1/confirmations/{doc_id}/print/{form}")
     def print_form(doc_id: int, form: Annotated[str, Path(max_length=20)], who: Auth,
                    s: Db) -> Response:  # fmt: skip
         pdf = printing.render(s, who, doc_id, form, utcnow())
-        disposition = f'inline; filename="confirmation-{doc_id}-{form}.pdf"'
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": disposition})  # fmt: skip
+        return _pdf(pdf, f"confirmation-{doc_id}-{form}.pdf")
 
     return api
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    headers = {"Content-Disposition": f'inline; filename="{name}"'}
+    return Response(data, media_type="application/pdf", headers=headers)

@@ -336,19 +336,26 @@ def tmp_attach(
 @click.option("--form", required=True, type=click.Choice(["check_sheet", "list", "application"]),
               help="核对单, 清单 (after approval) or 申请表 (after approval)")  # fmt: skip
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PDF file")
+@click.option("--record", type=click.Choice(["confirmation", "exhibition"]),
+              default="confirmation", show_default=True, help="which record's forms")  # fmt: skip
 @click.pass_context
 def tmp_print(
     ctx: click.Context, enterprise: str, agent_code: str | None, cop_no: str, form: str,
-    output: str,
+    output: str, record: str,
 ) -> None:  # fmt: skip
-    """Print a saved review confirmation's form as a PDF (R-TMP-2); its path."""
+    """Print a saved review confirmation's (or exhibition registration's) form as a PDF
+    (R-TMP-2); its path."""
     from pathlib import Path
 
     from gateway.core.models import utcnow
     from gateway.temporary import printing
+    from gateway.temporary.registrations import EXHIBITION
 
     def work(session: Any) -> bytes:
         who = _caller(session, enterprise)
+        if record == "exhibition":
+            doc_id = printing.find(session, who, agent_code or enterprise, cop_no, EXHIBITION)
+            return printing.render_exhibition(session, who, doc_id, form, utcnow())
         doc_id = printing.find(session, who, agent_code or enterprise, cop_no)
         return printing.render(session, who, doc_id, form, utcnow())
 

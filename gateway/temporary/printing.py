@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,17 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.codes import CHINA_TZ
 from gateway.core.enterprises import Caller
-from gateway.core.status import status_of
+from gateway.core.models import Document
+from gateway.core.status import Status, status_of
 from gateway.errors import ConfigError, InvalidMessage, StateConflict, Violation
-from gateway.temporary import attachments, confirmation_queries, confirmations
-from gateway.temporary.codes import TmpStatus
-from gateway.temporary.confirmations import IE_FLAGS
+from gateway.temporary import confirmation_queries, confirmations, declarations, queries
+from gateway.temporary.codes import CUSTOMS, TmpStatus
+from gateway.temporary.confirmations import CONFIRMATION, IE_FLAGS
 
 RULE = "R-TMP-2"
 FONT_PACKAGE = "fonts-wqy-microhei"
@@ -62,7 +65,11 @@ FONT_PATHS = (
 FONT = "CJK"
 #: after approval the confirmation's customs forms (closed or overdue, it was approved);
 #: before it only the check sheet
-PRINTABLE_AFTER = frozenset({TmpStatus.APPROVED, TmpStatus.CASE_CLOSED, TmpStatus.RETURN_OVERDUE})
+PRINTABLE_AFTER: frozenset[StrEnum] = frozenset(
+    {TmpStatus.APPROVED, TmpStatus.CASE_CLOSED, TmpStatus.RETURN_OVERDUE}
+)
+#: a registration: approved only (备案删除 granted, it is gone: the check sheet alone)
+EXHIBITION_PRINTABLE_AFTER: frozenset[StrEnum] = frozenset({TmpStatus.APPROVED})
 #: customs' units of measure (计量单位) as the forms print them; another code prints as is
 UNIT_NAMES = {
     "001": "台", "002": "座", "003": "辆", "004": "艘", "005": "架", "006": "套", "007": "个",
@@ -82,6 +89,8 @@ class Template:
     head: tuple[tuple[str, str], ...]
     landscape: bool
     closing: tuple[str, ...]
+    #: the goods table's (heading, width in mm; 0: the rest of the line); none: no table
+    columns: tuple[tuple[str, float], ...] = ()
 
 
 _IDENTITY = (
@@ -107,17 +116,22 @@ _PEOPLE = (
     ("数据状态", "status_name"),
 )
 
+_GOODS = (
+    ("序号", 12), ("商品编码", 24), ("商品名称", 0), ("规格型号", 34),
+    ("数量", 22), ("计量单位", 18), ("报关单海关编号", 38),
+)  # fmt: skip
+
 FORMS: dict[str, Template] = {
     "check_sheet": Template(
         "check_sheet", "暂时进出境货物审核确认 核对单",
         (*_IDENTITY, *_DATES, *_PEOPLE, ("备注", "note")), False,
         ("本核对单供申报单位核对录入数据，不作为海关审核确认的凭证。",
-         "核对人（签字）：                    核对日期："),
+         "核对人（签字）：                    核对日期："), _GOODS,
     ),
     "list": Template(
         "list", "暂时进出境货物清单",
         (*_IDENTITY, *_DATES), True,
-        ("申报单位（盖章）：                                    海关（签章）：",),
+        ("申报单位（盖章）：                                    海关（签章）：",), _GOODS,
     ),
     "application": Template(
         "application", "暂时进出境货物审核确认申请书",
@@ -126,48 +140,117 @@ FORMS: dict[str, Template] = {
         ("我单位保证以上申报内容真实、准确，上述货物在规定期限内复运出／进境，并承担相应法律责任。",
          "申报单位（盖章）：                    报关员（签字）：                    日期：",
          "海关审核意见：                                              海关（签章）："),
+        _GOODS,
     ),
 }  # fmt: skip
 
-_GOODS = (
-    ("序号", 12), ("商品编码", 24), ("商品名称", 0), ("规格型号", 34),
-    ("数量", 22), ("计量单位", 18), ("报关单海关编号", 38),
+# the exhibition registration's forms (展览会备案, §1.1): the form's fields by element name
+_EXHIBITION_HEAD = (
+    ("展览会预录入编号", "pre_entry_no"), ("展览会编号", "exhibition_no"),
+    ("展览会名称", "exhibitionName"), ("主管海关", "customs"),
+    ("申报单位代码", "agent_code"), ("申报单位名称", "agentName"),
+    ("备案海关", "reg_customs"), ("批准单位", "approvalUnit"),
+    ("批文号", "approvalNo"), ("台湾批文", "taiwanApproval"),
+    ("主办单位", "organizer"), ("主办单位负责人", "organizerPrincipal"),
+    ("主办方联系电话", "organizerTel"), ("承办单位", "undertaker"),
+    ("资料审查负责人", "reviewPrincipal"), ("展览场馆", "venue"),
+    ("开幕日期", "openDate"), ("闭幕日期", "closeDate"),
+    ("展出总面积（平方米）", "totalArea"), ("国际面积（平方米）", "intlArea"),
+    ("参展国家(地区)数量", "countryCount"), ("境外展商数量", "overseasExhibitorCount"),
 )  # fmt: skip
+_EXHIBITION_PEOPLE = (
+    ("录入单位", "input_name"), ("海关十位编码", "input_code"), ("操作员", "operator"),
+    ("报关员", "broker"), ("填报日期", "filled_date"), ("数据状态", "status_name"),
+    ("备注", "note"),
+)  # fmt: skip
+#: the 清单: the goods of the customs declarations linked to the exhibition (报关单商品)
+_DECLARATION_GOODS = (
+    ("报关单海关编号", 38), ("商品序号", 12), ("商品编码", 22), ("商品名称", 0),
+    ("规格型号", 30), ("申报数量", 20), ("单位", 14), ("单价", 22), ("总价", 24),
+    ("币制", 12), ("原产地", 14),
+)  # fmt: skip
+
+EXHIBITION_FORMS: dict[str, Template] = {
+    "check_sheet": Template(
+        "check_sheet", "展览会备案 核对单", (*_EXHIBITION_HEAD, *_EXHIBITION_PEOPLE), False,
+        ("本核对单供申报单位核对录入数据，不作为海关备案的凭证。",
+         "核对人（签字）：                    核对日期："),
+    ),
+    "list": Template(
+        "list", "展览会备案 清单", _EXHIBITION_HEAD[:4], True,
+        ("申报单位（盖章）：                                    海关（签章）：",),
+        _DECLARATION_GOODS,
+    ),
+    "application": Template(
+        "application", "展览会备案申请表", (*_EXHIBITION_HEAD, *_EXHIBITION_PEOPLE), False,
+        ("我单位保证以上申报内容真实、准确，并承担相应法律责任。",
+         "主办单位（盖章）：                    申报单位（盖章）：                    日期：",
+         "海关审核意见：                                              海关（签章）："),
+    ),
+}  # fmt: skip
 
 
 # --- which forms, for whom ---------------------------------------------------------------------
 
 
-def find(session: Session, caller: Caller, agent_code: str, cop_no: str) -> int:
-    """The document id of the caller's saved confirmation: before the first save there is
-    nothing to print (R-TMP-2, "数据暂存后…【打印】按钮高亮显示")."""
-    try:  # the attachments' lookup of a saved confirmation, refused under our own rule
-        return attachments.find(session, caller, agent_code, cop_no)
-    except InvalidMessage:
-        message = "print only after the first save (暂存): no saved confirmation"
-        raise InvalidMessage([Violation(RULE, "copNo", message, value=cop_no)]) from None
+def find(
+    session: Session, caller: Caller, agent_code: str, cop_no: str, kind: str = CONFIRMATION
+) -> int:
+    """The document id of the caller's saved record of `kind` (a confirmation, or
+    `regs.EXHIBITION`): before the first save there is nothing to print (R-TMP-2,
+    "数据暂存后…【打印】按钮高亮显示")."""
+    stmt = select(Document.id).where(
+        Document.kind == kind,
+        Document.business_key == f"{agent_code}|{cop_no}",
+        Document.status != Status.DELETED.value,
+    )
+    if not caller.is_admin:
+        stmt = stmt.where(Document.enterprise_id == caller.enterprise_id)
+    doc_id = session.scalar(stmt)
+    if doc_id is None:
+        message = "print only after the first save (暂存): no saved record"
+        raise InvalidMessage([Violation(RULE, "copNo", message, value=cop_no)])
+    return doc_id
 
 
-def printable(status: str) -> list[str]:
-    """The forms a confirmation in `status` may print."""
-    if status_of(status) in PRINTABLE_AFTER:
-        return list(FORMS)
-    return ["check_sheet"]
+def printable(status: str, after: frozenset[StrEnum] = PRINTABLE_AFTER) -> list[str]:
+    """The forms a record in `status` may print (the same names for both records)."""
+    return list(FORMS) if status_of(status) in after else ["check_sheet"]
+
+
+def _template(forms: dict[str, Template], form: str, record: dict[str, Any],
+              after: frozenset[StrEnum]) -> Template:  # fmt: skip
+    if form not in forms:
+        message = f"no form {form!r}: one of {', '.join(forms)}"
+        raise InvalidMessage([Violation(RULE, "form", message, value=form)])
+    if form not in printable(record["status"], after):
+        message = f"{forms[form].title} only after approval (审核通过): before it, the check sheet"
+        raise StateConflict([Violation(RULE, "form", message, value=record["status_name"])])
+    return forms[form]
 
 
 def render(session: Session, caller: Caller, doc_id: int, form: str, at: datetime) -> bytes:
     """The PDF of `form` for the caller's confirmation (another's: NotFound), printed `at`."""
     record = confirmation_queries.detail(session, caller, doc_id)
-    if form not in FORMS:
-        message = f"no form {form!r}: one of {', '.join(FORMS)}"
-        raise InvalidMessage([Violation(RULE, "form", message, value=form)])
-    allowed = printable(record["status"])
-    if form not in allowed:
-        message = f"{FORMS[form].title} only after approval (审核通过): before it, the check sheet"
-        raise StateConflict([Violation(RULE, "form", message, value=record["status_name"])])
+    tpl = _template(FORMS, form, record, PRINTABLE_AFTER)
     row = confirmations.row_of(session, record["agent_code"], record["cop_no"])
     entry = {"input_code": row.input_code, "input_name": row.input_name} if row else {}
-    return build(FORMS[form], {**values_of(record), **entry}, record["goods"], at)
+    rows = [goods_row(n, line) for n, line in enumerate(record["goods"], 1)]
+    return build(tpl, {**values_of(record), **entry}, rows, at)
+
+
+def render_exhibition(
+    session: Session, caller: Caller, doc_id: int, form: str, at: datetime
+) -> bytes:
+    """The PDF of `form` for the caller's exhibition registration (another's: NotFound); its
+    清单 lists the goods of the customs declarations linked to the approved exhibition."""
+    record = queries.detail(session, caller, doc_id)
+    tpl = _template(EXHIBITION_FORMS, form, record, EXHIBITION_PRINTABLE_AFTER)
+    rows: list[list[str]] = []
+    if tpl.columns and record["exhibition_no"]:
+        found = declarations.lines(session, record["exhibition_no"])
+        rows = [declaration_row(declarations.view(line)) for line in found]
+    return build(tpl, exhibition_values(record), rows, at)
 
 
 # --- the values a form prints ------------------------------------------------------------------
@@ -176,13 +259,12 @@ def render(session: Session, caller: Caller, doc_id: int, form: str, at: datetim
 def values_of(record: dict[str, Any]) -> dict[str, str]:
     """The head values of a confirmation's query record, as the forms print them."""
     form = record.get("form") or {}
-    code, name = record["customs_code"], record["customs_name"]
     flag = form.get("ieFlag", "")
     broker = " ".join(x for x in (form.get("brokerName"), form.get("brokerTel")) if x)
     return {
         **{k: str(v) for k, v in record.items() if isinstance(v, str | int) and v is not None},
         "agent_name": form.get("agentName", ""),
-        "customs": f"{name}（{code}）" if name else code,
+        "customs": _customs(record["customs_code"]),
         "ie_flag": IE_FLAGS.get(flag, flag).split(" ")[0],
         "purpose": form.get("purpose", ""),
         "note": form.get("note", ""),
@@ -200,6 +282,38 @@ def quantity(value: str) -> str:
         return value
     text = f"{number:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def exhibition_values(record: dict[str, Any]) -> dict[str, str]:
+    """The head values of a registration's query record: its form's fields by element name,
+    the customs with their names, the record's own columns."""
+    form = {k: str(v) for k, v in (record.get("form") or {}).items()}
+    reg = form.get("regCustomsCode", "")
+    broker = " ".join(x for x in (form.get("brokerName"), form.get("brokerTel")) if x)
+    own = {k: str(v) for k, v in record.items() if isinstance(v, str | int) and v is not None}
+    return {
+        **form,
+        **own,
+        "customs": _customs(record["customs_code"]),
+        "reg_customs": _customs(reg) if reg else "",
+        "broker": broker,
+        "exhibitionName": record.get("exhibition_name") or form.get("exhibitionName", ""),
+    }
+
+
+def _customs(code: str) -> str:
+    name = CUSTOMS.get(code, "")
+    return f"{name}（{code}）" if name else code
+
+
+def declaration_row(line: dict[str, Any]) -> list[str]:
+    """One line of a declaration linked to the exhibition, in the 清单's columns."""
+    unit = str(line.get("unit") or "")
+    head = [line.get(k) for k in ("entryId", "itemNo", "hsCode", "name", "model", "qty")]
+    tail = [line.get(k) for k in ("price", "total", "currency", "origin")]
+    text = [str(v) if v is not None else "" for v in (*head, None, *tail)]
+    text[6] = UNIT_NAMES.get(unit, unit)
+    return text
 
 
 def goods_row(n: int, line: dict[str, str]) -> list[str]:
@@ -248,9 +362,7 @@ def _style(size: float, align: int = 0) -> ParagraphStyle:
     )  # fmt: skip
 
 
-def build(
-    tpl: Template, values: dict[str, str], goods: list[dict[str, str]], at: datetime
-) -> bytes:
+def build(tpl: Template, values: dict[str, str], rows: list[list[str]], at: datetime) -> bytes:
     """The form's PDF: title, head box, goods table (header repeated on every page), closing."""
     _register_font()
     size = landscape(A4) if tpl.landscape else A4
@@ -265,9 +377,14 @@ def build(
         Spacer(1, 5 * mm),
         _head(tpl, values, width),
         Spacer(1, 4 * mm),
-        Paragraph(f"货物信息（共 {len(goods)} 项）", _style(10)),
-        Spacer(1, 1.5 * mm),
-        _goods(goods, width),
+    ]
+    if tpl.columns:
+        story += [
+            Paragraph(f"货物信息（共 {len(rows)} 项）", _style(10)),
+            Spacer(1, 1.5 * mm),
+            _goods(tpl.columns, rows, width),
+        ]
+    story += [
         Spacer(1, 6 * mm),
         *[Paragraph(line.replace(" ", "&nbsp;"), _style(9.5)) for line in tpl.closing],
     ]
@@ -299,14 +416,13 @@ def _head(tpl: Template, values: dict[str, str], width: float) -> Table:
     return table
 
 
-def _goods(goods: list[dict[str, str]], width: float) -> Table:
-    fixed = sum(w for _, w in _GOODS) * mm
-    widths = [w * mm if w else width - fixed for _, w in _GOODS]
+def _goods(columns: tuple[tuple[str, float], ...], rows: list[list[str]], width: float) -> Table:
+    fixed = sum(w for _, w in columns) * mm
+    widths = [w * mm if w else width - fixed for _, w in columns]
     cell = _style(8.5)
-    rows: list[list[Any]] = [[Paragraph(name, cell) for name, _ in _GOODS]]
-    for n, line in enumerate(goods, 1):
-        rows.append([Paragraph(_escape(v), cell) for v in goods_row(n, line)])
-    table = Table(rows, colWidths=widths, repeatRows=1)  # the header on every page
+    cells: list[list[Any]] = [[Paragraph(name, cell) for name, _ in columns]]
+    cells += [[Paragraph(_escape(v), cell) for v in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1)  # the header on every page
     table.setStyle(
         TableStyle([
             ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
