@@ -311,3 +311,39 @@ def _notified(stack: Stack, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _both_told(seen: list[dict[str, Any]]) -> bool:
     changes = [c["to"] for n in seen for c in n.get("changes", [])]
     return "return_overdue" in changes and any(n.get("reminder") == "R-TMP-7" for n in seen)
+
+
+def test_an_extension_moves_the_date(make_stack: Callable[..., Stack]) -> None:
+    _extension_lifecycle(make_stack().start())
+
+
+def _extension_lifecycle(stack: Stack) -> None:
+    """R-TMP-6/7: an approved confirmation; an extension asking two years past its I/E date
+    is approved by customs with the most it allows (I/E date + 1 year), which becomes the
+    confirmation's 复运出/进境日期; the deadline job then watches the new date (not overdue
+    the day after the old one)."""
+    ebc = stack.ebc
+    conf = stack.submit(tmp.confirmation_message(ebc, [tmp.Confirmation("CONF-X")])).documents[0]
+    assert stack.wait_status(conf.id, "approved") == "approved"
+    with stack.gateway.db.session() as session:
+        view = confirmation_queries.detail(session, _ebc(stack), conf.id)
+    ie = datetime.strptime(view["ie_date"], "%Y%m%d")
+    old = view["return_date"]
+    asked = (ie + timedelta(days=730)).strftime("%Y%m%d")
+    most = (ie + timedelta(days=365)).strftime("%Y%m%d")
+    ext = tmp.Extension("EXT-1", view["confirm_no"], asked)
+    doc = stack.submit(tmp.extension_message(ebc, [ext])).documents[0].id
+    assert stack.wait_status(doc, "approved") == "approved"
+    assert "stored" in stack.path(doc)
+    with stack.gateway.db.session() as session:
+        moved = confirmation_queries.detail(session, _ebc(stack), conf.id)["return_date"]
+    assert moved == most
+    day_after_old = datetime.strptime(old, "%Y%m%d").replace(tzinfo=CHINA_TZ) + timedelta(days=1)
+    gw = stack.gateway
+    assert deadlines.run_deadlines(gw.db, day_after_old, gw.notifier, (7,)).overdue == ()
+    assert stack.status(conf.id) == "approved"
+
+    unknown = tmp.Extension("EXT-2", "QR29009999000000", asked)
+    with pytest.raises(InvalidMessage) as info:
+        stack.submit(tmp.extension_message(ebc, [unknown]))
+    assert [(v.rule, "confirmNo" in v.field) for v in info.value.violations] == [("R-TMP-6", True)]

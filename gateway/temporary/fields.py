@@ -216,3 +216,32 @@ CONFIRMATION_DOCUMENT: tuple[Field, ...] = (
 
 for _f in (*CONFIRMATION, *CONFIRMATION_GOODS, *CONFIRMATION_DOCUMENT):
     TERMS.setdefault(_f.name, _f.term)
+
+
+# --- the extension (暂时进出境货物延期申报, seed 002 §2.3: its body is missing) ----------------
+
+#: the extension's fields after its key (agentCode, copNo), in message order. The manual has
+#: only the query's columns (§2.4); the rest is what a broker needs to ask for more time on an
+#: approved confirmation (docs/temporary.md). 预录入延期编号 (Y…), 海关延期审核允许时间 and
+#: 审核备注 are the gateway's and customs' (never sent); 填报日期 is the gateway's.
+EXTENSION: tuple[Field, ...] = (
+    _F("customsCode", "申请海关", "the customs applied to (关区代码)", "C..4", N.SAVE),
+    _F("agentName", "申报单位名称", "declaring unit's name", "C..100", N.DECLARE),
+    _F("inputCode", "海关十位编码", "entry unit's 10-digit customs code", "C..10", N.CARD),
+    _F("inputName", "单位 (录入单位)", "entry unit", "C..100", N.CARD),
+    _F("operatorName", "操作员", "operator (IC card holder)", "C..50", N.CARD),
+    _F(
+        "confirmNo",
+        "确认申请书编号",
+        "customs' number of the approved confirmation to extend",
+        "C..20",
+        N.DECLARE,
+    ),  # fmt: skip
+    _F("extendDate", "延期申请期限", "the date asked for, YYYYMMDD", "C..8", N.DECLARE),
+    _F("approvalNo", "延期批文号", "extension approval document no.", "C..50", N.DECLARE),
+    _F("reason", "延期原因", "why the goods need more time", "C..500", N.DECLARE),
+    _F("note", "备注", "remarks", "C..1000", N.OPTIONAL),
+)
+
+for _f in EXTENSION:
+    TERMS.setdefault(_f.name, _f.term)

@@ -14,6 +14,8 @@ Five kinds, one per form of the manual's exhibit pages (§1.1–§1.3):
 - `tmp_confirmation` (TMP109): the review confirmation (暂时进出境审核确认, §2.1); save,
   declare, modify and delete a draft; customs approves it with 确认申请书编号 and closes it
   (结案).
+- `tmp_extension` (TMP111): the extension (延期申报, §2.3) of an approved confirmation; save,
+  declare, modify and delete a draft; customs' approval gives the date it allows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from gateway.core.kinds import DocumentKind, Operation, Record, key_text
 from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import status_of
 from gateway.errors import Violation
-from gateway.temporary import confirmations, loans, rules
+from gateway.temporary import confirmations, extensions, loans, rules
 from gateway.temporary import fields as form
 from gateway.temporary import registrations as regs
 from gateway.temporary.codes import (
@@ -273,6 +275,23 @@ def _confirmation(
     return problems
 
 
+# --- TMP111: extension ----------------------------------------------------------------------
+
+
+def _extension(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    """R-TMP-6 with the store: the declarer's approved confirmation, a later date."""
+    doc = regs.live_document(session, extensions.EXTENSION, extensions.key_of(dict(rec.fields)))
+    problems = _editable(doc, rec, where, "extension")
+    if problems or rules.is_delete(rec):
+        return problems
+    conf, problems = extensions.store_problems(session, ent, rec, where)
+    if write and not problems:
+        extensions.take(session, ent, rec, conf, at, fresh=doc is None)
+    return problems
+
+
 # --- the kinds ---------------------------------------------------------------------------------
 
 _KEY = ("agentCode", "copNo")
@@ -384,6 +403,26 @@ CONFIRMATION = DocumentKind(
     after_change=confirmations.after_receipt,
 )
 
+EXTENSION = DocumentKind(
+    name=extensions.EXTENSION,
+    title="extension (暂时进出境货物延期申报)",
+    message_type="TMP111Message",
+    receipt_type="TMP112Message",
+    record_tag="Extension",
+    head_tag=None,
+    key_fields=_KEY,
+    receipt_entity="ExtensionReturn",
+    receipt_fields="guid agentCode copNo allowedDate?",
+    signature_required=True,
+    final_states=frozenset({TmpStatus.APPROVED}),
+    modifiable_states=EDITABLE,
+    receipt_echo_fields=("guid", "agentCode", "copNo"),
+    store_checks=_hook((*form.KEY, *form.EXTENSION), _extension, extensions.record_rules),
+    # stored, approved, not approved (or a negative code): no deletion, no 结案
+    receipt_statuses={c: st for c, st in RECEIPT_STATUSES.items() if st is not TmpStatus.WITHDRAWN},
+    after_change=extensions.after_receipt,
+)
+
 # R-TMP-3: a registration a list names (and the enterprise did not delete) is in use
 if loans.use_of not in regs.USAGE_CHECKS:
     regs.USAGE_CHECKS.append(loans.use_of)
@@ -392,4 +431,4 @@ if loans.use_of not in regs.USAGE_CHECKS:
 if confirmations.use_of not in regs.USAGE_CHECKS:
     regs.USAGE_CHECKS.append(confirmations.use_of)
 
-KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST, CONFIRMATION)
+KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST, CONFIRMATION, EXTENSION)

@@ -226,9 +226,7 @@ class TmpDeadlineNotice(Base):
 
     __tablename__ = "tmp_deadline_notices"
     __table_args__ = (
-        UniqueConstraint(
-            "confirmation_id", "due_date", "lead_days", name="uq_tmp_deadline_notice"
-        ),
+        UniqueConstraint("confirmation_id", "due_date", "lead_days", name="uq_tmp_deadline_notice"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -236,3 +234,42 @@ class TmpDeadlineNotice(Base):
     due_date: Mapped[str] = mapped_column(String(8))  # YYYYMMDD, the date reminded of
     lead_days: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TmpExtension(Base):
+    """One extension (延期申报) of an approved review confirmation, keyed like its document
+    (agentCode, copNo). Customs' answer gives 海关延期审核允许时间 (`allowed_date`), which
+    becomes the confirmation's 复运出/进境日期 (`extensions.after_receipt`)."""
+
+    __tablename__ = "tmp_extensions"
+    __table_args__ = (UniqueConstraint("agent_code", "cop_no", name="uq_tmp_extension_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    agent_code: Mapped[str] = mapped_column(String(10))
+    cop_no: Mapped[str] = mapped_column(String(30))
+    #: 预录入延期编号: "Y" + 申请海关 + year + 7-digit sequence, given at the first save
+    pre_entry_no: Mapped[str] = mapped_column(String(16), unique=True)
+    customs_code: Mapped[str] = mapped_column(String(4))
+    #: the approved confirmation it extends (None while a draft names none)
+    confirmation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tmp_confirmations.id"), index=True
+    )
+    confirm_no: Mapped[str] = mapped_column(String(20), default="")  # 确认申请书编号
+    extend_date: Mapped[str] = mapped_column(String(8), default="")  # 延期申请期限
+    approval_no: Mapped[str] = mapped_column(String(50), default="")  # 延期批文号
+    #: the confirmation's date when the extension was last taken in (what it extends)
+    previous_date: Mapped[str] = mapped_column(String(8), default="")
+    #: 海关延期审核允许时间: YYYYMMDD, from customs' approval
+    allowed_date: Mapped[str] = mapped_column(String(8), default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    operator_name: Mapped[str] = mapped_column(String(50), default="")
+    input_code: Mapped[str] = mapped_column(String(18), default="")
+    input_name: Mapped[str] = mapped_column(String(200), default="")
+    review_remarks: Mapped[str] = mapped_column(String(5000), default="")  # 审核备注
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+Index("ix_tmp_extensions_enterprise", TmpExtension.enterprise_id, TmpExtension.filled_at)

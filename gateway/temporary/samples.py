@@ -333,3 +333,32 @@ def confirmation_message(sender: Party, confirmations: Sequence[Confirmation]) -
                 if value:
                     etree.SubElement(ref, f"{{{TMP_NS}}}{name}").text = value
     return b.done()
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One extension (TMP111 record) of the confirmation customs numbered `confirm_no`;
+    defaults make a valid declared one asking for `extend_date`."""
+
+    cop_no: str
+    confirm_no: str
+    extend_date: str
+    app_type: str = "1"
+    app_status: str = "2"
+    omit: frozenset[str] = frozenset()
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+def extension_message(sender: Party, extensions: Sequence[Extension]) -> bytes:
+    """A TMP111 of one or more extensions."""
+    b = _Builder("TMP111Message", sender)
+    for e in extensions:
+        values = {"agentCode": sender.code, "copNo": e.cop_no, "customsCode": "2900",
+                  "agentName": sender.name, "confirmNo": e.confirm_no,
+                  "extendDate": e.extend_date, "approvalNo": "1122-34",
+                  "reason": "展期延长，展品需继续展出", **e.values}  # fmt: skip
+        values = {k: v for k, v in values.items() if v}
+        table = (*form.KEY, *form.EXTENSION)
+        b.record("Extension", [*_head(e.app_type, e.app_status),
+                               *_ordered(table, values, e.omit)])  # fmt: skip
+    return b.done()

@@ -28,6 +28,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +41,7 @@ from gateway.core.customs_sim.state import Declaration, Scheduled, SimBase, held
 from gateway.core.kinds import DocumentKind, Record, key_text
 from gateway.core.models import Id
 from gateway.errors import NotFound
-from gateway.temporary import confirmations, loans, rules
+from gateway.temporary import confirmations, extensions, loans, rules
 from gateway.temporary.codes import CUSTOMS, TmpReturn
 from gateway.temporary.models import DeclarationLine, Quantity
 from gateway.temporary.receipts import build
@@ -105,6 +106,7 @@ def behaviours() -> dict[str, Callable[..., list[Any]]]:
         "tmp_exhibition_deletion": _deletions,
         loans.LOAN_LIST: _loan_lists,
         confirmations.CONFIRMATION: _confirmations,
+        extensions.EXTENSION: _extensions,
     }
 
 
@@ -418,6 +420,7 @@ def _confirmations(
         _hold(session, key, HELD_APPROVED, kind.name).sender_id = sender  # whom 结案 answers
         info = f"审核通过，请于{rec.fields.get('returnDate', '')}前复运出/进境并办理结案"
         number = confirm_no(rec.fields.get("customsCode", ""), key)
+        _remember(session, number, key, rec)
         answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, info, "approved",
                             confirmNo=number))  # fmt: skip
     return answers
@@ -450,3 +453,70 @@ def close(session: Session, key: str, close_date: str, at: float | None = None) 
                           body=env.body, note="case closed"))  # fmt: skip
     held.status = HELD_CLOSED
     return env.cop_msg_id
+
+
+# --- TMP111: extensions --------------------------------------------------------------------
+
+
+class SimConfirmation(SimBase):
+    """A confirmation customs approved, by its 确认申请书编号: what an extension is checked
+    against (its dates as customs holds them; an approved extension moves `return_date`)."""
+
+    __tablename__ = "sim_tmp_confirmations"
+
+    confirm_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(300))
+    ie_date: Mapped[str] = mapped_column(String(8))
+    return_date: Mapped[str] = mapped_column(String(8))
+
+
+def _remember(session: Session, number: str, key: str, rec: Record) -> None:
+    held = session.get(SimConfirmation, number) or SimConfirmation(confirm_no=number)
+    held.business_key = key
+    held.ie_date = rec.fields.get("ieDate", "")
+    held.return_date = rec.fields.get("returnDate", "")
+    session.add(held)
+
+
+def allowed_date(ie_date: str, asked: str) -> str:
+    """The date customs allows: the one asked, but never later than the I/E date plus
+    `extensions.MAX_DAYS` (one year)."""
+    latest = datetime.strptime(ie_date, "%Y%m%d") + timedelta(days=extensions.MAX_DAYS)
+    return min(asked, latest.strftime("%Y%m%d"))
+
+
+def extension_problems(session: Session, rec: Record) -> tuple[SimConfirmation | None, list[str]]:
+    """Why customs cannot store an extension: an unknown customs, a confirmation it did not
+    approve for this declarer or closed since (T401)."""
+    found = storage_problems(rec)
+    number = rec.fields.get("confirmNo", "")
+    held = session.get(SimConfirmation, number)
+    mine = held is not None and held.business_key.startswith(f"{rec.fields.get('agentCode')}|")
+    key = held.business_key if held else ""
+    state = held_declaration(session, confirmations.CONFIRMATION, key) if mine else None
+    if not mine or state is None or state.status != HELD_APPROVED:
+        found.append(_reason("T401", f"确认申请书编号{number}不存在或未审核通过"))
+        return None, found
+    return held, found
+
+
+def _extensions(
+    sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *_: str
+) -> list[Answer]:
+    at, answers = Timing.of(sim), []
+    for rec in records:
+        held, refused = extension_problems(session, rec)
+        if refused or held is None:
+            answers.append(_one(kind, rec, at.stored, "-1", "; ".join(refused), "store failed"))
+            continue
+        answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "海关入库成功", "stored"))
+        allowed = allowed_date(held.ie_date, rec.fields.get("extendDate", ""))
+        if allowed <= held.return_date:
+            info = _reason("T402", f"已达最长期限或未晚于原复运日期{held.return_date}")
+            answers.append(_one(kind, rec, at.result, TmpReturn.NOT_APPROVED,
+                                "审核不通过: " + info, "not approved"))  # fmt: skip
+            continue
+        held.return_date = allowed
+        answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, f"同意延期至{allowed}",
+                            "approved", allowedDate=allowed))  # fmt: skip
+    return answers

@@ -4,8 +4,9 @@ Built: exhibition registration (展览会备案) with its change (变更) and de
 applications, the loaned-exhibit list (外借展品清单) with the customs declarations linked to
 exhibitions (reference data), the review confirmation (暂时进出境审核确认, its 结案 from
 customs), the simulated customs' answers and the queries, and the deadline job (R-TMP-7,
-`deadlines`) and the confirmation's printed forms (R-TMP-2, `printing`). Extensions come
-next (issue 12);
+`deadlines`) and the confirmation's printed forms (R-TMP-2, `printing`), and the
+confirmation's extension (延期申报, `extensions`). The extension's query page comes next
+(issue 12);
 `registrations.USAGE_CHECKS` is where a kind says it uses a registration (the list does).
 """
 
