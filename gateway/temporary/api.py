@@ -22,6 +22,10 @@ GET /v1/exhibitions/{doc_id}/print/{form}
 GET /v1/confirmations/{doc_id}/print/{form}
                                 打印 (R-TMP-2): the PDF of check_sheet (核对单), or after
                                 approval list (清单) or application (申请表); another's: 404
+GET /v1/extensions              the extension query (§2.4): customs (申请海关), status,
+                                filled_from / filled_to, page, size
+GET /v1/extensions/{doc_id}     one extension: its form, history and customs receipts
+                                (海关延期审核允许时间, 审核备注); another's: 404
 POST /v1/confirmations/{doc_id}/attachments?file_name=…
                                 随附单证: the body is the PDF itself (at most 4 MB), attached to
                                 a saved confirmation of the caller (R-COM-6); another's: 404
@@ -41,7 +45,14 @@ from fastapi.concurrency import run_in_threadpool
 from gateway.core.deps import Auth, Db, read_limited
 from gateway.core.models import utcnow
 from gateway.errors import BodyTooLarge
-from gateway.temporary import attachments, confirmation_queries, loan_queries, printing, queries
+from gateway.temporary import (
+    attachments,
+    confirmation_queries,
+    extension_queries,
+    loan_queries,
+    printing,
+    queries,
+)
 
 
 def router() -> APIRouter:
@@ -111,6 +122,24 @@ def router() -> APIRouter:
     @api.get("/v1/confirmations/{doc_id}")
     def confirmation(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
         return confirmation_queries.detail(s, who, doc_id)
+
+    @api.get("/v1/extensions")
+    def extensions(
+        who: Auth,
+        s: Db,
+        customs: Annotated[str | None, Query(max_length=4)] = None,
+        status: Annotated[str | None, Query(max_length=30)] = None,
+        filled_from: date | None = None,
+        filled_to: date | None = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+    ) -> dict[str, Any]:
+        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
+        return extension_queries.search(s, who, cond)
+
+    @api.get("/v1/extensions/{doc_id}")
+    def extension(doc_id: int, who: Auth, s: Db) -> dict[str, Any]:
+        return extension_queries.detail(s, who, doc_id)
 
     @api.post("/v1/confirmations/{doc_id}/attachments", status_code=201)
     async def attach(

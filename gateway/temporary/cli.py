@@ -3,7 +3,8 @@
 declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询),
 `tmp-samples` (example messages to start from), `tmp-confirmations` (the review confirmation
 query), `tmp-attach` (a PDF attached to a saved review confirmation, 随附单证),
-`tmp-sim-close` (the simulated customs' 结案) and `tmp-deadlines` (the R-TMP-7 job, once).
+`tmp-sim-close` (the simulated customs' 结案), `tmp-deadlines` (the R-TMP-7 job, once) and
+`tmp-extensions` (the extension query, 延期查询).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
 one without storing it `customs-gateway check FILE` / `validate FILE`: the core's commands.
@@ -280,6 +281,33 @@ def tmp_confirmations(
     click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
 
 
+@click.command("tmp-extensions")
+@click.option("--enterprise", default=None, help="its extensions only (default: all)")
+@click.option("--customs", default=None, help="申请海关, 4 digits")
+@click.option("--status", default=None, help="a status value (saved, approved, …) or its name")
+@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
+@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
+@click.option("--page", default=1, show_default=True)
+@click.option("--size", default=20, show_default=True)
+@click.option("--id", "doc_id", default=None, type=int, help="one extension in full")
+@click.pass_context
+def tmp_extensions(
+    ctx: click.Context, enterprise: str | None, customs: str | None, status: str | None,
+    filled_from: date | None, filled_to: date | None, page: int, size: int, doc_id: int | None,
+) -> None:  # fmt: skip
+    """Extensions (暂时进出境货物延期查询), as JSON: no condition lists them all."""
+    from gateway.temporary import extension_queries, queries
+
+    def work(session: Any) -> Any:
+        who = _caller(session, enterprise)
+        if doc_id is not None:
+            return extension_queries.detail(session, who, doc_id)
+        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
+        return extension_queries.search(session, who, cond)
+
+    click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
+
+
 @click.command("tmp-sim-close")
 @click.option("--agent-code", required=True, help="申报单位代码 of the confirmation")
 @click.option("--cop-no", required=True, help="the confirmation's copNo")
@@ -388,5 +416,6 @@ COMMANDS = (
     tmp_attach,
     tmp_sim_close,
     tmp_deadlines,
+    tmp_extensions,
     tmp_print,
 )

@@ -5,8 +5,7 @@ applications, the loaned-exhibit list (外借展品清单) with the customs decl
 exhibitions (reference data), the review confirmation (暂时进出境审核确认, its 结案 from
 customs), the simulated customs' answers and the queries, and the deadline job (R-TMP-7,
 `deadlines`) and the confirmation's printed forms (R-TMP-2, `printing`), and the
-confirmation's extension (延期申报, `extensions`). The extension's query page comes next
-(issue 12);
+confirmation's extension (延期申报, `extensions`) with its query;
 `registrations.USAGE_CHECKS` is where a kind says it uses a registration (the list does).
 """
 
