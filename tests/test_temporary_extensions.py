@@ -208,3 +208,75 @@ def test_the_documentation_names_every_element() -> None:
         assert f"`{f.name}`" in doc, f.name
     for name in ("TMP111Message", "TMP112Message", "`allowedDate`", "T401", "T402"):
         assert name in doc, name
+
+
+# --- the simulated customs ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def customs(tmp_path: Path) -> Iterator[object]:
+    from sqlalchemy.orm import Session
+
+    from gateway.core.customs_sim.state import SimBase
+    from gateway.core.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'sim.db'}")
+    SimBase.metadata.create_all(db.engine)
+    with Session(db.engine) as session:
+        yield session
+    db.dispose()
+
+
+def _customs_ext(customs: object, number: str, date: str) -> list[tuple[str, str, str]]:
+    from tests.test_temporary_messages import _answers
+
+    data = tmp.extension_message(EBC, [tmp.Extension("E-1", number, date)])
+    return _answers(customs, "tmp_extension", data)  # type: ignore[arg-type]
+
+
+def _customs_approved(customs: object) -> str:
+    """Customs approves confirmation Q-1 (I/E 20270101, back by 20270331); its number."""
+    from gateway.temporary import sim
+    from tests.test_temporary_messages import _answers
+
+    values = {"ieDate": "20270101", "returnDate": "20270331"}
+    data = tmp.confirmation_message(EBC, [tmp.Confirmation("Q-1", values=values)])
+    _answers(customs, "tmp_confirmation", data)  # type: ignore[arg-type]
+    return sim.confirm_no("2900", f"{EBC.code}|Q-1")
+
+
+def test_customs_allows_at_most_a_year_then_refuses_more(customs: object) -> None:
+    number = _customs_approved(customs)
+    stored, approved = _customs_ext(customs, number, "20290101")
+    assert (stored[:2], approved[:2]) == (("TMP112Message", "1"), ("TMP112Message", "2"))
+    assert approved[2] == "同意延期至20280101"  # ieDate + 365 days, less than asked
+    stored, refused = _customs_ext(customs, number, "20280102")  # the maximum reached
+    assert stored[1] == "1" and refused[1] == "3" and "T402" in refused[2]
+
+
+def test_customs_allows_the_date_asked_within_the_year(customs: object) -> None:
+    number = _customs_approved(customs)
+    _stored, approved = _customs_ext(customs, number, "20270401")
+    assert approved[1:] == ("2", "同意延期至20270401")
+
+
+def test_customs_cannot_store_one_of_a_confirmation_it_did_not_approve_or_closed(
+    customs: object,
+) -> None:
+    from gateway.temporary import sim
+
+    ((_t, status, info),) = _customs_ext(customs, "QR29002027000000", "20270401")
+    assert status == "-1" and "T401" in info
+    number = _customs_approved(customs)
+    sim.close(customs, f"{EBC.code}|Q-1", "20270320", at=1_790_000_000.0)  # type: ignore[arg-type]
+    ((_t, status, info),) = _customs_ext(customs, number, "20270401")
+    assert status == "-1" and "T401" in info and number in info
+
+
+def test_customs_cannot_store_one_of_anothers_confirmation(customs: object) -> None:
+    from tests.test_temporary_messages import _answers
+
+    number = _customs_approved(customs)
+    data = tmp.extension_message(CARRIER, [tmp.Extension("E-9", number, "20270401")])
+    ((_t, status, info),) = _answers(customs, "tmp_extension", data)  # type: ignore[arg-type]
+    assert status == "-1" and "T401" in info
