@@ -317,6 +317,14 @@ def test_an_extension_moves_the_date(make_stack: Callable[..., Stack]) -> None:
     _extension_lifecycle(make_stack().start())
 
 
+def test_the_extension_on_postgresql(make_stack: Callable[..., Stack], pg_url: str) -> None:
+    _extension_lifecycle(make_stack(db_url=pg_url).start())
+
+
+def test_overdue_on_postgresql(make_stack: Callable[..., Stack], pg_url: str) -> None:
+    _deadline_lifecycle(make_stack(db_url=pg_url).start())
+
+
 def _extension_lifecycle(stack: Stack) -> None:
     """R-TMP-6/7: an approved confirmation; an extension asking two years past its I/E date
     is approved by customs with the most it allows (I/E date + 1 year), which becomes the
