@@ -39,7 +39,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.core.deps import Auth, Db, read_limited
@@ -55,6 +55,21 @@ from gateway.temporary import (
 )
 
 
+def _conditions(
+    customs: Annotated[str | None, Query(max_length=4)] = None,
+    status: Annotated[str | None, Query(max_length=30)] = None,
+    filled_from: date | None = None,
+    filled_to: date | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+) -> queries.Conditions:
+    """The conditions every query page of the manual shows, as query parameters."""
+    return queries.Conditions(customs, status, filled_from, filled_to, page, size)
+
+
+Cond = Annotated[queries.Conditions, Depends(_conditions)]
+
+
 def router() -> APIRouter:
     api = APIRouter(tags=["temporary goods"])
 
@@ -62,14 +77,8 @@ def router() -> APIRouter:
     def search(
         who: Auth,
         s: Db,
-        customs: Annotated[str | None, Query(max_length=4)] = None,
-        status: Annotated[str | None, Query(max_length=30)] = None,
-        filled_from: date | None = None,
-        filled_to: date | None = None,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+        cond: Cond,
     ) -> dict[str, Any]:
-        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
         return queries.search(s, who, cond)
 
     @api.get("/v1/exhibitions/{doc_id}")
@@ -90,15 +99,9 @@ def router() -> APIRouter:
     def loan_lists(
         who: Auth,
         s: Db,
-        customs: Annotated[str | None, Query(max_length=4)] = None,
-        status: Annotated[str | None, Query(max_length=30)] = None,
-        filled_from: date | None = None,
-        filled_to: date | None = None,
+        cond: Cond,
         exhibition_no: Annotated[str | None, Query(max_length=20)] = None,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
     ) -> dict[str, Any]:
-        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
         return loan_queries.search(s, who, cond, exhibition_no)
 
     @api.get("/v1/loan-lists/{doc_id}")
@@ -109,14 +112,8 @@ def router() -> APIRouter:
     def confirmations(
         who: Auth,
         s: Db,
-        customs: Annotated[str | None, Query(max_length=4)] = None,
-        status: Annotated[str | None, Query(max_length=30)] = None,
-        filled_from: date | None = None,
-        filled_to: date | None = None,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+        cond: Cond,
     ) -> dict[str, Any]:
-        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
         return confirmation_queries.search(s, who, cond)
 
     @api.get("/v1/confirmations/{doc_id}")
@@ -127,14 +124,8 @@ def router() -> APIRouter:
     def extensions(
         who: Auth,
         s: Db,
-        customs: Annotated[str | None, Query(max_length=4)] = None,
-        status: Annotated[str | None, Query(max_length=30)] = None,
-        filled_from: date | None = None,
-        filled_to: date | None = None,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        size: Annotated[int, Query(ge=1, le=queries.MAX_SIZE)] = 20,
+        cond: Cond,
     ) -> dict[str, Any]:
-        cond = queries.Conditions(customs, status, filled_from, filled_to, page, size)
         return extension_queries.search(s, who, cond)
 
     @api.get("/v1/extensions/{doc_id}")

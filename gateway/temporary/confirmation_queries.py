@@ -11,22 +11,28 @@ enterprise's confirmation answers like a missing one.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from gateway.core.enterprises import Caller
 from gateway.core.history import Source
 from gateway.core.models import Document
-from gateway.core.status import Status, status_of
-from gateway.errors import InvalidMessage, NotFound
+from gateway.core.status import status_of
+from gateway.errors import InvalidMessage
 from gateway.temporary import attachments, kinds
 from gateway.temporary.codes import CUSTOMS, STATUS_NAMES
-from gateway.temporary.loan_queries import _history
 from gateway.temporary.models import TmpConfirmation
-from gateway.temporary.queries import Conditions, _bj_date, _shown, _start_of
+from gateway.temporary.queries import (
+    Conditions,
+    bj_date,
+    document_history,
+    filtered,
+    one_page,
+    one_record,
+    records,
+)
 
 
 def search(session: Session, caller: Caller, cond: Conditions) -> dict[str, Any]:
@@ -34,32 +40,19 @@ def search(session: Session, caller: Caller, cond: Conditions) -> dict[str, Any]
     problems = cond.problems()
     if problems:
         raise InvalidMessage(problems)
-    stmt = _filtered(_base(caller), cond)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = stmt.order_by(TmpConfirmation.filled_at.desc(), TmpConfirmation.id.desc())
-    rows = session.execute(page.offset((cond.page - 1) * cond.size).limit(cond.size)).all()
-    first = (cond.page - 1) * cond.size + 1 if rows else 0
-    return {
-        "total": total,
-        "page": cond.page,
-        "size": cond.size,
-        "shown": _shown(first, len(rows), total),
-        "records": [view(session, row, doc) for row, doc in rows],
-    }
+    stmt = filtered(_base(caller), TmpConfirmation, cond)
+    return one_page(session, stmt, TmpConfirmation, cond, view)
 
 
 def detail(session: Session, caller: Caller, doc_id: int) -> dict[str, Any]:
     """One confirmation (by its document id) with its form and goods."""
-    found = session.execute(_base(caller).where(Document.id == doc_id)).first()
-    if found is None:  # another's record answers like a missing one
-        raise NotFound(f"no review confirmation {doc_id}")
-    row, doc = found
+    row, doc = one_record(session, _base(caller), doc_id, "review confirmation")
     return {**view(session, row, doc), "form": dict(row.fields or {}), "goods": list(row.goods)}
 
 
 def view(session: Session, row: TmpConfirmation, doc: Document) -> dict[str, Any]:
     status = status_of(doc.status)
-    history = _history(session, doc)
+    history = document_history(session, doc)
     return {
         "document_id": doc.id,
         "pre_entry_no": row.pre_entry_no,
@@ -71,8 +64,8 @@ def view(session: Session, row: TmpConfirmation, doc: Document) -> dict[str, Any
         "exhibition_no": row.exhibition_no,
         "ie_date": row.ie_date,
         "return_date": row.return_date,
-        "filled_date": _bj_date(row.filled_at),
-        "declared_date": _bj_date(row.declared_at),
+        "filled_date": bj_date(row.filled_at),
+        "declared_date": bj_date(row.declared_at),
         "status": doc.status,
         "status_name": STATUS_NAMES.get(status, doc.status),
         "status_info": doc.status_info,
@@ -87,27 +80,4 @@ def view(session: Session, row: TmpConfirmation, doc: Document) -> dict[str, Any
 
 
 def _base(caller: Caller) -> Select[Any]:
-    key = TmpConfirmation.agent_code + "|" + TmpConfirmation.cop_no
-    stmt: Any = select(TmpConfirmation, Document).join(
-        Document,
-        (Document.business_key == key)
-        & (Document.kind == kinds.CONFIRMATION.name)
-        & (Document.enterprise_id == TmpConfirmation.enterprise_id),
-    )
-    stmt = stmt.where(Document.status != Status.DELETED.value)
-    if not caller.is_admin:
-        stmt = stmt.where(TmpConfirmation.enterprise_id == caller.enterprise_id)
-    return stmt
-
-
-def _filtered(stmt: Select[Any], cond: Conditions) -> Select[Any]:
-    if cond.customs:
-        stmt = stmt.where(TmpConfirmation.customs_code == cond.customs)
-    if cond.status:
-        stmt = stmt.where(Document.status.in_(cond.statuses()))
-    if cond.filled_from:
-        stmt = stmt.where(TmpConfirmation.filled_at >= _start_of(cond.filled_from))
-    if cond.filled_to:
-        end = _start_of(cond.filled_to + timedelta(days=1))
-        stmt = stmt.where(TmpConfirmation.filled_at < end)
-    return stmt
+    return records(TmpConfirmation, kinds.CONFIRMATION.name, caller)

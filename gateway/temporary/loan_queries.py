@@ -16,18 +16,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gateway.core.enterprises import Caller
 from gateway.core.history import Source
-from gateway.core.models import Document, Enterprise, StatusChange
-from gateway.core.status import Status, status_of
+from gateway.core.models import Document, Enterprise
+from gateway.core.status import status_of
 from gateway.errors import InvalidMessage, NotFound, Violation
 from gateway.temporary import declarations, kinds, loans
 from gateway.temporary.codes import CUSTOMS, STATUS_NAMES
 from gateway.temporary.models import TmpDeclarationGoods, TmpLoanGoods, TmpLoanList
-from gateway.temporary.queries import QUERY, Conditions, _bj_date, _shown, _start_of
+from gateway.temporary.queries import (
+    QUERY,
+    Conditions,
+    bj_date,
+    document_history,
+    filtered,
+    one_page,
+    one_record,
+    records,
+)
 
 _DAY = timedelta(days=1)
 
@@ -41,60 +50,25 @@ def search(
         problems.append(Violation(QUERY, "exhibition_no", "at most 20 characters"))
     if problems:
         raise InvalidMessage(problems)
-    stmt = _filtered(_base(caller), cond)
+    stmt = filtered(_base(caller), TmpLoanList, cond)
     if exhibition_no:
         stmt = stmt.where(TmpLoanList.exhibition_no == exhibition_no)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = stmt.order_by(TmpLoanList.filled_at.desc(), TmpLoanList.id.desc())
-    rows = session.execute(page.offset((cond.page - 1) * cond.size).limit(cond.size)).all()
-    first = (cond.page - 1) * cond.size + 1 if rows else 0
-    return {
-        "total": total,
-        "page": cond.page,
-        "size": cond.size,
-        "shown": _shown(first, len(rows), total),
-        "records": [view(session, row, doc) for row, doc in rows],
-    }
+    return one_page(session, stmt, TmpLoanList, cond, view)
 
 
 def _base(caller: Caller) -> Select[Any]:
-    key = TmpLoanList.agent_code + "|" + TmpLoanList.cop_no
-    stmt: Any = select(TmpLoanList, Document).join(
-        Document,
-        (Document.business_key == key)
-        & (Document.kind == kinds.LOAN_LIST.name)
-        & (Document.enterprise_id == TmpLoanList.enterprise_id),
-    )
-    stmt = stmt.where(Document.status != Status.DELETED.value)
-    if not caller.is_admin:
-        stmt = stmt.where(TmpLoanList.enterprise_id == caller.enterprise_id)
-    return stmt
-
-
-def _filtered(stmt: Select[Any], cond: Conditions) -> Select[Any]:
-    if cond.customs:
-        stmt = stmt.where(TmpLoanList.customs_code == cond.customs)
-    if cond.status:
-        stmt = stmt.where(Document.status.in_(cond.statuses()))
-    if cond.filled_from:
-        stmt = stmt.where(TmpLoanList.filled_at >= _start_of(cond.filled_from))
-    if cond.filled_to:
-        stmt = stmt.where(TmpLoanList.filled_at < _start_of(cond.filled_to + _DAY))
-    return stmt
+    return records(TmpLoanList, kinds.LOAN_LIST.name, caller)
 
 
 def detail(session: Session, caller: Caller, doc_id: int) -> dict[str, Any]:
     """One list (by its document id) with its form, goods, history and receipts."""
-    found = session.execute(_base(caller).where(Document.id == doc_id)).first()
-    if found is None:  # another's record answers like a missing one
-        raise NotFound(f"no loaned-exhibit list {doc_id}")
-    row, doc = found
+    row, doc = one_record(session, _base(caller), doc_id, "loaned-exhibit list")
     return {**view(session, row, doc), "form": dict(row.fields or {})}
 
 
 def view(session: Session, row: TmpLoanList, doc: Document) -> dict[str, Any]:
     status = status_of(doc.status)
-    history = _history(session, doc)
+    history = document_history(session, doc)
     return {
         "document_id": doc.id,
         "pre_entry_no": row.pre_entry_no,
@@ -109,8 +83,8 @@ def view(session: Session, row: TmpLoanList, doc: Document) -> dict[str, Any]:
         "status": doc.status,
         "status_name": STATUS_NAMES.get(status, doc.status),
         "status_info": doc.status_info,
-        "filled_date": _bj_date(row.filled_at),
-        "declared_date": _bj_date(row.declared_at),
+        "filled_date": bj_date(row.filled_at),
+        "declared_date": bj_date(row.declared_at),
         "operator": row.operator_name,
         "input_code": row.input_code,
         "input_name": row.input_name,
@@ -140,21 +114,6 @@ def _goods(session: Session, row: TmpLoanList) -> list[dict[str, Any]]:
         out.append({**described, "gNo": line.g_no, "entryId": line.entry_id,
                     "itemNo": line.item_no, "loanQty": lent})  # fmt: skip
     return out
-
-
-def _history(session: Session, doc: Document) -> list[dict[str, Any]]:
-    stmt = (
-        select(StatusChange)
-        .where(StatusChange.document_id == doc.id)
-        .order_by(StatusChange.at, StatusChange.id)
-    )
-    return [
-        {"kind": doc.kind, "document_id": doc.id, "key": doc.business_key,
-         "at": h.at.isoformat(), "from": h.from_status, "to": h.to_status, "source": h.source,
-         "return_status": h.return_status, "return_time": h.return_time, "info": h.info,
-         "applied": h.applied}
-        for h in session.scalars(stmt)
-    ]  # fmt: skip
 
 
 # --- 报关单商品查询 -----------------------------------------------------------------------------

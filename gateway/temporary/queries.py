@@ -10,6 +10,7 @@ change and deletion applications. An admin sees every enterprise's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -72,9 +73,21 @@ def search(session: Session, caller: Caller, cond: Conditions) -> dict[str, Any]
     problems = cond.problems()
     if problems:
         raise InvalidMessage(problems)
-    stmt = _filtered(_base(caller), cond)
+    stmt = filtered(_base(caller), TmpExhibition, cond)
+    return one_page(session, stmt, TmpExhibition, cond, view)
+
+
+def one_page(
+    session: Session,
+    stmt: Select[Any],
+    form: Any,
+    cond: Conditions,
+    view: Callable[[Session, Any, Document], dict[str, Any]],
+) -> dict[str, Any]:
+    """A query page of any of the system's forms (`form`: its table), newest first, with the
+    total and the manual's pagination line; `view` shows one record."""
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = stmt.order_by(TmpExhibition.filled_at.desc(), TmpExhibition.id.desc())
+    page = stmt.order_by(form.filled_at.desc(), form.id.desc())
     rows = session.execute(page.offset((cond.page - 1) * cond.size).limit(cond.size)).all()
     first = (cond.page - 1) * cond.size + 1 if rows else 0
     return {
@@ -93,29 +106,44 @@ def _shown(first: int, count: int, total: int) -> str:
 
 
 def _base(caller: Caller) -> Select[Any]:
-    key = TmpExhibition.agent_code + "|" + TmpExhibition.cop_no
-    stmt: Any = select(TmpExhibition, Document).join(
+    return records(TmpExhibition, kinds.EXHIBITION.name, caller)
+
+
+def records(form: Any, kind: str, caller: Caller) -> Select[Any]:
+    """Rows of a form's table (`form`) with their live document of `kind`, the caller's own
+    (an admin's: all); keyed like the document, agentCode|copNo."""
+    key = form.agent_code + "|" + form.cop_no
+    stmt: Any = select(form, Document).join(
         Document,
         (Document.business_key == key)
-        & (Document.kind == kinds.EXHIBITION.name)
-        & (Document.enterprise_id == TmpExhibition.enterprise_id),
+        & (Document.kind == kind)
+        & (Document.enterprise_id == form.enterprise_id),
     )
     stmt = stmt.where(Document.status != Status.DELETED.value)
     if not caller.is_admin:
-        stmt = stmt.where(TmpExhibition.enterprise_id == caller.enterprise_id)
+        stmt = stmt.where(form.enterprise_id == caller.enterprise_id)
     return stmt
 
 
-def _filtered(stmt: Select[Any], cond: Conditions) -> Select[Any]:
+def filtered(stmt: Select[Any], form: Any, cond: Conditions) -> Select[Any]:
+    """The page's conditions on a form's rows: customs, status, filling dates (Beijing)."""
     if cond.customs:
-        stmt = stmt.where(TmpExhibition.customs_code == cond.customs)
+        stmt = stmt.where(form.customs_code == cond.customs)
     if cond.status:
         stmt = stmt.where(Document.status.in_(cond.statuses()))
     if cond.filled_from:
-        stmt = stmt.where(TmpExhibition.filled_at >= _start_of(cond.filled_from))
+        stmt = stmt.where(form.filled_at >= _start_of(cond.filled_from))
     if cond.filled_to:
-        stmt = stmt.where(TmpExhibition.filled_at < _start_of(cond.filled_to + timedelta(days=1)))
+        stmt = stmt.where(form.filled_at < _start_of(cond.filled_to + timedelta(days=1)))
     return stmt
+
+
+def one_record(session: Session, stmt: Select[Any], doc_id: int, what: str) -> Any:
+    """The (row, document) of `doc_id` among `stmt`'s; another's answers like a missing one."""
+    found = session.execute(stmt.where(Document.id == doc_id)).first()
+    if found is None:
+        raise NotFound(f"no {what} {doc_id}")
+    return found
 
 
 def _start_of(day: date) -> datetime:
@@ -124,10 +152,7 @@ def _start_of(day: date) -> datetime:
 
 def detail(session: Session, caller: Caller, doc_id: int) -> dict[str, Any]:
     """One registration (by its document id) with its form, history and receipts."""
-    found = session.execute(_base(caller).where(Document.id == doc_id)).first()
-    if found is None:  # another's record answers like a missing one
-        raise NotFound(f"no exhibition registration {doc_id}")
-    row, doc = found
+    row, doc = one_record(session, _base(caller), doc_id, "exhibition registration")
     return {**view(session, row, doc), "form": dict(row.fields or {})}
 
 
@@ -146,8 +171,8 @@ def view(session: Session, row: TmpExhibition, doc: Document) -> dict[str, Any]:
         "status": doc.status,
         "status_name": STATUS_NAMES.get(status, doc.status),
         "status_info": doc.status_info,
-        "filled_date": _bj_date(row.filled_at),
-        "declared_date": _bj_date(row.declared_at),
+        "filled_date": bj_date(row.filled_at),
+        "declared_date": bj_date(row.declared_at),
         "operator": row.operator_name,
         "input_code": row.input_code,
         "input_name": row.input_name,
@@ -170,7 +195,7 @@ def operations(session: Session, row: TmpExhibition, doc: Document) -> list[Oper
     return allowed
 
 
-def _bj_date(at: datetime | None) -> str | None:
+def bj_date(at: datetime | None) -> str | None:
     return f"{at.astimezone(CHINA_TZ):%Y%m%d}" if at else None
 
 
@@ -199,5 +224,21 @@ def _history(session: Session, doc: Document) -> list[dict[str, Any]]:
          "key": docs[h.document_id][1], "at": h.at.isoformat(), "from": h.from_status,
          "to": h.to_status, "source": h.source, "return_status": h.return_status,
          "return_time": h.return_time, "info": h.info, "applied": h.applied}
+        for h in session.scalars(stmt)
+    ]  # fmt: skip
+
+
+def document_history(session: Session, doc: Document) -> list[dict[str, Any]]:
+    """Status changes of one record (a form without applications of its own), oldest first."""
+    stmt = (
+        select(StatusChange)
+        .where(StatusChange.document_id == doc.id)
+        .order_by(StatusChange.at, StatusChange.id)
+    )
+    return [
+        {"kind": doc.kind, "document_id": doc.id, "key": doc.business_key,
+         "at": h.at.isoformat(), "from": h.from_status, "to": h.to_status, "source": h.source,
+         "return_status": h.return_status, "return_time": h.return_time, "info": h.info,
+         "applied": h.applied}
         for h in session.scalars(stmt)
     ]  # fmt: skip
