@@ -33,14 +33,25 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
         raise click.BadParameter(f"{value!r}: YYYYMMDD or YYYY-MM-DD") from None
 
 
+def _page_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The conditions every query page of the manual shows (besides its customs office)."""
+    options = (
+        click.option("--status", default=None,
+                     help="a status value (saved, approved, …) or its name"),
+        click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from"),
+        click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to"),
+        click.option("--page", default=1, show_default=True),
+        click.option("--size", default=20, show_default=True),
+    )  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("tmp-exhibitions")
 @click.option("--enterprise", default=None, help="its registrations only (default: all)")
 @click.option("--customs", default=None, help="主管海关, 4 digits")
-@click.option("--status", default=None, help="a status value (saved, approved, …)")
-@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
-@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
-@click.option("--page", default=1, show_default=True)
-@click.option("--size", default=20, show_default=True)
+@_page_options
 @click.option("--id", "doc_id", default=None, type=int, help="one registration in full")
 @click.pass_context
 def tmp_exhibitions(
@@ -171,12 +182,8 @@ def _with_session(ctx: click.Context, url: str | None, work: Callable[[Any], Any
 @click.command("tmp-loan-lists")
 @click.option("--enterprise", default=None, help="its lists only (default: all)")
 @click.option("--customs", default=None, help="主管海关, 4 digits")
-@click.option("--status", default=None, help="a status value (saved, approved, …) or its name")
-@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
-@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
+@_page_options
 @click.option("--exhibition-no", default=None, help="展览会编号")
-@click.option("--page", default=1, show_default=True)
-@click.option("--size", default=20, show_default=True)
 @click.option("--id", "doc_id", default=None, type=int, help="one list in full")
 @click.pass_context
 def tmp_loan_lists(
@@ -257,11 +264,7 @@ def tmp_declaration_goods(
 @click.command("tmp-confirmations")
 @click.option("--enterprise", default=None, help="its confirmations only (default: all)")
 @click.option("--customs", default=None, help="主管地海关, 4 digits")
-@click.option("--status", default=None, help="a status value (saved, approved, …) or its name")
-@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
-@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
-@click.option("--page", default=1, show_default=True)
-@click.option("--size", default=20, show_default=True)
+@_page_options
 @click.option("--id", "doc_id", default=None, type=int, help="one confirmation in full")
 @click.pass_context
 def tmp_confirmations(
@@ -284,11 +287,7 @@ def tmp_confirmations(
 @click.command("tmp-extensions")
 @click.option("--enterprise", default=None, help="its extensions only (default: all)")
 @click.option("--customs", default=None, help="申请海关, 4 digits")
-@click.option("--status", default=None, help="a status value (saved, approved, …) or its name")
-@click.option("--from", "filled_from", default=None, callback=_day, help="填报日期 from")
-@click.option("--to", "filled_to", default=None, callback=_day, help="填报日期 to")
-@click.option("--page", default=1, show_default=True)
-@click.option("--size", default=20, show_default=True)
+@_page_options
 @click.option("--id", "doc_id", default=None, type=int, help="one extension in full")
 @click.pass_context
 def tmp_extensions(
