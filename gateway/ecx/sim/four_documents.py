@@ -38,6 +38,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.codes import ReturnStatus
+from gateway.core.customs_sim.service import Answer, Reply, _echo, result_delay
 from gateway.core.customs_sim.state import Declaration, held_declaration
 from gateway.core.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.ecx.kinds_full import INVENTORY
@@ -225,8 +226,6 @@ def remember_documents(
 
 def _receipt_answer(entity: Mapping[str, str], status: str, info: str, epoch: float) -> Any:
     """Customs' result of a list that waited, stamped and sent at `epoch`."""
-    from gateway.core.customs_sim.service import Answer
-
     entry = {**entity, "returnStatus": status, "returnInfo": info, "returnTime": stamp(epoch)}
     body = build_receipt(INVENTORY.receipt_type, [entry])
     return Answer(epoch, INVENTORY.receipt_type, body, "result")
@@ -243,8 +242,6 @@ def declare_inventory(
     """CEB603: the numbers customs assigns, e-port "declaring" (2), then the result of the
     four-document comparison (R-ECX-2) — at once, or once the missing documents arrive or
     the wait for them is over."""
-    from gateway.core.customs_sim.service import Reply, _echo
-
     reply = Reply(sim.sim, kind)
     for rec in (with_numbers(kind, r) for r in records):
         key = key_text(rec.business_key)
@@ -317,8 +314,6 @@ def _decide(
 
 def _settle(sim: Any, session: Session, pending: PendingComparison, now: float) -> None:
     """Compare a waiting list again; answer it unless a document is missing and there is time."""
-    from gateway.core.customs_sim.service import result_delay
-
     data = json.loads(pending.data)
     outcome = compare(session, data["fields"], data["items"])
     if outcome.missing and now < pending.deadline:

@@ -58,6 +58,15 @@ from sqlalchemy.orm import Session
 
 from gateway.codes import AppStatus, AppType, ReturnStatus
 from gateway.core import registry
+from gateway.core.customs_sim.service import (
+    Answer,
+    Reply,
+    _echo,
+    _entry,
+    _fraction,
+    _refusal,
+    result_delay,
+)
 from gateway.core.customs_sim.state import REVOKED, Declaration, held_declaration
 from gateway.core.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.ecx.sim.numbers import with_numbers
@@ -148,8 +157,6 @@ def state_name(status: str) -> str:
 
 
 def _delay(sim: Any) -> float:
-    from gateway.core.customs_sim.service import result_delay
-
     return result_delay(sim.sim)
 
 
@@ -240,8 +247,6 @@ def _kind(name: str) -> DocumentKind:
 
 
 def _answer(kind: DocumentKind, rows: Sequence[Row[Any]], status: str) -> Any:
-    from gateway.core.customs_sim.service import Answer, _entry
-
     entries = [_entry(json.loads(r.entity), status, INFO[status], stamp(r.step_at)) for r in rows]
     due = max(r.step_at for r in rows)
     body = build_receipt(kind.receipt_type, entries)
@@ -271,8 +276,6 @@ def tick(sim: Any) -> None:
 
 
 def _sampled_step(sim: Any, row: Row[Any]) -> str:
-    from gateway.core.customs_sim.service import _fraction
-
     cfg = sim.sim
     share = _fraction(str(cfg.seed), row.kind, row.business_key, str(row.version), "review")
     return next_step(row.status, share, cfg.review_rate, cfg.inspection_rate)
@@ -352,8 +355,6 @@ def _accept(
     """The generic answer (numbers, duplicate or nothing-to-modify refusals, e-port 2, then
     120 or the sampled 100), with `check` refusing a declared record (100, its reason) first.
     Returns the reply and the declared records stored."""
-    from gateway.core.customs_sim.service import Reply, _echo
-
     reply = Reply(sim.sim, kind)
     stored: list[Accepted] = []
     for rec in (with_numbers(kind, r) for r in records):
@@ -384,8 +385,6 @@ def refusal(kind: DocumentKind, rec: Record, held: Declaration | None) -> tuple[
     it is, and the gateway's record shows it, with why the modification was not taken,
     rather than "storage failed" (which the enterprise could delete) for a list customs
     released."""
-    from gateway.core.customs_sim.service import _refusal
-
     if rec.app_type != AppType.MODIFY or held is None:
         return _refusal(rec, held)
     if held.status in MODIFIABLE_HELD.get(kind.name, frozenset()):
@@ -565,8 +564,6 @@ def _withdraw(session: Session, invt_no: str) -> None:
 
 
 def _approval(sim: Any, kind: DocumentKind, entries: list[dict[str, str]]) -> Any:
-    from gateway.core.customs_sim.service import Answer
-
     due = time.time() + 2 * _delay(sim)
     stamped = [{**entry, "returnTime": stamp(due)} for entry in entries]
     body = build_receipt(kind.receipt_type, stamped)

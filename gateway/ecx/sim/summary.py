@@ -29,6 +29,7 @@ from sqlalchemy import Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.codes import CEB_NS, AppStatus, AppType, ReturnStatus
+from gateway.core.customs_sim.service import Answer, Reply, _echo, _refusal, result_delay
 from gateway.core.customs_sim.state import Declaration, SimBase, held_declaration
 from gateway.core.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.ecx.kinds_full import INVENTORY
@@ -268,8 +269,6 @@ def declare_summary(
 ) -> list[Any]:
     """CEB701: "declaring" (2), then 100 with the reason or 120 with the sumNo; the CEB792s
     once an application is complete."""
-    from gateway.core.customs_sim.service import Answer, Reply, _echo, _refusal
-
     reply = Reply(sim.sim, kind)
     later: list[Any] = []
     for rec in (_numbered(kind, r) for r in records):
@@ -417,8 +416,6 @@ def _held_list(row: SimSummaryList) -> HeldList:
 
 
 def _later(sim: Any) -> float:
-    from gateway.core.customs_sim.service import result_delay
-
     return time.time() + result_delay(sim.sim) + 0.05
 
 
