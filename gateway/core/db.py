@@ -7,6 +7,7 @@ finds it saturated waits at most `pool_timeout` seconds and then gets `PoolExhau
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -61,6 +62,14 @@ class TimedQueuePool(QueuePool):
             raise
         finally:
             _note_wait(time.perf_counter() - started)
+
+
+# SQLAlchemy's pools log their life (disposed, recreating) at INFO under the pool class's own
+# module and name: under sqlalchemy.* that stays quiet (SQLAlchemy sets its loggers to WARNING),
+# under ours it printed on every CLI command. Keep the subclass as quiet as the pool it extends.
+logging.getLogger(f"{TimedQueuePool.__module__}.{TimedQueuePool.__name__}").setLevel(
+    logging.WARNING
+)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
