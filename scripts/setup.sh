@@ -58,6 +58,9 @@ ensure_packages() {
     # and poppler's pdftotext/pdftoppm that the printing tests read them back with
     [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
     command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+    # The ops console's browser tests: Debian's Chromium, driven by Playwright through its
+    # executable path (no browser download at test time)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     if ! port_open 5432 && ! command -v pg_ctlcluster >/dev/null 2>&1; then
         missing+=(postgresql)
     fi
