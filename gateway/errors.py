@@ -24,6 +24,8 @@ a stored declaration leaves it in signing_failed (gateway/core/signing.py).
     │   ├── AccessDenied          bad API key, or another enterprise's record    no   none
     │   ├── NotFound              no such record / message                       no   none
     │   ├── ConfigError           the configuration is inconsistent              no   none
+    │   ├── TemplateRefused       a sealed biometric template did not open:      no   none
+    │   │                         wrong key, another resident's or kind, altered
     │   ├── SignatureInvalid      a signature did not verify (1001/1002/1004)    no   none
     │   └── AlreadySigned         the message already carries a ds:Signature     no   signing_failed
     ├── OperationalError          a dependency outside the caller's control      yes  -
@@ -39,7 +41,9 @@ a stored declaration leaves it in signing_failed (gateway/core/signing.py).
     │   │       └── CardTimeout         no card of the pool answered in time
     │   ├── TransportError        the broker refused or dropped a publish        yes  send_failed
     │   ├── PoolExhausted         no database connection came free in time (503) yes  none
-    │   └── ReceiptError          a customs receipt could not be read            no   kept
+    │   ├── ReceiptError          a customs receipt could not be read            no   kept
+    │   └── BiometricDeviceError  a camera or fingerprint scanner is absent or   yes  none
+    │                             failed; `reason` for ops (the tray's red light)
     └── PermanentFailure          a consumer handler's "retrying cannot help":   no   kept
                                   the message is dead-lettered at once
 
@@ -159,6 +163,12 @@ class ConfigError(MisuseError):
     """The configuration is inconsistent (missing key file, unknown algorithm…)."""
 
 
+class TemplateRefused(MisuseError):
+    """A sealed biometric template (R-BDR-3) did not open: the key that sealed it is gone or
+    wrong, it was sealed for another resident or another kind (a blob moved between people),
+    or its bytes were altered. Never says which, and never carries the template."""
+
+
 class OperationalError(GatewayError):
     """A dependency failed; a retry may help."""
 
@@ -265,3 +275,12 @@ class PermanentFailure(GatewayError):
     once (transports/consumer.py)."""
 
     retryable = False
+
+
+class BiometricDeviceError(OperationalError):
+    """A camera or fingerprint scanner is not there, not configured, or failed to capture
+    (the driver tray's red light); `reason` is the short code ops screens show."""
+
+    def __init__(self, message: str, reason: str = "device", **context: Any) -> None:
+        super().__init__(message, **context)
+        self.reason = reason
