@@ -116,6 +116,29 @@ def test_declare_needs_the_confirmation_date_approval_and_reason(env: TmpEnv) ->
     assert _row(env, "E1").pre_entry_no.startswith("Y2900")
 
 
+def test_a_second_extension_is_refused_while_one_is_with_customs(env: TmpEnv) -> None:
+    """R-TMP-6: one pending extension per confirmation; a save may wait, a declare may not;
+    once customs answered the first, the second is declared (against the moved date)."""
+    _conf(env, "C1")
+    first = env.submit(_ext("E1", "20270501")).documents[0].id
+    env.set_status(first, Status.STORED)
+    found = env.refused(_ext("E2", "20270601"))
+    assert (rules_of(found), fields_of(found)) == (["R-TMP-6"], ["confirmNo"])
+    assert "still with customs" in found[0].message and "E1" in found[0].message
+    env.submit(_ext("E2", "20270601", app_status="1"))  # a draft is not pending
+    _answer(env, "E1", "2", "同意延期", allowedDate="20270501")
+    env.submit(_ext("E2", "20270601", app_type="2"))
+    assert _row(env, "E2").previous_date == "20270501"
+
+
+def test_a_refused_extension_is_not_pending(env: TmpEnv) -> None:
+    _conf(env, "C1")
+    first = env.submit(_ext("E1", "20270501")).documents[0].id
+    env.set_status(first, Status.STORED)
+    _answer(env, "E1", "3", "审核不通过: 批文号不符")
+    env.submit(_ext("E2", "20270601"))
+
+
 def _answer(env: TmpEnv, cop_no: str, status: str, info: str, **more: str) -> str:
     return env.receipt("TMP112Message", agentCode=EBC.code, copNo=cop_no, returnStatus=status,
                        returnInfo=info, **more)  # fmt: skip

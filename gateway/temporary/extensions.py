@@ -31,7 +31,7 @@ from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import status_of
 from gateway.errors import Violation
 from gateway.temporary import fields as form
-from gateway.temporary.codes import TmpStatus
+from gateway.temporary.codes import OPEN, TmpStatus
 from gateway.temporary.confirmations import CONFIRMATION
 from gateway.temporary.models import TmpConfirmation, TmpExtension
 from gateway.temporary.rules import FORM_RULE, Where, bound_values, is_declare
@@ -97,12 +97,49 @@ def store_problems(
             "(确认申请书编号)"
         )
         return None, [where.v(RULE, "confirmNo", message, number)]
-    row, _doc = found
+    row, doc = found
     asked = rec.fields.get("extendDate", "")
     if asked and row.return_date and asked <= row.return_date:  # YYYYMMDD: text order
         message = f"must be after the confirmation's current date 复运出/进境日期 {row.return_date}"
         return row, [where.v(RULE, "extendDate", message, asked)]
+    if is_declare(rec):
+        return row, _pending_problems(session, rec, where, row, doc)
     return row, []
+
+
+def pending(session: Session, conf: TmpConfirmation, own_key: str) -> list[TmpExtension]:
+    """The confirmation's other extensions declared and not yet answered by customs."""
+    stmt = (
+        select(TmpExtension)
+        .join(
+            Document,
+            (Document.kind == EXTENSION)
+            & (Document.business_key == TmpExtension.agent_code + "|" + TmpExtension.cop_no),
+        )
+        .where(
+            TmpExtension.confirmation_id == conf.id,
+            Document.status.in_([s.value for s in OPEN]),
+            Document.business_key != own_key,
+        )
+    )
+    return list(session.scalars(stmt))
+
+
+def _pending_problems(
+    session: Session, rec: Record, where: Where, conf: TmpConfirmation, conf_doc: Document
+) -> list[Violation]:
+    """R-TMP-6: one extension of a confirmation at customs at a time — two answers could
+    otherwise cross, each moving the date from a stale one. The confirmation's document is
+    locked first, so two declares racing on PostgreSQL queue and the second sees the first.
+    A saved draft is not pending (nothing reached customs): it may wait for the answer."""
+    session.execute(select(Document.id).where(Document.id == conf_doc.id).with_for_update())
+    found = pending(session, conf, key_of(dict(rec.fields)))
+    return [
+        where.v(RULE, "confirmNo", f"extension {other.pre_entry_no} (copNo {other.cop_no}) of "
+                "this confirmation is still with customs: one pending extension at a time, "
+                "wait for its answer", rec.fields.get("confirmNo", ""))  # fmt: skip
+        for other in found
+    ]
 
 
 def take(
