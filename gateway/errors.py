@@ -22,6 +22,8 @@ a stored declaration leaves it in signing_failed (gateway/core/signing.py).
     │   ├── InvalidInput          a library call got a value it cannot take      no   none
     │   │                         (argument, bytes, URL); also a ValueError
     │   ├── AccessDenied          bad API key, or another enterprise's record    no   none
+    │   │   ├── LoginRefused      a border terminal/officer login refused        no   none
+    │   │   └── SessionExpired    a border session logged out or idle too long   no   none
     │   ├── NotFound              no such record / message                       no   none
     │   ├── ConfigError           the configuration is inconsistent              no   none
     │   ├── TemplateRefused       a sealed biometric template did not open:      no   none
@@ -153,6 +155,20 @@ class InvalidInput(MisuseError, ValueError):
 
 class AccessDenied(MisuseError):
     """Unknown API key, or the record belongs to another enterprise."""
+
+
+class LoginRefused(AccessDenied):
+    """A border-trade login refused (R-BDR-1): unknown ID card, expired ID or registration,
+    disabled (停用), not synced to customs, officer card unknown or PIN wrong; `reason` is the
+    short code a terminal shows its message for."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
+
+
+class SessionExpired(AccessDenied):
+    """A border-trade session that is over: logged out, idle too long (超时), or unknown."""
 
 
 class NotFound(MisuseError):
