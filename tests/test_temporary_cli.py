@@ -71,6 +71,32 @@ def test_check_at_runs_every_tmp_rule_storing_nothing(config: Path, tmp_path: Pa
     assert code == 1 and "[R-TMP-4]" in out and "exhibitionNo" in out  # no approved exhibition
 
 
+def test_check_without_at_runs_the_business_rules_too(config: Path, tmp_path: Path) -> None:
+    """Plain `check` is not the XSD alone: a registration the XSD takes but R-COM-2 and
+    R-TMP-1 refuse is refused, as is a list naming no approved exhibition (R-TMP-4, the
+    store read and rolled back); the XSD-only `validate --schema-only` passes them."""
+    assert _run(config, "db", "upgrade")[0] == 0
+    bad = tmp.Registration("K-3", omit=frozenset({"venue"}), values={"closeDate": "20000101"})
+    path = _file(tmp_path, "bad.xml", tmp.registration_message(EBC, [bad]))
+    assert _run(config, "validate", "--schema-only", path)[0] == 0
+    code, out = _run(config, "check", path)
+    assert code == 1 and "rules: R-COM-2, R-TMP-1" in out and "closeDate" in out, out
+    loan = _file(tmp_path, "loan.xml", tmp.loan_list_message(EBC, tmp.LoanList("K-4", "ZL1")))
+    code, out = _run(config, "check", loan)
+    assert code == 1 and "[R-TMP-4]" in out, out
+    good = _file(tmp_path, "good.xml", tmp.registration_message(EBC, [tmp.Registration("K-3")]))
+    code, out = _run(config, "check", good)
+    assert code == 0 and "OK (TMP101Message" in out, out
+
+
+def test_check_says_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    missing.write_text(yaml.safe_dump({"database": {"url": "postgresql+psycopg://x@0.0.0.0:1/x"}}))
+    good = _file(tmp_path, "good.xml", tmp.registration_message(EBC, [tmp.Registration("K-5")]))
+    code, out = _run(missing, "check", good)
+    assert code == 1 and "did not answer" in out and "Traceback" not in out, out
+
+
 def test_submit_then_query(config: Path, tmp_path: Path) -> None:
     assert _run(config, "db", "upgrade")[0] == 0
     draft = tmp.Registration("Q-1", app_status="1")

@@ -1,4 +1,4 @@
-"""`customs-gateway check FILE --at TIME`: a message evaluated as if submitted at TIME.
+"""`customs-gateway check FILE [--at TIME]`: a message evaluated as if submitted at TIME (now).
 
 Rules that need the store (reference data, other records, the clock: a kind's
 `store_checks`, e.g. R-APT-2..8) read the configured database in a transaction that is always
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.codes import CHINA_TZ
@@ -69,31 +70,45 @@ def evaluate(
 def _with_store(cfg: Config, checked: object, at: datetime) -> list[Violation]:
     from gateway.core import intake
     from gateway.core.db import Database
+
+    assert isinstance(checked, intake.Checked)
+    db = Database(cfg.database_url)
+    try:
+        with Session(db.engine) as session:
+            try:
+                return _store_rules(session, cfg, checked, at)
+            finally:
+                session.rollback()  # never store anything
+    except SQLAlchemyError as exc:  # no database, or one never upgraded: say so, no traceback
+        raise click.ClickException(
+            f"{checked.kind.message_type}'s rules read the gateway's database, which did not "
+            f"answer ({type(exc).__name__}): check database.url and run "
+            "`customs-gateway db upgrade`"
+        ) from None
+    finally:
+        db.dispose()
+
+
+def _store_rules(session: Session, cfg: Config, checked: object, at: datetime) -> list[Violation]:
+    from gateway.core import intake
     from gateway.core.kinds import head_fields
     from gateway.core.models import Enterprise
 
     assert isinstance(checked, intake.Checked)
     transfer = next((c for c in checked.root if c.tag.endswith("BaseTransfer")), None)
     code = head_fields(transfer, None).get("copCode", "") if transfer is not None else ""
-    db = Database(cfg.database_url)
     try:
-        with Session(db.engine) as session:
-            try:
-                ent = session.scalar(select(Enterprise).where(Enterprise.code == code))
-                known = {e.code: e for e in cfg.enterprises}
-                if ent is None and code in known:  # configured, not yet registered by serve
-                    ent = Enterprise(code=code, name=known[code].name, dxp_id=known[code].dxp_id)
-                    session.add(ent)
-                    session.flush()
-                if ent is None:
-                    message = "is not an enterprise of this gateway"
-                    return [Violation("R-COM-3", "BaseTransfer/copCode", message, value=code)]
-                intake.check_sender(checked, ent)
-                intake.store_checks(session, ent, checked, at)
-                return []
-            except InvalidMessage as exc:
-                return list(exc.violations)
-            finally:
-                session.rollback()  # never store anything
-    finally:
-        db.dispose()
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == code))
+        known = {e.code: e for e in cfg.enterprises}
+        if ent is None and code in known:  # configured, not yet registered by serve
+            ent = Enterprise(code=code, name=known[code].name, dxp_id=known[code].dxp_id)
+            session.add(ent)
+            session.flush()
+        if ent is None:
+            message = "is not an enterprise of this gateway"
+            return [Violation("R-COM-3", "BaseTransfer/copCode", message, value=code)]
+        intake.check_sender(checked, ent)
+        intake.store_checks(session, ent, checked, at)
+        return []
+    except InvalidMessage as exc:
+        return list(exc.violations)
