@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
@@ -24,10 +24,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from gateway.appointments import samples as apt  # noqa: E402
 from gateway.codes import CHINA_TZ  # noqa: E402
+from gateway.core.parties import Party  # noqa: E402
 from gateway.ecx import samples as ecx  # noqa: E402
 from gateway.ecx import samples_lists as lists  # noqa: E402
 from gateway.temporary import samples as tmp  # noqa: E402
-from gateway.core.parties import Party  # noqa: E402
 
 #: the shipped config.yaml's enterprises, as senders
 EBC = Party("3301960Z01", "杭州云锦跨境电子商务有限公司", "DXPENT0000458763")
@@ -57,9 +57,7 @@ def ecx_examples() -> dict[str, bytes]:
         ),
         "CEB505-waybill.xml": ecx.waybill_message(ecx.DEMO_LOGISTICS, shipments, at=AT),
         "CEB603-inventory.xml": lists.inventory_message(ecx.DEMO_EBC, PARCELS, at=AT),
-        "CEB605-inventory-cancel.xml": lists.invt_cancel_message(
-            lists.DEMO_AGENT, DECLARED, at=AT
-        ),
+        "CEB605-inventory-cancel.xml": lists.invt_cancel_message(lists.DEMO_AGENT, DECLARED, at=AT),
         "CEB507-arrival.xml": lists.arrival_message(
             lists.DEMO_OPERATOR, WAYBILLS, lists.Batch("AR1"), at=AT
         ),
@@ -100,7 +98,9 @@ def temporary_examples() -> dict[str, bytes]:
         "TMP105-deletion.xml": tmp.deletion_message(
             EBC, [tmp.Deletion("EXPO-0001", EXHIBITION_NO)]
         ),
-        "TMP107-loan-list.xml": tmp.loan_list_message(EBC, tmp.LoanList("LOAN-0001", EXHIBITION_NO)),
+        "TMP107-loan-list.xml": tmp.loan_list_message(
+            EBC, tmp.LoanList("LOAN-0001", EXHIBITION_NO)
+        ),
         "TMP109-confirmation.xml": tmp.confirmation_message(
             EBC, [tmp.Confirmation("CONF-0001", EXHIBITION_NO, app_status="1")]
         ),
