@@ -6,6 +6,8 @@ GET  /v1/appointments                    search: type=A|B, consignee, status, ap
                                          longer: 422 naming the parameter), pre_no
 GET  /v1/appointments/{id}/receipts      every customs receipt of one application
 POST /v1/appointments/batch-delete       {"ids": [...]}: saved ones only
+GET  /v1/appointments/{id}/print         the application as a PDF (打印; after the first save)
+POST /v1/appointments/{id}/copy          {"cop_no": "..."}: a new draft saved from it (复制)
 GET  /v1/port-hours?from=&to=&port=      port working hours, ≤ 15 days
 """
 
@@ -14,11 +16,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from gateway.appointments import queries
+from gateway.appointments import printing, queries
 from gateway.appointments.codes import CHINA_TZ
-from gateway.core.deps import Auth, Db
+from gateway.core import records
+from gateway.core.deps import Auth, Db, gateway_of, submitter
+from gateway.core.models import utcnow
 
 
 def _bj(at: datetime | None) -> datetime | None:
@@ -58,6 +64,28 @@ def router() -> APIRouter:
         who: Auth, s: Db, ids: Annotated[list[int], Body(embed=True)]
     ) -> dict[str, Any]:
         return {"deleted": queries.batch_delete(s, who, ids)}
+
+    @api.get("/v1/appointments/{doc_id}/print", response_class=Response)
+    def print_pdf(doc_id: int, who: Auth, s: Db) -> Response:
+        pdf = printing.render(s, who, doc_id, utcnow())
+        name = f"appointment-{doc_id}.pdf"
+        headers = {"Content-Disposition": f'inline; filename="{name}"'}
+        return Response(pdf, media_type="application/pdf", headers=headers)
+
+    @api.post("/v1/appointments/{doc_id}/copy", status_code=201)
+    async def copy(
+        doc_id: int,
+        request: Request,
+        who: Auth,
+        cop_no: Annotated[str, Body(embed=True)],
+        enterprise: str | None = None,
+    ) -> JSONResponse:
+        gateway = gateway_of(request)
+        with gateway.db.session() as s:
+            data = records.copy_message(s, who, doc_id, {"copNo": cop_no})
+        code = submitter(who, enterprise)
+        result = await run_in_threadpool(gateway.intake.submit, code, data, "http")
+        return JSONResponse(result.as_dict(), status_code=200 if result.duplicate else 201)
 
     @api.get("/v1/port-hours")
     def port_hours(

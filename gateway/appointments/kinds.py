@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from lxml import etree
@@ -30,6 +31,7 @@ from gateway.appointments.refdata import RefData
 from gateway.codes import AppType
 from gateway.core.kinds import DocumentKind, Operation, Record
 from gateway.core.models import Enterprise
+from gateway.core.status import Status
 from gateway.errors import Violation
 
 OPERATION_MANDATORY = ("copNo", "declarantCode")
@@ -152,6 +154,11 @@ _ECHO = ("guid", "declarantCode", "copNo")
 #: every APT receipt entity: keyed like its request, with the numbers customs gives (aptNo)
 _RECEIPT = "guid declarantCode copNo preNo? aptNo?"
 
+#: every state an application can be in but deleted: 复制 is offered for any of them
+COPYABLE: frozenset[StrEnum] = frozenset(
+    {*(s for s in Status if s is not Status.DELETED), *AptStatus}
+)
+
 APPOINTMENT = DocumentKind(
     name="appointment",
     title="appointment request (预约通关申请)",
@@ -175,6 +182,8 @@ APPOINTMENT = DocumentKind(
     operations={
         Operation.CANCEL: CANCELLABLE,
         Operation.EXPLAIN: APPROVED_OPEN,
+        # 复制 (seed 003 §2.3, Alt+C): a new draft from any application the gateway holds
+        Operation.COPY: COPYABLE,
     },
 )
 

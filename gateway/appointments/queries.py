@@ -173,7 +173,7 @@ def view(apt: Appointment, doc: Document) -> dict[str, Any]:
 
 def receipts(session: Session, caller: Caller, doc_id: int) -> list[dict[str, Any]]:
     """Every customs receipt of one application: its own and those of its operations."""
-    doc = _own(session, caller, doc_id)
+    doc = own(session, caller, doc_id)
     docs = session.scalars(
         select(Document).where(
             Document.business_key == doc.business_key,
@@ -194,7 +194,7 @@ def receipts(session: Session, caller: Caller, doc_id: int) -> list[dict[str, An
     ]  # fmt: skip
 
 
-def _own(session: Session, caller: Caller, doc_id: int) -> Document:
+def own(session: Session, caller: Caller, doc_id: int) -> Document:
     from gateway.errors import NotFound
 
     doc = session.get(Document, doc_id)
@@ -207,7 +207,7 @@ def _own(session: Session, caller: Caller, doc_id: int) -> Document:
 
 def batch_delete(session: Session, caller: Caller, doc_ids: Sequence[int]) -> list[int]:
     """Delete saved (暂存) appointments only; refuses the whole batch otherwise (R-APT-10)."""
-    docs = [_own(session, caller, n) for n in doc_ids]
+    docs = [own(session, caller, n) for n in doc_ids]
     problems = [
         Violation(QUERY, f"ids[{n}]", "only saved (暂存) appointments can be deleted",
                   value=f"{d.id}: {d.status}")
