@@ -29,7 +29,8 @@ def test_a_summary_receipt_assigns_the_sum_number_only() -> None:
 def test_operations_per_state() -> None:
     assert APPOINTMENT.allows(Operation.CANCEL, AptStatus.BOOKED)
     assert not APPOINTMENT.allows(Operation.CANCEL, AptStatus.CLEARED)
-    assert APPOINTMENT.operations_in(AptStatus.OVERDUE) == [Operation.EXPLAIN]
+    assert APPOINTMENT.operations_in(AptStatus.OVERDUE) == [Operation.COPY, Operation.EXPLAIN]
+    assert not APPOINTMENT.allows(Operation.COPY, Status.DELETED)  # 复制: any state held
     assert INVENTORY.allows(Operation.MODIFY, EcxStatus.REVOKED)
     assert INVENTORY.allows(Operation.DELETE, Status.RETURNED)
     assert INVENTORY.allows(Operation.MODIFY, Status.STORED)  # 清单改单, manual 004 §3.3
