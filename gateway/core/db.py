@@ -168,6 +168,10 @@ class Database:
         except sa_exc.TimeoutError as exc:  # the pool stayed saturated for pool_timeout
             raise self.exhausted() from exc
 
+    def in_shared_transaction(self) -> bool:
+        """Whether this thread is inside `together()` (its sessions join one transaction)."""
+        return getattr(self._joined, "session", None) is not None
+
     def exhausted(self) -> PoolExhausted:
         """The error for a pool that had no connection free within `pool_timeout`."""
         seconds = self.pool.pool_timeout

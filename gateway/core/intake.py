@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from lxml import etree
@@ -22,6 +23,7 @@ from gateway import xmlsafe
 from gateway.codes import AppStatus, AppType
 from gateway.core import checks, delegations, logs, metrics, registry
 from gateway.core.db import Database
+from gateway.core.group_commit import GroupCommit
 from gateway.core.history import Change, Notifier, Source, record_all
 from gateway.core.kinds import DocumentKind, Operation, Record, head_fields, key_text
 from gateway.core.models import (
@@ -149,6 +151,10 @@ def _local(element: etree._Element) -> str:
     return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
 
 
+#: a concurrent submission of the same message or key won the race (see `_store_alone`)
+_RACES = (IntegrityError, DuplicateDocument)
+
+
 class Intake:
     """Stores checked messages. `on_declared` wakes the signing worker after a commit."""
 
@@ -159,11 +165,14 @@ class Intake:
         *,
         max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES,
         on_declared: Callable[[], None] | None = None,
+        group_commit: bool = True,
     ) -> None:
         self.db = db
         self.notifier = notifier
         self.max_bytes = max_bytes
         self.on_declared = on_declared
+        #: concurrent submissions share one transaction (None: each its own)
+        self.group = GroupCommit(db, retry_on=_RACES) if group_commit else None
 
     @logs.with_context(lambda _self, code, _data, channel, **_kw: {"enterprise": code})
     @metrics.timed("intake", lambda result: "duplicate" if result.duplicate else "accepted")
@@ -173,32 +182,48 @@ class Intake:
         """Check and store one message. `at` is the submission time the rules see (now)."""
         checked = check(data, max_bytes=self.max_bytes)
         when = at or utcnow()
+        if self.group is not None and not self.db.in_shared_transaction():
+            # Callers submitting at the same moment share one transaction (group_commit.py);
+            # each still gets its answer only after its own rows are committed.
+            work = partial(self._store_in, enterprise_code, checked, channel, when)
+            result = self.group.run(work)
+        else:
+            result = self._store_alone(enterprise_code, checked, channel, when)
+        if self.on_declared and not result.duplicate:
+            self.on_declared()
+        return result
+
+    def _store_alone(
+        self, enterprise_code: str, checked: Checked, channel: str, at: datetime
+    ) -> IntakeResult:
         try:
-            result = self._store(enterprise_code, checked, channel, when)
+            return self._store(enterprise_code, checked, channel, at)
         except (IntegrityError, DuplicateDocument):
             # A concurrent submission of the same message or key won the race: its commit
             # failed our insert, or landed between our look for the message (not there yet)
             # and our look for the key (there now). Run again: now it is seen as a duplicate
             # (same message, same records) or refused (another message with the same key).
-            result = self._store(enterprise_code, checked, channel, when)
-        if self.on_declared and not result.duplicate:
-            self.on_declared()
-        return result
+            return self._store(enterprise_code, checked, channel, at)
 
     def _store(
         self, enterprise_code: str, checked: Checked, channel: str, at: datetime
     ) -> IntakeResult:
         with self.db.session() as session:
-            ent = session.scalar(select(Enterprise).where(Enterprise.code == enterprise_code))
-            if ent is None:
-                raise InvalidMessage([_sender("BaseTransfer/copCode", None, enterprise_code)])
-            check_sender(checked, ent)
-            check_parties(session, ent, checked)
-            again = _previous(session, ent, checked)
-            if again is not None:
-                return again
-            store_checks(session, ent, checked, at)
-            return _store_new(session, ent, checked, channel, self.notifier)
+            return self._store_in(enterprise_code, checked, channel, at, session)
+
+    def _store_in(
+        self, enterprise_code: str, checked: Checked, channel: str, at: datetime, session: Session
+    ) -> IntakeResult:
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == enterprise_code))
+        if ent is None:
+            raise InvalidMessage([_sender("BaseTransfer/copCode", None, enterprise_code)])
+        check_sender(checked, ent)
+        check_parties(session, ent, checked)
+        again = _previous(session, ent, checked)
+        if again is not None:
+            return again
+        store_checks(session, ent, checked, at)
+        return _store_new(session, ent, checked, channel, self.notifier)
 
 
 def check_parties(session: Session, ent: Enterprise, checked: Checked) -> None:
