@@ -272,9 +272,17 @@ def test_customs_allows_at_most_a_year_then_refuses_more(customs: object) -> Non
     number = _customs_approved(customs)
     stored, approved = _customs_ext(customs, number, "20290101")
     assert (stored[:2], approved[:2]) == (("TMP112Message", "1"), ("TMP112Message", "2"))
-    assert approved[2] == "同意延期至20280101"  # ieDate + 365 days, less than asked
+    # ieDate + 365 days, less than asked, and the answer says why
+    assert approved[2] == "同意延期至20280101 (申请期限20290101超过最长期限: 进出境日期起365天)"
     stored, refused = _customs_ext(customs, number, "20280102")  # the maximum reached
     assert stored[1] == "1" and refused[1] == "3" and "T402" in refused[2]
+    assert "已达最长期限20280101" in refused[2]
+
+
+def test_customs_refuses_a_date_not_after_the_one_it_holds(customs: object) -> None:
+    number = _customs_approved(customs)
+    _stored, refused = _customs_ext(customs, number, "20270331")
+    assert refused[1] == "3" and "T403" in refused[2] and "20270331" in refused[2]
 
 
 def test_customs_allows_the_date_asked_within_the_year(customs: object) -> None:

@@ -170,9 +170,14 @@ def test_customs_does_not_approve_an_inconsistent_form(
     assert refused[1] == "3" and refused[2].startswith("审核不通过") and field in refused[2]
 
 
+def _number(cop_no: str = "S-1") -> str:
+    """The exhibition customs number the simulated customs gives registration `cop_no`."""
+    return sim.exhibition_no("2900", f"{EBC.code}|{cop_no}")
+
+
 def test_customs_answers_applications_on_an_approved_registration_only(customs: Session) -> None:
-    change = tmp.change_message(EBC, [tmp.Change("S-1", exhibition_no="ZL29002026000001")])
-    deletion = tmp.deletion_message(EBC, [tmp.Deletion("S-1", "ZL29002026000001")])
+    change = tmp.change_message(EBC, [tmp.Change("S-1", exhibition_no=_number())])
+    deletion = tmp.deletion_message(EBC, [tmp.Deletion("S-1", _number())])
     assert [a[1] for a in _answers(customs, "tmp_exhibition_change", change)] == ["-1"]
     assert [a[1] for a in _answers(customs, "tmp_exhibition_deletion", deletion)] == ["-1"]
     _answers(customs, "tmp_exhibition", _registration())  # approved now
@@ -187,6 +192,21 @@ def test_customs_answers_applications_on_an_approved_registration_only(customs: 
     # withdrawn: declaring it again is refused
     ((_t, status, info),) = _answers(customs, "tmp_exhibition", _registration())
     assert status == "-1" and "已删除" in info
+
+
+def test_an_application_naming_another_number_cannot_be_stored(customs: Session) -> None:
+    """T104: the number must be the one customs gave this registration — not merely a
+    well-formed one, nor another registration's."""
+    _answers(customs, "tmp_exhibition", _registration())
+    other = tmp.registration_message(EBC, [tmp.Registration("S-2")])
+    _answers(customs, "tmp_exhibition", other)
+    for wrong in ("ZL29002026999999", _number("S-2")):
+        change = tmp.change_message(EBC, [tmp.Change("S-1", exhibition_no=wrong)])
+        ((_t, status, info),) = _answers(customs, "tmp_exhibition_change", change)
+        assert status == "-1" and "T104" in info and wrong in info
+        deletion = tmp.deletion_message(EBC, [tmp.Deletion("S-1", wrong)])
+        ((_t, status, info),) = _answers(customs, "tmp_exhibition_deletion", deletion)
+        assert status == "-1" and "T104" in info
 
 
 # --- the simulated customs and confirmations ---------------------------------------------------
@@ -236,3 +256,76 @@ def test_customs_closes_an_approved_confirmation_only(customs: Session) -> None:
     assert (entity.return_status, entity.fields["closeDate"]) == ("5", "20270601")
     with pytest.raises(NotFound):
         sim.close(customs, key, "20270602")  # closed once
+
+
+# --- the exhibition closed, goods off its declarations (issue 12 item 8) ----------------------
+
+
+def _exhibition(customs: Session, close: str = "20270304") -> str:
+    """Customs approves registration S-1 (open 20270301, closing `close`) and holds its
+    declarations; its number."""
+    from gateway.temporary import declarations
+
+    _answers(customs, "tmp_exhibition", _registration(openDate="20270301", closeDate=close))
+    rows = declarations.parse(tmp.sample_declarations(_number()))
+    declarations.load(customs, sim.SimDeclarationGoods, rows)
+    return _number()
+
+
+def _loan(number: str, day: str) -> bytes:
+    return tmp.loan_list_message(EBC, tmp.LoanList("L-1", number, values={
+        "loanDate": day, "loanDueDate": "20270430"}))  # fmt: skip
+
+
+def test_customs_refuses_a_list_lent_after_the_exhibition_closed(customs: Session) -> None:
+    number = _exhibition(customs)
+    stored, refused = _answers(customs, "tmp_loan_list", _loan(number, "20270305"))
+    assert stored[1] == "1" and refused[1] == "3"
+    assert "T305" in refused[2] and "闭幕日期20270304" in refused[2]
+    _stored, approved = _answers(customs, "tmp_loan_list", _loan(number, "20270304"))
+    assert approved[1] == "2"  # the closing day itself is still open
+
+
+def test_a_change_customs_approves_moves_the_closing_day(customs: Session) -> None:
+    number = _exhibition(customs)
+    values = {"openDate": "20270301", "closeDate": "20270310"}
+    change = tmp.change_message(EBC, [tmp.Change("S-1", exhibition_no=number, values=values)])
+    _answers(customs, "tmp_exhibition_change", change)
+    _stored, approved = _answers(customs, "tmp_loan_list", _loan(number, "20270305"))
+    assert approved[1] == "2"
+
+
+def test_customs_refuses_anything_for_an_exhibition_closed_before_today(
+    customs: Session,
+) -> None:
+    number = _exhibition(customs, close="20270304")
+    held = customs.get(sim.SimExhibitionDates, f"{EBC.code}|S-1")
+    held.close_date = "20200101"  # as if it closed long ago (the form's dates are future)
+    _stored, refused = _answers(customs, "tmp_loan_list", _loan(number, "20200101"))
+    assert refused[1] == "3" and "T305" in refused[2] and "已于20200101闭幕" in refused[2]
+
+
+def test_customs_refuses_a_confirmation_after_the_closing_day(customs: Session) -> None:
+    number = _exhibition(customs)
+    late = _confirmation(number, ieDate="20270305", returnDate="20270601")
+    _stored, refused = _answers(customs, "tmp_confirmation", late)
+    assert refused[1] == "3" and "T305" in refused[2] and "进出境日期20270305" in refused[2]
+
+
+@pytest.mark.parametrize(
+    ("entry", "hs_code", "answer"),
+    [("290020261000000101", "8457101000", "2"),  # on the declaration: approved
+     ("290020261000000101", "9031499090", "3"),  # that code is another declaration's
+     ("290020269999999999", "8457101000", "3")],  # a declaration not linked to it
+)  # fmt: skip
+def test_customs_refuses_goods_not_on_the_exhibitions_declarations(
+    customs: Session, entry: str, hs_code: str, answer: str
+) -> None:
+    number = _exhibition(customs)
+    goods = (tmp.ConfirmationGoods(hs_code=hs_code, entry_id=entry),)
+    data = tmp.confirmation_message(EBC, [tmp.Confirmation("Q-1", number, goods=goods, values={
+        "ieDate": "20270301", "returnDate": "20270601"})])  # fmt: skip
+    _stored, result = _answers(customs, "tmp_confirmation", data)
+    assert result[1] == answer
+    if answer == "3":
+        assert "T302" in result[2] and entry in result[2]

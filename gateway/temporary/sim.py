@@ -4,22 +4,31 @@ A declared registration is checked again by customs: a supervising or registrati
 does not know cannot be stored (海关入库失败, a negative code); stored ones (1) are reviewed and
 approved (2, with the exhibition customs number) or not approved (3) with the reason — dates
 out of order, an international area larger than the whole. A change application of an approved
-registration is answered on TMP104 and, approved, moves the registration on TMP102 (its
-history shows the change); a deletion application is answered on TMP106 and, granted, ends the
-registration (TMP102, 4). Reasons follow customs' "[Code:n;Desc:…]" style.
+registration is answered on TMP104 and, approved, moves the registration on TMP102 (its history
+shows the change); a deletion application is answered on TMP106 and, granted, ends the
+registration (TMP102, 4); either names the registration's customs number, which must be the one
+customs gave it (T104). Reasons follow customs' "[Code:n;Desc:…]" style.
 
 A loaned-exhibit list (TMP108) naming no exhibition customs approved cannot be stored (T301);
-stored, it is not approved when a goods line is not on the declarations customs holds for that
-exhibition (T302) or lends more than declared, counting the lists customs approved (T303);
-approved, it gets its 外借清单编号 (loanNo). Customs' copy of the declarations is
-`SimDeclarationGoods`, loaded like the gateway's (`customs-gateway tmp-declarations --customs`).
+stored, it is not approved when the exhibition closed (T305: its 闭幕日期 before the loan date or
+today), a goods line is not on the declarations customs holds for that exhibition (T302) or
+lends more than declared, counting the lists customs approved (T303); approved, it gets its
+外借清单编号 (loanNo). Customs' copy of the declarations is `SimDeclarationGoods`, loaded like the
+gateway's (`customs-gateway tmp-declarations --customs`).
 
 A review confirmation (TMP110) cannot be stored when its supervising customs is unknown (T101)
-or the exhibition it names is not one customs approved (T301), nor again once approved
-(T102); stored, it is not approved when the goods would go back no later than they came
-(T202); approved, it gets its 确认申请书编号 (confirmNo) and a remark naming the deadline.
-Customs closes (结案) an approved confirmation when told the goods went back: `close`, run by
-the simulator's operator (`customs-gateway tmp-sim-close`), sends a TMP110 `5` with closeDate.
+or the exhibition it names is not one customs approved (T301), nor again once approved (T102);
+stored, it is not approved when the goods would go back no later than they came (T202) or, for
+an exhibition's goods, the exhibition closed (T305) or a line names a declaration not linked to
+it or an HS code not on it (T302); approved, it gets its 确认申请书编号 (confirmNo) and a remark
+naming the deadline. Customs closes (结案) an approved confirmation when told the goods went
+back: `close`, run by the simulator's operator (`customs-gateway tmp-sim-close`), sends a
+TMP110 `5` with closeDate.
+
+An extension (TMP112) of a confirmation customs did not approve for the declarer cannot be
+stored (T401); stored, it is refused when the date asked is not after the one customs holds
+(T403) or the confirmation already runs to the maximum, I/E date + one year (T402); approved
+with the date asked, or the maximum when it asked more (the answer says so).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from typing import Any
 from sqlalchemy import Integer, String, UniqueConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from gateway.codes import EXPORT_RECEIVER_ID
+from gateway.codes import CHINA_TZ, EXPORT_RECEIVER_ID
 from gateway.core.customs_sim.service import Answer, CustomsSim
 from gateway.core.customs_sim.state import Declaration, Scheduled, SimBase, held_declaration
 from gateway.core.kinds import DocumentKind, Record, key_text
@@ -66,6 +75,43 @@ class SimExhibitionNumber(SimBase):
 
     exhibition_no: Mapped[str] = mapped_column(String(20), primary_key=True)
     business_key: Mapped[str] = mapped_column(String(300))
+
+
+class SimExhibitionDates(SimBase):
+    """The opening and closing dates of a registration customs approved (a change it
+    approves moves them): a list or confirmation after the closing day is refused (T305)."""
+
+    __tablename__ = "sim_tmp_exhibition_dates"
+
+    business_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    open_date: Mapped[str] = mapped_column(String(8))
+    close_date: Mapped[str] = mapped_column(String(8))
+
+
+def _keep_dates(session: Session, key: str, rec: Record) -> None:
+    held = session.get(SimExhibitionDates, key) or SimExhibitionDates(business_key=key)
+    held.open_date = rec.fields.get("openDate", "")
+    held.close_date = rec.fields.get("closeDate", "")
+    session.add(held)
+
+
+def _today() -> str:
+    """Customs' day (Beijing), YYYYMMDD."""
+    return datetime.now(CHINA_TZ).strftime("%Y%m%d")
+
+
+def closed_problems(session: Session, key: str, number: str, day: str, term: str) -> list[str]:
+    """展览会已闭幕: the exhibition's closing day is past — before customs' review (today) or
+    before the record's own date `day` (外借日期, 进出境日期, named `term`)."""
+    held = session.get(SimExhibitionDates, key)
+    if held is None or not held.close_date:
+        return []
+    if day and day > held.close_date:  # YYYYMMDD: text order
+        text = f"{term}{day}晚于展览会{number}闭幕日期{held.close_date}，展览会已闭幕"
+        return [_reason("T305", text)]
+    if _today() > held.close_date:
+        return [_reason("T305", f"展览会{number}已于{held.close_date}闭幕")]
+    return []
 
 
 class SimLoanLine(SimBase):
@@ -182,6 +228,7 @@ def _registrations(
             answers.append(_one(kind, rec, at.result, TmpReturn.NOT_APPROVED, info, "not approved"))
             continue
         _hold(session, key, HELD_APPROVED)
+        _keep_dates(session, key, rec)
         number = exhibition_no(rec.fields.get("customsCode", ""), key)
         if session.get(SimExhibitionNumber, number) is None:
             session.add(SimExhibitionNumber(exhibition_no=number, business_key=key))
@@ -207,13 +254,18 @@ def _registration_of(session: Session, rec: Record) -> tuple[str, Declaration | 
     return key, held_declaration(session, EXHIBITION, key)
 
 
-def _not_approved_registration(rec: Record, held: Declaration | None) -> str | None:
+def _not_approved_registration(
+    session: Session, rec: Record, held: Declaration | None
+) -> str | None:
+    """Why an application cannot be stored: the registration is not one customs holds as
+    approved, or the customs number it names is not the one customs gave it (T104)."""
     if held is None or held.status != HELD_APPROVED:
         state = held.status if held else "unknown"
         return _reason("T103", f"展览会备案{rec.fields.get('copNo')}未审核通过或已删除 ({state})")
     given = rec.fields.get("exhibitionNo", "")
-    if given and not given.startswith("ZL"):
-        return _reason("T104", f"展览会海关编号{given}不存在")
+    found = session.get(SimExhibitionNumber, given) if given else None
+    if given and (found is None or found.business_key != held.business_key):
+        return _reason("T104", f"展览会海关编号{given}不是备案{rec.fields.get('copNo')}的编号")
     return None
 
 
@@ -222,9 +274,9 @@ def _changes(
 ) -> list[Answer]:
     at, answers = Timing.of(sim), []
     for rec in records:
-        _key, held = _registration_of(session, rec)
+        key, held = _registration_of(session, rec)
         seq = rec.fields.get("seqNo", "")
-        refused = [r for r in (_not_approved_registration(rec, held),) if r]
+        refused = [r for r in (_not_approved_registration(session, rec, held),) if r]
         refused += storage_problems(rec)
         if refused:
             answers.append(_one(kind, rec, at.stored, "-1", "; ".join(refused), "store failed",
@@ -239,6 +291,7 @@ def _changes(
                                 "not approved", seqNo=seq))  # fmt: skip
             continue
         given = rec.fields.get("exhibitionNo", "")
+        _keep_dates(session, key, rec)  # the change's form is the registration's now
         answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, "变更审核通过", "approved",
                             seqNo=seq, exhibitionNo=given))  # fmt: skip
         info = f"变更{seq}审核通过: {rec.fields.get('changeReason', '')}"
@@ -253,7 +306,7 @@ def _deletions(
     at, answers = Timing.of(sim), []
     for rec in records:
         key, held = _registration_of(session, rec)
-        refused = _not_approved_registration(rec, held)
+        refused = _not_approved_registration(session, rec, held)
         if refused:
             answers.append(_one(kind, rec, at.stored, "-1", refused, "store failed"))
             continue
@@ -354,7 +407,9 @@ def _loan_lists(
             answers.append(_one(kind, rec, at.stored, "-1", info, "store failed"))
             continue
         answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "海关入库成功", "stored"))
-        problems = loan_problems(session, rec, number)
+        problems = closed_problems(session, exhibition[0], number,
+                                   rec.fields.get("loanDate", ""), "外借日期")  # fmt: skip
+        problems += loan_problems(session, rec, number)
         if problems:
             _hold(session, key, HELD_REFUSED, kind.name)
             info = "审核不通过: " + "; ".join(problems)
@@ -387,13 +442,47 @@ def confirmation_storage_problems(session: Session, rec: Record) -> list[str]:
     return found
 
 
-def confirmation_review_problems(rec: Record) -> list[str]:
-    """Why customs' review does not approve it: the dates, checked again."""
+def confirmation_review_problems(session: Session, rec: Record) -> list[str]:
+    """Why customs' review does not approve it: the dates, checked again (T202); for an
+    exhibition's goods, the exhibition closed (T305) and goods lines naming a declaration
+    not linked to it, or an HS code not on that declaration (T302)."""
     where = rules.Where(rec.element.tag, 1, rec.element)
-    return [
+    found = [
         _reason("T202", f"复运出/进境日期必须晚于进出境日期 ({v.value})")
         for v in confirmations.date_problems(rec, where)
     ]
+    number = rec.fields.get("exhibitionNo", "")
+    exhibition = _exhibition_held(session, number) if number else None
+    if exhibition is None:
+        return found
+    found += closed_problems(session, exhibition[0], number, rec.fields.get("ieDate", ""),
+                             "进出境日期")  # fmt: skip
+    return found + _goods_off_declarations(session, rec, number)
+
+
+def _goods_off_declarations(session: Session, rec: Record, number: str) -> list[str]:
+    """T302: a goods line naming a declaration (entryId) must name one customs links to the
+    exhibition, and its HS code must be one of that declaration's lines."""
+    found = []
+    for n, line in enumerate(confirmations.goods_of(rec), start=1):
+        entry = line.get("entryId", "")
+        if not entry:
+            continue  # goods declared later: nothing to compare
+        codes = set(
+            session.scalars(
+                select(SimDeclarationGoods.hs_code).where(
+                    SimDeclarationGoods.exhibition_no == number,
+                    SimDeclarationGoods.entry_id == entry,
+                )
+            )
+        )
+        if not codes:
+            text = f"第{n}项货物的报关单{entry}不在展览会{number}关联的报关单中"
+            found.append(_reason("T302", text))
+        elif line.get("hsCode", "") not in codes:
+            text = f"第{n}项货物商品编码{line.get('hsCode', '')}不在报关单{entry}的商品中"
+            found.append(_reason("T302", text))
+    return found
 
 
 def _confirmations(
@@ -411,7 +500,7 @@ def _confirmations(
             answers.append(_one(kind, rec, at.stored, "-1", "; ".join(refused), "store failed"))
             continue
         answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "海关入库成功", "stored"))
-        problems = confirmation_review_problems(rec)
+        problems = confirmation_review_problems(session, rec)
         if problems:
             _hold(session, key, HELD_REFUSED, kind.name)
             info = "审核不通过: " + "; ".join(problems)
@@ -485,6 +574,23 @@ def allowed_date(ie_date: str, asked: str) -> str:
     return min(asked, latest.strftime("%Y%m%d"))
 
 
+def extension_review_problem(held: SimConfirmation, asked: str) -> str | None:
+    """Why customs' review refuses an extension: the date asked is no later than the one it
+    holds (T403), or the confirmation already runs to the allowed maximum, its I/E date +
+    `extensions.MAX_DAYS` (T402). Asked past the maximum but short of it now: approved with
+    the maximum (海关延期审核允许时间), the answer says so."""
+    if asked <= held.return_date:
+        return _reason("T403", f"延期申请期限{asked}未晚于复运出/进境日期{held.return_date}")
+    most = allowed_date(held.ie_date, asked)
+    if most <= held.return_date:
+        text = (
+            f"已达最长期限{held.return_date}: 进出境日期{held.ie_date}起至多"
+            f"{extensions.MAX_DAYS}天，不能再延期"
+        )
+        return _reason("T402", text)
+    return None
+
+
 def extension_problems(session: Session, rec: Record) -> tuple[SimConfirmation | None, list[str]]:
     """Why customs cannot store an extension: an unknown customs, a confirmation it did not
     approve for this declarer or closed since (T401)."""
@@ -510,13 +616,17 @@ def _extensions(
             answers.append(_one(kind, rec, at.stored, "-1", "; ".join(refused), "store failed"))
             continue
         answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "海关入库成功", "stored"))
-        allowed = allowed_date(held.ie_date, rec.fields.get("extendDate", ""))
-        if allowed <= held.return_date:
-            info = _reason("T402", f"已达最长期限或未晚于原复运日期{held.return_date}")
+        asked = rec.fields.get("extendDate", "")
+        refusal = extension_review_problem(held, asked)
+        if refusal:
             answers.append(_one(kind, rec, at.result, TmpReturn.NOT_APPROVED,
-                                "审核不通过: " + info, "not approved"))  # fmt: skip
+                                "审核不通过: " + refusal, "not approved"))  # fmt: skip
             continue
+        allowed = allowed_date(held.ie_date, asked)
         held.return_date = allowed
-        answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, f"同意延期至{allowed}",
+        info = f"同意延期至{allowed}"
+        if allowed != asked:
+            info += f" (申请期限{asked}超过最长期限: 进出境日期起{extensions.MAX_DAYS}天)"
+        answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, info,
                             "approved", allowedDate=allowed))  # fmt: skip
     return answers
