@@ -13,6 +13,8 @@ GET  /v1/export/{list}                    list inventories, b2b, revokes, return
                                           coElNo, orderNo, logisticsNo, invtNo, tradeMode,
                                           statisticsFlag, customsCode, summaryState, ebcCode,
                                           logisticsCode; paged
+GET  /v1/export/records/{id}/print        any export record's declaration data as a PDF
+                                          (打印, Alt+P)
 
 Batch answers are 200 with one result per id, done or refused with the rule: one refused
 record is not an error of the request.
@@ -25,12 +27,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.core.deps import Auth, Db, gateway_of, page_param, read_limited, submitter
+from gateway.core.models import utcnow
 from gateway.core.runtime import Gateway
-from gateway.ecx import batches, parcels
+from gateway.ecx import batches, parcels, printing
 from gateway.ecx import queries as export_queries
 from gateway.errors import InvalidMessage, Violation
 
@@ -62,6 +65,12 @@ def router() -> APIRouter:
         )
         status = 201 if all(p.error is None for p in result.parts) else 207
         return JSONResponse(result.as_dict(), status_code=status)
+
+    @api.get("/v1/export/records/{doc_id}/print", response_class=Response)
+    def print_record(doc_id: int, who: Auth, s: Db) -> Response:
+        pdf = printing.render(s, who, doc_id, utcnow())
+        headers = {"Content-Disposition": f'inline; filename="export-{doc_id}.pdf"'}
+        return Response(pdf, media_type="application/pdf", headers=headers)
 
     @api.get("/v1/export/{name}")
     def export_list(
