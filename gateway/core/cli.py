@@ -14,13 +14,19 @@ from typing import Any
 import click
 
 from gateway.core import config as config_mod
+from gateway.core import tables
 from gateway.core.config import Config
 from gateway.errors import GatewayError, InvalidMessage
 
 log = logging.getLogger("gateway")
 
 
-def _setup_logging(verbose: bool, json_logs: bool = False) -> None:
+#: commands that run for long and log their broker connection's troubles; the others (one-shot
+#: tools) say in one line what went wrong, so pika's own warnings are noise there
+LONG_RUNNING = frozenset({"serve", "customs-sim", "demo"})
+
+
+def _setup_logging(verbose: bool, json_logs: bool = False, command: str | None = None) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     if json_logs:
         from gateway.core.logs import install_json
@@ -32,6 +38,9 @@ def _setup_logging(verbose: bool, json_logs: bool = False) -> None:
         )
     for noisy in ("pika", "alembic", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose and command not in LONG_RUNNING:
+        # e.g. a passive declare of a queue `serve` has not made yet: the command says so
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 class SystemsGroup(click.Group):
@@ -54,8 +63,47 @@ class SystemsGroup(click.Group):
         installed = registry.ensure_installed(extra)
         return {c.name or "": c for s in installed.systems.values() for c in s.commands}
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Every command's failure as one line naming what to do, never a raw traceback
+        (issue 17, item 6); `-v` logs the traceback for a developer."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place every command's errors end
+            log.debug("command failed", exc_info=exc)
+            raise click.ClickException(describe_failure(exc)) from exc
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for an error a command did not handle itself: what failed and what to do."""
+    from pika.exceptions import AMQPError
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, GatewayError):
+        return exc.message
+    if isinstance(exc, AMQPError):
+        return (
+            f"RabbitMQ: {type(exc).__name__} {exc}: is it running (bash scripts/setup.sh)"
+            " and amqp.url right?"
+        )
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        return (
+            f"the database did not answer or is not set up ({reason}): check database.url"
+            " and run `customs-gateway db upgrade`"
+        )
+    if isinstance(exc, DBAPIError):
+        return f"the database refused: {str(exc.orig).splitlines()[0]}"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"unexpected {type(exc).__name__}: {text} (run with -v for the traceback)"
+
 
 @click.group(cls=SystemsGroup)
+@click.version_option(package_name="customs-gateway", prog_name="customs-gateway")
 @click.option(
     "--config",
     "config_path",
@@ -73,7 +121,7 @@ class SystemsGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool, json_logs: bool) -> None:
     """Customs EDI gateway: validate, store, sign and queue declarations; track receipts."""
-    _setup_logging(verbose, json_logs)
+    _setup_logging(verbose, json_logs, ctx.invoked_subcommand)
     ctx.obj = {"config_path": config_path}
 
 
@@ -196,8 +244,9 @@ def submit(ctx: click.Context, enterprise: str | None, files: tuple[str, ...]) -
 @main.command()
 @click.argument("doc_id", type=int)
 @click.option("--last", default=20, show_default=True, help="the newest history entries shown")
+@click.option("--json", "as_json", is_flag=True, help="the record as JSON (times in UTC, zoned)")
 @click.pass_context
-def status(ctx: click.Context, doc_id: int, last: int) -> None:
+def status(ctx: click.Context, doc_id: int, last: int, as_json: bool) -> None:
     """Show document DOC_ID with the newest entries of its status history."""
     from gateway.core import queries
     from gateway.core.db import Database
@@ -210,7 +259,19 @@ def status(ctx: click.Context, doc_id: int, last: int) -> None:
             view = queries.document_view(session, admin, doc_id, history_last=last)
     except GatewayError as exc:
         raise click.ClickException(exc.message) from exc
+    if as_json:
+        tables.echo_json(view)
+        return
     _print_document(view)
+
+
+def _beijing(iso: str) -> str:
+    """A stored time (ISO, zoned) as Beijing time with its offset, to the second."""
+    from datetime import datetime
+
+    from gateway.codes import CHINA_TZ
+
+    return datetime.fromisoformat(iso).astimezone(CHINA_TZ).isoformat(sep=" ", timespec="seconds")
 
 
 def _print_document(view: dict[str, Any]) -> None:
@@ -219,17 +280,22 @@ def _print_document(view: dict[str, Any]) -> None:
         f"pre-entry {view['pre_no']}  status {view['status'].upper()}"
     )
     if view["customs_numbers"]:
-        click.echo(f"  customs numbers: {view['customs_numbers']}")
+        click.echo(f"customs numbers: {view['customs_numbers']}")
     total, shown = view.get("history_total", 0), len(view["history"])
-    if total > shown:
-        click.echo(f"  {shown} of {total} history entries shown (status --last N for more)")
-    for h in view["history"]:
-        mark = "" if h["applied"] else "  (not applied)"
-        code = f" [{h['return_status']}]" if h["return_status"] else ""
-        click.echo(
-            f"  {h['at'][:23]}  {h['source']:<8} {h['from'] or '(new)':>16} -> "
-            f"{h['to']:<16}{code} {h['info'] or ''}{mark}"
+    rows = [
+        (
+            _beijing(h["at"]),
+            h["source"],
+            h["from"] or "(new)",
+            h["to"],
+            h["return_status"] or "",
+            (h["info"] or "") + ("" if h["applied"] else " (not applied)"),
         )
+        for h in view["history"]
+    ]
+    tables.table(("at (Beijing)", "source", "from", "to", "code", "info"), rows)
+    if total > shown:
+        click.echo(f"{shown} of {total} history entries shown (status --last N for more)")
 
 
 @main.command()
@@ -257,8 +323,9 @@ def retry(ctx: click.Context, message_id: int) -> None:
         ["unmatched", "partly_matched", "unreadable", "matched", "future", "untrusted"]
     ),
 )
+@click.option("--json", "as_json", is_flag=True, help="one JSON object a line, parsed receipt too")
 @click.pass_context
-def receipts(ctx: click.Context, outcome: str) -> None:
+def receipts(ctx: click.Context, outcome: str, as_json: bool) -> None:
     """List receipts kept for ops: those that matched no record, could not be read, were
     stamped too far in the future, or did not come from customs."""
     from gateway.core import queries
@@ -267,17 +334,41 @@ def receipts(ctx: click.Context, outcome: str) -> None:
     db = Database(_config(ctx).database_url)
     with db.session() as session:
         rows = queries.receipts_by_outcome(session, outcome)
-    for row in rows:
-        click.echo(json.dumps(row, ensure_ascii=False))
+    if as_json:
+        tables.echo_json(rows, lines=True)
+        return
+    shown = [
+        (r["id"], _beijing(r["received_at"]), r["msg_type"], r["cop_msg_id"], r["error"])
+        for r in rows
+    ]
+    tables.table(("id", "received (Beijing)", "type", "CopMsgId", "reason"), shown, right=("id",))
     click.echo(f"{len(rows)} receipt(s) {outcome}")
 
 
 @main.command()
+@click.option("--host", default=None, help="address to listen on (default: http.host, 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (default: http.port; 0: any free)")
 @click.option("--no-http", is_flag=True, help="run the workers without the HTTP API")
 @click.option(
     "--no-workers",
     is_flag=True,
     help="run the HTTP API (intake) alone; `serve --no-http` processes sign and send",
+)
+@click.option(
+    "--workers",
+    "http_processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="HTTP processes sharing the port; more than 1 (or --pipelines > 1) makes this "
+    "process a supervisor of the others (gateway/core/serving.py)",
+)
+@click.option(
+    "--pipelines",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="processes running the workers (signing, relay, receipts) when supervised",
 )
 @click.option(
     "--poll",
@@ -286,29 +377,36 @@ def receipts(ctx: click.Context, outcome: str) -> None:
     show_default=True,
     help="seconds between looks for work to sign or send (shorter when intake runs apart)",
 )
+@click.option("--http-fd", type=int, default=None, hidden=True)  # a supervised HTTP process
 @click.pass_context
-def serve(ctx: click.Context, no_http: bool, no_workers: bool, poll: float) -> None:
-    """Run the gateway: HTTP API, signing, outbox relay, receipts, inbound queue, folder."""
-    from gateway.core.runtime import Gateway
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    no_http: bool,
+    no_workers: bool,
+    http_processes: int,
+    pipelines: int,
+    poll: float,
+    http_fd: int | None,
+) -> None:
+    """Run the gateway: HTTP API, signing, outbox relay, receipts, inbound queue, folder;
+    in one process, or with --workers/--pipelines in several."""
+    from gateway.core import serving
 
     cfg = _config(ctx)
-    gw = Gateway(cfg)
-    gw.prepare_when_ready()
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    if not no_workers:
-        gw.workers(stop, idle=poll)
-    log.info("gateway running (database %s)", cfg.database_url.split("@")[-1])
-    if no_http:
-        stop.wait()
-        return
-    import uvicorn
-
-    from gateway.core.api import create_app
-    from gateway.core.httpserver import uvicorn_options
-
-    uvicorn.run(create_app(gw), **uvicorn_options(cfg))
-    stop.set()
+    layout = serving.Layout(
+        host=host or cfg.http.host,
+        port=cfg.http.port if port is None else port,
+        http=not no_http,
+        workers=not no_workers,
+        http_processes=http_processes,
+        pipelines=pipelines,
+        poll=poll,
+        http_fd=http_fd,
+        cli_flags=_global_flags(ctx),
+    )
+    serving.run(cfg, ctx.obj.get("config_path"), layout)
 
 
 @main.command("customs-sim")
@@ -338,6 +436,13 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("database at head")
 
 
+def _global_flags(ctx: click.Context) -> tuple[str, ...]:
+    params = ctx.find_root().params
+    return (*(["-v"] if params.get("verbose") else []), *(
+        ["--json-logs"] if params.get("json_logs") else []
+    ))
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     def handler(signum: int, _frame: object) -> None:
         log.info("signal %s: stopping", signum)
@@ -349,8 +454,11 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def _add_ops() -> None:
     from gateway.core.ops import cli as ops_cli  # heavier imports (FastAPI, pika): only here
+    from gateway.core.webhooks import cli as webhooks_cli
 
+    ops_cli.add_command(webhooks_cli)  # ops webhooks dead|replay (docs/webhooks.md)
     main.add_command(ops_cli)
+    main.add_command(config_mod.config_cli)  # config check (docs/configuration.md)
 
 
 _add_ops()

@@ -32,12 +32,12 @@ import click
 import pika
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
+from pika.exceptions import AMQPConnectionError, ChannelClosedByBroker, NackError, UnroutableError
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.core import audit, enterprises, registry
+from gateway.core import audit, enterprises, queries, registry, tables
 from gateway.core.config import Config
 from gateway.core.models import Document, Outbox, utcnow
 from gateway.core.status import Status, status_of
@@ -86,11 +86,33 @@ def watched_queues(config: Config, topology: Topology) -> list[str]:
 
 @contextmanager
 def _channel(config: Config, name: str = "gateway-ops") -> Iterator[_Channels]:
-    connection = pika.BlockingConnection(connection_parameters(config.amqp.url, name))
+    """One broker connection; a broker that does not answer, or a queue that does not exist
+    yet, is a one-line error naming it, never pika's traceback (issue 17, item 6)."""
+    params = connection_parameters(config.amqp.url, name)
+    try:
+        connection = pika.BlockingConnection(params)
+    except AMQPConnectionError as exc:
+        raise TransportError(
+            f"RabbitMQ at {params.host}:{params.port} did not answer ({type(exc).__name__}):"
+            " start it (bash scripts/setup.sh) or check amqp.url"
+        ) from exc
     try:
         yield _Channels(connection)
+    except ChannelClosedByBroker as exc:
+        if exc.reply_code != NOT_FOUND:
+            raise TransportError(f"the broker refused: {exc.reply_text}") from exc
+        raise NotFound(_missing_queue(exc.reply_text)) from exc
     finally:
         close_quietly(connection)
+
+
+def _missing_queue(reply: str) -> str:
+    """The broker's 404 text ("NOT_FOUND - no queue 'x' in vhost '/'") as advice."""
+    name = reply.split("'")[1] if reply.count("'") >= 2 else reply
+    return (
+        f"queue {name} does not exist yet: start `customs-gateway serve` once"
+        " (it declares the queues)"
+    )
 
 
 class _Channels:
@@ -392,7 +414,7 @@ def _stuck(doc: Document) -> dict[str, Any]:
         "kind": doc.kind,
         "business_key": doc.business_key,
         "status": doc.status,
-        "since": doc.updated_at.isoformat(),
+        "since": queries.zoned(doc.updated_at).isoformat(),
         "status_info": doc.status_info,
     }
 
@@ -490,15 +512,25 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, default=str))
 
 
+_JSON = click.option("--json", "as_json", is_flag=True, help="JSON for scripts")
+
+
 @cli.command("queues")
+@_JSON
 @click.pass_context
-def queues_command(ctx: click.Context) -> None:
-    """Ready messages, consumers and dead letters of every consuming queue."""
+def queues_command(ctx: click.Context, as_json: bool) -> None:
+    """Ready messages, consumers and dead letters of every consuming queue ('-': the queue
+    does not exist yet; `serve` declares them)."""
     cfg, topo = _loaded(ctx)
-    click.echo(f"{'queue':<40} {'ready':>8} {'consumers':>10} {'dead':>8}")
-    for s in queue_stats(cfg, topo):
-        cells = [("-" if v is None else str(v)) for v in (s.messages, s.consumers, s.dead_letters)]
-        click.echo(f"{s.queue:<40} {cells[0]:>8} {cells[1]:>10} {cells[2]:>8}")
+    stats = _guarded(lambda: queue_stats(cfg, topo))
+    if as_json:
+        tables.echo_json([asdict(s) for s in stats])
+        return
+    rows = [(s.queue, s.messages, s.consumers, s.dead_letters) for s in stats]
+    numbers = ("ready", "consumers", "dead")
+    tables.table(("queue", *numbers), rows, right=numbers)
+    if any(s.messages is None for s in stats):
+        click.echo("(-: not declared yet; `customs-gateway serve` declares the queues)")
 
 
 @cli.command("dead-letters")
@@ -510,14 +542,17 @@ def dead_letters_command(ctx: click.Context, queue: str, limit: int, as_json: bo
     """List the dead letters of QUEUE with the reason; nothing is removed."""
     cfg, topo = _loaded(ctx)
     letters = _guarded(lambda: list_dead_letters(cfg, topo, queue, limit))
-    for d in letters:
-        if as_json:
-            _echo_json(d.as_dict())
-        else:
-            click.echo(
-                f"{d.id}  {d.reason:<15} x{d.deaths}  from {d.exchange or '(default)'}"
-                f" / {d.routing_key}  died {d.died_at or '?'}  {len(d.body)} chars"
-            )
+    if as_json:  # one object a line on stdout; the count on stderr
+        tables.echo_json([d.as_dict() for d in letters], lines=True)
+        click.echo(f"{len(letters)} dead letter(s) in {queue}", err=True)
+        return
+    rows = [
+        (d.id, d.reason, d.deaths, f"{d.exchange or '(default)'} / {d.routing_key}",
+         d.died_at, len(d.body))
+        for d in letters
+    ]  # fmt: skip
+    columns = ("id", "reason", "deaths", "from", "died at", "chars")
+    tables.table(columns, rows, right=("deaths", "chars"))
     click.echo(f"{len(letters)} dead letter(s) in {queue}")
 
 
@@ -556,8 +591,11 @@ def discard_command(ctx: click.Context, queue: str, ids: tuple[str, ...], every:
 @cli.command("stuck")
 @click.option("--older-than", default="10m", show_default=True, help="e.g. 90s, 10m, 2h, 1d")
 @click.option("--status", "statuses", multiple=True, help="states to look at (default: in flight)")
+@_JSON
 @click.pass_context
-def stuck_command(ctx: click.Context, older_than: str, statuses: tuple[str, ...]) -> None:
+def stuck_command(
+    ctx: click.Context, older_than: str, statuses: tuple[str, ...], as_json: bool
+) -> None:
     """Records unchanged in an in-flight state for longer than --older-than."""
     from gateway.core.db import Database
 
@@ -565,11 +603,13 @@ def stuck_command(ctx: click.Context, older_than: str, statuses: tuple[str, ...]
     db = Database(cfg.database_url)
     with db.session() as session:
         found = _guarded(lambda: stuck_records(session, parse_age(older_than), statuses or None))
-    for r in found["records"]:
-        click.echo(
-            f"{r['id']:>8}  {r['kind']:<12} {r['business_key']:<40} {r['status']:<16}"
-            f" since {r['since'][:19]}"
-        )
+    if as_json:
+        tables.echo_json(found)
+        return
+    rows = [
+        (r["id"], r["kind"], r["business_key"], r["status"], r["since"]) for r in found["records"]
+    ]
+    tables.table(("id", "kind", "business key", "status", "since"), rows, right=("id",))
     click.echo(
         f"{len(found['records'])} record(s) stuck; {found['outbox_unsent']} outbox row(s)"
         " unpublished"

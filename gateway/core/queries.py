@@ -4,7 +4,7 @@ an enterprise sees only its own records; an admin sees all."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -43,9 +43,15 @@ def get_message(session: Session, caller: Caller, message_id: int) -> Message:
     return msg
 
 
+def zoned(at: datetime) -> datetime:
+    """A stored time with its zone: the columns hold UTC, and SQLite returns it without one
+    (issue 17, item 6: every time shown carries its zone)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def history_view(entry: StatusChange) -> dict[str, Any]:
     return {
-        "at": entry.at.isoformat(),
+        "at": zoned(entry.at).isoformat(),
         "from": entry.from_status,
         "to": entry.to_status,
         "source": entry.source,
@@ -66,8 +72,8 @@ def document_summary(doc: Document) -> dict[str, Any]:
         "status_info": doc.status_info,
         "pre_no": doc.pre_no,
         "customs_numbers": doc.customs_numbers,
-        "created_at": doc.created_at.isoformat(),
-        "updated_at": doc.updated_at.isoformat(),
+        "created_at": zoned(doc.created_at).isoformat(),
+        "updated_at": zoned(doc.updated_at).isoformat(),
     }
 
 
@@ -186,7 +192,7 @@ def receipts_by_outcome(session: Session, outcome: str, limit: int = 100) -> lis
     return [
         {
             "id": r.id,
-            "received_at": r.received_at.isoformat(),
+            "received_at": zoned(r.received_at).isoformat(),
             "msg_type": r.msg_type,
             "cop_msg_id": r.cop_msg_id,
             "outcome": r.outcome,
