@@ -31,7 +31,12 @@ from receipts import parse as receipt_parse
 from schemas import loader as schemas
 
 #: the business systems this distribution ships, installed unless the configuration names others
-DEFAULT_SYSTEMS = ("gateway.ecx.system", "gateway.appointments.system", "gateway.temporary.system")
+DEFAULT_SYSTEMS = (
+    "gateway.ecx.system",
+    "gateway.appointments.system",
+    "gateway.temporary.system",
+    "gateway.border.system",
+)
 
 
 class Registry:
