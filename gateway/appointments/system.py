@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from gateway.appointments import api, cli, deadlines, kinds, refmessage, sim
+from gateway.appointments import api, cli, console, deadlines, kinds, refmessage, sim
 from gateway.appointments.codes import AptStatus
 from gateway.core.system import BusinessSystem, Job
 
@@ -25,4 +25,5 @@ SYSTEM = BusinessSystem(
     commands=cli.COMMANDS,
     jobs=(Job("apt-deadlines", _deadlines),),
     reference_data=(refmessage.handle_envelope,),
+    console_panels=console.PANELS,
 )

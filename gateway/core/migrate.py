@@ -20,6 +20,8 @@ from gateway.core import registry
 from gateway.core.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: the ops console's own table (its users), a branch like a system's (gateway/core/console/)
+CONSOLE_MIGRATIONS = Path(__file__).resolve().parent / "console" / "migrations"
 
 
 def alembic_config(url: str, folders: Sequence[Path] | None = None) -> AlembicConfig:
@@ -29,7 +31,8 @@ def alembic_config(url: str, folders: Sequence[Path] | None = None) -> AlembicCo
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "os")  # alembic ≥ 1.16; the older name below
     cfg.set_main_option("version_path_separator", "os")
-    locations = [MIGRATIONS / "versions", *(_system_folders() if folders is None else folders)]
+    systems = _system_folders() if folders is None else folders
+    locations = [MIGRATIONS / "versions", CONSOLE_MIGRATIONS, *systems]
     cfg.set_main_option("version_locations", os.pathsep.join(str(f) for f in locations))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg

@@ -28,6 +28,9 @@ What a system declares, and where the core uses it:
   local name: `handler(session, data, digest, parsed, cop_msg_id, notifier) -> Outcome`.
 - `migrations`: a folder of Alembic revisions of the system's own tables, when it has any
   outside the core's history.
+- `console_panels`: the system's own parts of the ops console's dashboard (summary due dates,
+  appointment and re-export deadlines): `ConsolePanel`s whose `rows(gateway, session, now)`
+  the console shows as a table (gateway/core/console/).
 """
 
 from __future__ import annotations
@@ -69,6 +72,19 @@ class Job:
     enabled: Callable[[Any], bool] = _always
 
 
+@dataclass(frozen=True)
+class ConsolePanel:
+    """A table on the ops console's dashboard: `columns` are (row key, Chinese heading,
+    English heading); `rows(gateway, session, now)` gives dicts by those keys, a true `alert`
+    key marking a row that needs attention (overdue, due soon)."""
+
+    name: str
+    title: str  # Chinese
+    title_en: str
+    columns: tuple[tuple[str, str, str], ...]
+    rows: Callable[[Any, Any, Any], list[dict[str, Any]]]
+
+
 def _frozen() -> Mapping[str, Any]:
     return MappingProxyType({})
 
@@ -90,3 +106,4 @@ class BusinessSystem:
     reference_data: tuple[ReferenceHandler, ...] = ()
     results: Mapping[str, ResultHandler] = field(default_factory=_frozen)
     migrations: Path | None = None
+    console_panels: tuple[ConsolePanel, ...] = ()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.core.system import BusinessSystem, Job
-from gateway.ecx import api, checks, cli, demo, kinds, kinds_full
+from gateway.ecx import api, checks, cli, console, demo, kinds, kinds_full
 from gateway.ecx.sim import four_documents, lifecycle, numbers
 from gateway.ecx.sim import summary as sim_summary
 from gateway.ecx.status import EcxStatus
@@ -43,4 +43,5 @@ SYSTEM = BusinessSystem(
     commands=(*cli.COMMANDS, *summary_cli.COMMANDS, demo.demo_command),
     jobs=(Job("summary", schedule.run_job, lambda config: config.summary.enabled),),
     results={"CEB792Message": results.apply_summary_result},
+    console_panels=console.PANELS,
 )

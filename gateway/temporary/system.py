@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.system import BusinessSystem, Job
-from gateway.temporary import api, cli, deadlines, kinds, sim
+from gateway.temporary import api, cli, console, deadlines, kinds, sim
 from gateway.temporary.codes import TmpStatus
 
 
@@ -43,4 +43,5 @@ SYSTEM = BusinessSystem(
     commands=cli.COMMANDS,
     jobs=(Job(deadlines.JOB, _deadlines),),
     migrations=Path(__file__).resolve().parent / "migrations",
+    console_panels=console.PANELS,
 )
