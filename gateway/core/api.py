@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway.core import admin, audit, metrics, ops, queries, registry
+from gateway.core import admin, audit, console, metrics, ops, queries, registry
 from gateway.core.deps import (
     Auth,
     Db,
@@ -88,6 +88,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(admin.router())
     admin.install_throttle(app, gateway.config.auth)  # repeated bad keys: 429 (issue 11)
     app.include_router(metrics.router())
+    console.install(app, gateway)  # the ops console at /console (gateway/core/console/)
     for system in registry.installed().systems.values():  # each system's own routes
         for router in system.routers:
             app.include_router(router())

@@ -482,6 +482,9 @@ def _add_card_commands() -> None:
 
 
 _add_card_commands()
+from gateway.core.console.cli import console_user  # noqa: E402 - the ops console's users
+
+main.add_command(console_user)
 
 
 if __name__ == "__main__":
