@@ -264,7 +264,7 @@ def test_no_declaration_qualification_R_APT_3(env: AptEnv) -> None:
     assert rules_of(found) == ["R-APT-3"] and found[0].value == UNQUALIFIED_CONSIGNEE
 
 
-@pytest.mark.parametrize("blocking", [AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE])
+@pytest.mark.parametrize("blocking", [AptStatus.CLEARED_NO_FEEDBACK])
 def test_cleared_without_feedback_blocks_new_appointments_R_APT_3(
     env: AptEnv, blocking: Status
 ) -> None:

@@ -46,16 +46,24 @@ def test_overdue_from_the_first_minute_after_the_5th_day_R_APT_9(
     assert run_deadlines(env.db, FIRST_AFTER + timedelta(hours=1)).overdue == ()  # once
 
 
-def test_overdue_blocks_until_explained_R_APT_9_R_APT_3(env: AptEnv) -> None:
+def test_overdue_does_not_block_customs_no_feedback_state_does_R_APT_9_R_APT_3(
+    env: AptEnv,
+) -> None:
+    """The manual blocks a new appointment on customs' I-通关完成未反馈 alone (seed 003 §4.1):
+    the gateway's overdue mark invites the explanation but books on."""
     doc = _booked(env, "D2")
     run_deadlines(env.db, FIRST_AFTER)
+    assert env.status(doc) == "overdue"
+    env.submit(apt.request_message(EBC, [apt.Request("NEXT", bj("2026-12-19 10:00"))]), FIRST_AFTER)
+    env.submit(apt.explanation_message(EBC, "D2"), FIRST_AFTER)  # allowed while overdue
+    env.set_status(doc, AptStatus.CLEARED_NO_FEEDBACK)  # customs' APT102 5
     found = env.refused(
-        apt.request_message(EBC, [apt.Request("NEXT", bj("2026-12-19 10:00"))]), FIRST_AFTER
+        apt.request_message(EBC, [apt.Request("NEXT2", bj("2026-12-19 10:00"))]), FIRST_AFTER
     )
     assert set(rules_of(found)) == {"R-APT-3"} and "D2" in found[0].message
-    env.submit(apt.explanation_message(EBC, "D2"), FIRST_AFTER)  # allowed while overdue
     env.set_status(doc, AptStatus.EXPLAINED)  # customs' APT102 7
-    env.submit(apt.request_message(EBC, [apt.Request("NEXT", bj("2026-12-19 10:00"))]), FIRST_AFTER)
+    nxt = apt.request_message(EBC, [apt.Request("NEXT2", bj("2026-12-19 10:00"))])
+    env.submit(nxt, FIRST_AFTER)
 
 
 def test_feedback_on_its_way_is_not_overdue_R_APT_9(env: AptEnv) -> None:
@@ -120,6 +128,7 @@ def test_job_lease_and_blocks_on_postgresql(tmp_path: Path, pg_url: str) -> None
         assert [r is not None for r in results] == [True, False]
         run = run_deadlines(env.db, FIRST_AFTER)
         assert run.overdue == (f"{EBC.code}|PG1",) and env.status(doc) == "overdue"
+        env.set_status(doc, AptStatus.CLEARED_NO_FEEDBACK)  # customs' I-通关完成未反馈
         found = env.refused(
             apt.request_message(EBC, [apt.Request("PG2", bj("2026-12-19 10:00"))]), FIRST_AFTER
         )

@@ -82,8 +82,11 @@ OPERATION_STATUSES: dict[str, StrEnum] = {
     OpReturn.RETURNED: Status.RETURNED,
 }
 
-#: the states in which an enterprise may not book (R-APT-3, R-APT-9)
-BLOCKING = frozenset({AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE})
+#: the states in which an enterprise may not book (R-APT-3): customs' I-通关完成未反馈 only.
+#: The gateway's own overdue mark (R-APT-9) warns and invites the explanation but does not
+#: block: the manual blocks on customs' state alone ("存在 I-通关完成未反馈状态，不允许新增
+#: 预约操作", seed 003 §4.1), and where the digest and the manual disagree the manual wins
+BLOCKING = frozenset({AptStatus.CLEARED_NO_FEEDBACK})
 #: approved, no numbers fed back: feedback and explanation are possible (R-APT-6, R-APT-8)
 APPROVED_OPEN = frozenset({AptStatus.BOOKED, AptStatus.CLEARED_NO_FEEDBACK, AptStatus.OVERDUE})
 #: cancel is possible (R-APT-7)
