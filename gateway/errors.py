@@ -17,6 +17,8 @@ a stored declaration leaves it in signing_failed (gateway/core/signing.py).
     │   │   ├── BodyTooSlow       an HTTP body not received in time (408)        no   none
     │   │   ├── DuplicateDocument business key live already: appType 2 (R-COM-5) no   none
     │   │   ├── StateConflict     not allowed in the record's state (R-COM-5)    no   kept
+    │   │   │   └── BiometricRefused  the declarant failed the place's biometric   no   kept
+    │   │   │                         check at declare (R-BDR-6)
     │   │   └── InvalidField      a builder (DXP envelope, receipt) refused a    no   none
     │   │                         field value; also a ValueError
     │   ├── InvalidInput          a library call got a value it cannot take      no   none
@@ -138,6 +140,12 @@ class DuplicateDocument(InvalidMessage):
 
 class StateConflict(InvalidMessage):
     """The record's state does not allow the operation (R-COM-5)."""
+
+
+class BiometricRefused(StateConflict):
+    """A border declarant did not pass the supervised place's face or fingerprint check at
+    declare (R-BDR-6): nothing is signed or sent, the record keeps its status and its history
+    says why. Carries the outcome's words only, never an image or a template."""
 
 
 class InvalidField(InvalidMessage, ValueError):
