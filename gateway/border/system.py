@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.border import kinds
+from gateway.border import kinds, sim
 from gateway.border.codes import BdrStatus
 from gateway.core.system import BusinessSystem
 
@@ -34,5 +34,6 @@ SYSTEM = BusinessSystem(
         BdrStatus.GOODS_RELEASED,
         BdrStatus.REVOKE_GRANTED,
     ),
+    sim_behaviours=sim.behaviours(),
     migrations=_HERE / "migrations",
 )
