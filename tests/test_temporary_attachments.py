@@ -19,6 +19,7 @@ from gateway.core.api import create_app
 from gateway.core.cli import main
 from gateway.core.enterprises import Caller
 from gateway.core.models import Enterprise, utcnow
+from gateway.core.parties import Party
 from gateway.core.runtime import Gateway
 from gateway.core.status import Status
 from gateway.errors import InvalidMessage, NotFound
@@ -156,6 +157,21 @@ def test_the_http_route(tmp_path: Path, keys_dir: Path) -> None:
             taken = client.post(url, content=pdf_of(FOUR_MB), headers=mine)
             assert taken.status_code == 201, taken.text
             assert taken.json()["sha256"] == hashlib.sha256(pdf_of(FOUR_MB)).hexdigest()
+            # sent to customs: a TMP113 document of its own, waiting for its signature
+            sent = client.get(f"/v1/documents/{taken.json()['delivery']['document_id']}",
+                              headers=mine).json()  # fmt: skip
+            assert (sent["kind"], sent["status"]) == ("tmp_confirmation_attachment", "pending_sign")
+            # downloaded back by its owner only
+            got = f"/v1/confirmations/{doc_id}/attachments/{taken.json()['id']}"
+            back = client.get(got, headers=mine)
+            assert back.status_code == 200 and back.content == pdf_of(FOUR_MB)
+            assert back.headers["content-type"] == "application/pdf"
+            assert "invoice.pdf" in back.headers["content-disposition"]
+            assert client.get(got, headers=theirs).status_code == 404
+            assert client.get(got + "9", headers=mine).status_code == 404
+            # the same file again: the one attachment, not sent twice
+            again = client.post(url, content=pdf_of(FOUR_MB), headers=mine).json()
+            assert again["delivery"] == taken.json()["delivery"]
             big = client.post(url, content=pdf_of(FOUR_MB + 1), headers=mine)
             assert big.status_code == 413 and "R-COM-6" in big.text, big.text
             fake = client.post(url.replace("invoice", "x"), content=b"hello", headers=mine)
@@ -190,8 +206,16 @@ def test_the_cli(tmp_path: Path, keys_dir: Path) -> None:
     attach = ("tmp-attach", "--enterprise", EBC.code, "--cop-no", "K-1")
     code, out = run(*attach, str(good))
     assert code == 0 and hashlib.sha256(PDF).hexdigest() in out, out
+    assert '"status": "pending_sign"' in out  # sent to customs through the intake (TMP113)
     code, out = run(*attach, str(fake))
     assert code != 0 and "R-COM-6" in out
+    back = tmp_path / "back.pdf"
+    get = ("tmp-attachment", "--cop-no", "K-1", "--sha256", hashlib.sha256(PDF).hexdigest(),
+           "-o", str(back))  # fmt: skip
+    code, out = run(*get[:1], "--enterprise", EBC.code, *get[1:])
+    assert code == 0 and back.read_bytes() == PDF, out
+    code, out = run(*get[:1], "--enterprise", CARRIER.code, "--agent-code", EBC.code, *get[1:])
+    assert code != 0 and "Traceback" not in out  # another's: like a missing one
 
 
 def test_the_simulators_close_command_refuses_what_customs_did_not_approve(
@@ -268,3 +292,60 @@ def test_a_key_deleted_and_saved_again_starts_without_attachments(env: TmpEnv) -
     found = _doc_refusal(env, _with_documents("A-1", ("invoice.pdf", DIGEST), app_type="2"))
     assert [r for r, _f in found] == ["R-COM-6"]
     assert again != doc
+
+
+# --- delivery to customs (TMP113) --------------------------------------------------------------
+
+
+def _tmp113(env: TmpEnv, cop_no: str, data: bytes, sender: Party = EBC, **change: str) -> bytes:
+    """The TMP113 the gateway builds for `data` attached to `cop_no`, with `change` applied."""
+    from lxml import etree
+
+    from gateway.core.models import Enterprise as Ent
+    from gateway.temporary.models import TmpConfirmation
+
+    with env.db.session() as session:
+        conf = session.scalar(select(TmpConfirmation).where(TmpConfirmation.cop_no == cop_no))
+        ent = session.scalar(select(Ent).where(Ent.code == sender.code))
+        digest = hashlib.sha256(data).hexdigest()
+        att = TmpConfirmationAttachment(file_name="a.pdf", size=len(data), sha256=digest,
+                                        content=data)  # fmt: skip
+        assert conf is not None and ent is not None
+        body = attachments.message(ent, conf, att, utcnow())
+    root = etree.fromstring(body)
+    for name, value in change.items():
+        (el,) = [e for e in root.iter() if etree.QName(e).localname == name]
+        el.text = value
+    return etree.tostring(root)
+
+
+def test_a_tmp113_carries_only_an_uploaded_file_of_the_declarers_confirmation(
+    env: TmpEnv,
+) -> None:
+    doc = _saved(env)
+    _add(env, doc, PDF)
+    taken = env.submit(_tmp113(env, "A-1", PDF))
+    assert taken.documents[0].kind == "tmp_confirmation_attachment"
+    other = pdf_of(2000)  # never uploaded
+    found = env.refused(_tmp113(env, "A-1", other))
+    assert [(v.rule, v.field.split("/")[-1].split(" ")[0]) for v in found] == [
+        ("R-COM-6", "sha256")
+    ]
+    forged = _tmp113(env, "A-1", PDF, fileSize=str(len(PDF) + 1))
+    found = env.refused(forged)
+    assert [v.rule for v in found] == ["R-COM-6"] and "content" in found[0].field
+
+
+def test_another_enterprise_cannot_send_ones_attachment(env: TmpEnv) -> None:
+    doc = _saved(env)
+    _add(env, doc, PDF)
+    data = _tmp113(env, "A-1", PDF, sender=CARRIER, agentCode=CARRIER.code)
+    found = env.refused(data, CARRIER)
+    assert [v.rule for v in found] == ["R-COM-6"] and "sha256" in found[0].field
+
+
+def test_the_xsd_refuses_content_that_is_not_base64(env: TmpEnv) -> None:
+    doc = _saved(env)
+    _add(env, doc, PDF)
+    found = env.refused(_tmp113(env, "A-1", PDF, content="not base64 at all!"))
+    assert [v.rule for v in found] == ["R-COM-1"]

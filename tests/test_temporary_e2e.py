@@ -224,6 +224,25 @@ def _confirmation_lifecycle(stack: Stack) -> None:
             _attach(stack, saved, name, data)
         assert [(v.rule, v.field) for v in info.value.violations] == [("R-COM-6", "attachment")]
 
+    # the file goes to customs (TMP113, signed, over RabbitMQ), which keeps its bytes
+    sent = attachments.deliver(stack.gateway, int(kept["id"]), "http", utcnow())
+    assert stack.wait_status(sent["document_id"], "stored") == "stored"
+    assert stack.sim is not None
+    with stack.sim.db.session() as session:
+        held = session.get(sim.SimAttachment, (f"{ebc.code}|CONF-1", kept["sha256"]))
+        assert held is not None and held.content == pdf
+    # one never sent to customs: the declaration naming it cannot be stored there (T503)
+    stored_not = tmp.Confirmation("CONF-3", app_status="1")
+    conf3 = stack.submit(tmp.confirmation_message(ebc, [stored_not])).documents[0].id
+    _attach(stack, conf3, "x.pdf", pdf_of(3000))
+    x_digest = hashlib.sha256(pdf_of(3000)).hexdigest()
+    other = tmp.Confirmation("CONF-3", app_type="2", documents=(("x.pdf", x_digest),))
+    stack.submit(tmp.confirmation_message(ebc, [other]))
+    assert stack.wait_status(conf3, "store_failed") == "store_failed"
+    with stack.gateway.db.session() as session:
+        refused = confirmation_queries.detail(session, _ebc(stack), conf3)
+    assert "T503" in refused["status_info"] and x_digest in refused["status_info"], refused
+
     declared = tmp.Confirmation("CONF-1", number, app_type="2",
                                 documents=(("invoice.pdf", kept["sha256"]),))  # fmt: skip
     stack.submit(tmp.confirmation_message(ebc, [declared]))

@@ -4,6 +4,7 @@ simulated customs answers with realistic reasons."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -300,6 +301,7 @@ def test_customs_refuses_anything_for_an_exhibition_closed_before_today(
 ) -> None:
     number = _exhibition(customs, close="20270304")
     held = customs.get(sim.SimExhibitionDates, f"{EBC.code}|S-1")
+    assert held is not None
     held.close_date = "20200101"  # as if it closed long ago (the form's dates are future)
     _stored, refused = _answers(customs, "tmp_loan_list", _loan(number, "20200101"))
     assert refused[1] == "3" and "T305" in refused[2] and "已于20200101闭幕" in refused[2]
@@ -329,3 +331,64 @@ def test_customs_refuses_goods_not_on_the_exhibitions_declarations(
     assert result[1] == answer
     if answer == "3":
         assert "T302" in result[2] and entry in result[2]
+
+
+# --- attachments (TMP113): customs receives the files the declaration names ------------------
+
+
+def _attachment_message(data: bytes, **change: str) -> bytes:
+    """A TMP113 of confirmation Q-1 carrying `data`, as the gateway builds it."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from gateway.temporary import attachments
+
+    ent = SimpleNamespace(code=EBC.code, name=EBC.name, dxp_id=EBC.dxp_id)
+    conf = SimpleNamespace(agent_code=EBC.code, cop_no="Q-1")
+    att = SimpleNamespace(sha256=hashlib.sha256(data).hexdigest(), file_name="发票.pdf",
+                          size=len(data), content=data)  # fmt: skip
+    root = etree.fromstring(attachments.message(ent, conf, att, datetime.now(UTC)))  # type: ignore[arg-type]
+    for name, value in change.items():
+        (el,) = [e for e in root.iter() if etree.QName(e).localname == name]
+        el.text = value
+    return etree.tostring(root)
+
+
+def test_customs_keeps_an_attachment_and_approves_the_confirmation_naming_it(
+    customs: Session,
+) -> None:
+    from tests.temporary_fixtures import pdf_of
+
+    pdf = pdf_of()
+    ((msg_type, status, _info),) = _answers(customs, "tmp_confirmation_attachment",
+                                            _attachment_message(pdf))  # fmt: skip
+    assert (msg_type, status) == ("TMP114Message", "1")
+    held = customs.get(sim.SimAttachment, (f"{EBC.code}|Q-1", hashlib.sha256(pdf).hexdigest()))
+    assert held is not None and held.content == pdf  # the bytes themselves reached customs
+    digest = hashlib.sha256(pdf).hexdigest()
+    one = tmp.Confirmation("Q-1", documents=(("发票.pdf", digest),))
+    _stored, approved = _answers(customs, "tmp_confirmation", tmp.confirmation_message(EBC, [one]))
+    assert approved[1] == "2"
+
+
+def test_customs_cannot_store_a_confirmation_naming_a_file_it_never_received(
+    customs: Session,
+) -> None:
+    digest = "a" * 64
+    one = tmp.Confirmation("Q-1", documents=(("发票.pdf", digest),))
+    ((_t, status, info),) = _answers(customs, "tmp_confirmation",
+                                     tmp.confirmation_message(EBC, [one]))  # fmt: skip
+    assert status == "-1" and "T503" in info and "发票.pdf" in info and digest in info
+
+
+def test_customs_refuses_a_file_off_its_digest_or_not_a_pdf(customs: Session) -> None:
+    from tests.temporary_fixtures import pdf_of
+
+    pdf = pdf_of()
+    ((_t, status, info),) = _answers(customs, "tmp_confirmation_attachment",
+                                     _attachment_message(pdf, sha256="b" * 64))  # fmt: skip
+    assert status == "-1" and "T501" in info
+    text = b"just text, not a PDF"
+    ((_t, status, info),) = _answers(customs, "tmp_confirmation_attachment",
+                                     _attachment_message(text))  # fmt: skip
+    assert status == "-1" and "T502" in info

@@ -28,7 +28,11 @@ GET /v1/extensions/{doc_id}     one extension: its form, history and customs rec
                                 (海关延期审核允许时间, 审核备注); another's: 404
 POST /v1/confirmations/{doc_id}/attachments?file_name=…
                                 随附单证: the body is the PDF itself (at most 4 MB), attached to
-                                a saved confirmation of the caller (R-COM-6); another's: 404
+                                a saved confirmation of the caller (R-COM-6) and sent to
+                                customs (TMP113); another's: 404
+GET /v1/confirmations/{doc_id}/attachments/{attachment_id}
+                                the attached PDF back, to the confirmation's owner (an admin
+                                too); another's: 404
 
 Saving, declaring, changing and applying for deletion are messages (TMP101/103/105), sent
 through the core's intake like every declaration (POST /v1/messages, the queue, the folder).
@@ -38,11 +42,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
-from gateway.core.deps import Auth, Db, read_limited
+from gateway.core.deps import Auth, Db, gateway_of, read_limited
+from gateway.core.enterprises import Caller
 from gateway.core.models import utcnow
 from gateway.errors import BodyTooLarge
 from gateway.temporary import (
@@ -144,7 +151,14 @@ def router() -> APIRouter:
             data = await read_limited(request, attachments.MAX_BYTES)
         except BodyTooLarge:
             raise BodyTooLarge([attachments.too_large()]) from None
-        return await run_in_threadpool(attachments.add, s, who, doc_id, file_name, data, utcnow())
+        return await run_in_threadpool(_attach, request, s, who, doc_id, file_name, data)
+
+    @api.get("/v1/confirmations/{doc_id}/attachments/{attachment_id}")
+    def download(doc_id: int, attachment_id: int, who: Auth, s: Db) -> Response:
+        name, data = attachments.download(s, who, doc_id, attachment_id)
+        quoted = quote(name, safe="")  # RFC 6266/5987: the name may be Chinese
+        headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"}
+        return Response(data, media_type="application/pdf", headers=headers)
 
     @api.get("/v1/exhibitions/{doc_id}/print/{form}")
     def print_exhibition(doc_id: int, form: Annotated[str, Path(max_length=20)], who: Auth,
@@ -159,6 +173,16 @@ def router() -> APIRouter:
         return _pdf(pdf, f"confirmation-{doc_id}-{form}.pdf")
 
     return api
+
+
+def _attach(
+    request: Request, s: Session, who: Caller, doc_id: int, file_name: str, data: bytes
+) -> dict[str, Any]:
+    """Keep the PDF (committed), then send it to customs (TMP113) through the intake."""
+    view = attachments.add(s, who, doc_id, file_name, data, utcnow())
+    s.commit()
+    delivery = attachments.deliver(gateway_of(request), view["id"], "http", utcnow())
+    return {**view, "delivery": delivery}
 
 
 def _pdf(data: bytes, name: str) -> Response:

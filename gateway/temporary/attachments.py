@@ -11,31 +11,44 @@
 - at most 4 MB = 4 × 1024 × 1024 bytes; one byte more is refused;
 - kept with its SHA-256 digest (hex); the same file twice is the one attachment.
 
-The attachments stay with the gateway: the declaration (TMP109) does not carry them, and the
-query lists each with its name, size and digest (docs/temporary.md says why).
+What customs receives: each attachment, once uploaded, goes to customs as a message of its own
+(TMP113 `ConfirmationAttachment`: the key, digest, name, size and the PDF in base64), through
+the core's intake like any declaration — signed with the enterprise's key, queued, tracked as
+a document `tmp_confirmation_attachment` answered by TMP114 — before the TMP109 that names it
+by digest. The intake hook (`delivery_problems`) takes a TMP113 only for a file uploaded to
+that saved confirmation of the declarer, its bytes matching the digest. The query lists each
+attachment with its name, size, digest and delivery status; its owner downloads it back
+(`download`). docs/temporary.md says why a message of its own.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 import logging
 from datetime import datetime
 from typing import Any
 
+from lxml import etree
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.codes import CHINA_TZ, AppStatus, AppType
 from gateway.core.enterprises import Caller
-from gateway.core.models import Document
+from gateway.core.kinds import Record
+from gateway.core.models import Document, Enterprise
 from gateway.core.status import Status, status_of
 from gateway.errors import InvalidMessage, NotFound, Violation
-from gateway.temporary.codes import EDITABLE, STATUS_NAMES
+from gateway.temporary.codes import EDITABLE, STATUS_NAMES, TMP_NS
 from gateway.temporary.confirmations import CONFIRMATION
 from gateway.temporary.models import TmpConfirmation, TmpConfirmationAttachment
+from gateway.temporary.rules import Where
 
+ATTACHMENT = "tmp_confirmation_attachment"
 RULE = "R-COM-6"
 FIELD = "attachment"
 MAX_BYTES = 4 * 1024 * 1024
@@ -141,17 +154,153 @@ def add(
 
 
 def listed(session: Session, confirmation_id: int) -> list[dict[str, Any]]:
+    """The confirmation's attachments, each with its delivery to customs (the TMP113's
+    document id and status: sent, stored — customs has it — or store_failed)."""
     stmt = (
         select(TmpConfirmationAttachment)
         .where(TmpConfirmationAttachment.confirmation_id == confirmation_id)
         .order_by(TmpConfirmationAttachment.id)
     )
-    return [view(a) for a in session.scalars(stmt)]
+    found = list(session.scalars(stmt))
+    conf = session.get(TmpConfirmation, confirmation_id)
+    out = []
+    for a in found:
+        doc = _delivery_document(session, conf, a.sha256) if conf is not None else None
+        delivery = {"document_id": doc.id, "status": doc.status} if doc is not None else None
+        out.append({**view(a), "delivery": delivery})
+    return out
 
 
 def view(a: TmpConfirmationAttachment) -> dict[str, Any]:
     return {"id": a.id, "file_name": a.file_name, "size": a.size, "sha256": a.sha256,
             "uploaded_at": a.uploaded_at.isoformat()}  # fmt: skip
+
+
+# --- download (its owner only) -------------------------------------------------------------
+
+
+def download(
+    session: Session, caller: Caller, doc_id: int, attachment_id: int
+) -> tuple[str, bytes]:
+    """(file name, bytes) of an attachment of the caller's confirmation; another
+    enterprise's confirmation, or an attachment not of this one, answers 404 alike."""
+    row, _doc = _confirmation(session, caller, doc_id)
+    found = session.get(TmpConfirmationAttachment, attachment_id)
+    if found is None or found.confirmation_id != row.id:
+        raise NotFound(f"no attachment {attachment_id} of review confirmation {doc_id}")
+    return found.file_name, found.content
+
+
+def find_attachment(session: Session, doc_id: int, sha256: str) -> int:
+    """The id of the attachment with this digest of confirmation `doc_id` (the CLI's way)."""
+    doc = session.get(Document, doc_id)
+    agent, cop = doc.business_key.split("|", 1) if doc is not None else ("", "")
+    stmt = (
+        select(TmpConfirmationAttachment.id)
+        .join(TmpConfirmation, TmpConfirmation.id == TmpConfirmationAttachment.confirmation_id)
+        .where(TmpConfirmation.agent_code == agent, TmpConfirmation.cop_no == cop,
+               TmpConfirmationAttachment.sha256 == sha256)
+    )  # fmt: skip
+    found = session.scalar(stmt)
+    if found is None:
+        raise NotFound(f"no attachment {sha256} of review confirmation {doc_id}")
+    return found
+
+
+# --- delivery to customs (TMP113) ----------------------------------------------------------
+
+
+def _delivery_document(session: Session, conf: TmpConfirmation, sha256: str) -> Document | None:
+    """The live TMP113 document of this file of this confirmation, if it was sent."""
+    stmt = select(Document).where(
+        Document.kind == ATTACHMENT,
+        Document.business_key == f"{conf.agent_code}|{conf.cop_no}|{sha256}",
+        Document.status != Status.DELETED.value,
+    )
+    return session.scalar(stmt)
+
+
+def message(ent: Enterprise, conf: TmpConfirmation, a: TmpConfirmationAttachment,
+            at: datetime, again: bool = False) -> bytes:  # fmt: skip
+    """The TMP113 carrying attachment `a` of `conf`, from the enterprise (`again`: sent
+    anew, appType 2, after customs could not take it or the sending failed)."""
+    root = etree.Element(f"{{{TMP_NS}}}TMP113Message", nsmap={"tmp": TMP_NS})
+    root.set("guid", _guid())
+    root.set("version", "1.0")
+    record = etree.SubElement(root, f"{{{TMP_NS}}}ConfirmationAttachment")
+    values = (
+        ("guid", _guid()), ("appType", (AppType.MODIFY if again else AppType.ADD).value),
+        ("appTime", at.astimezone(CHINA_TZ).strftime("%Y%m%d%H%M%S")),
+        ("appStatus", AppStatus.DECLARE.value), ("agentCode", conf.agent_code),
+        ("copNo", conf.cop_no), ("sha256", a.sha256), ("fileName", a.file_name),
+        ("fileSize", str(a.size)), ("content", base64.b64encode(a.content).decode("ascii")),
+    )  # fmt: skip
+    for name, value in values:
+        etree.SubElement(record, f"{{{TMP_NS}}}{name}").text = value
+    transfer = etree.SubElement(root, f"{{{TMP_NS}}}BaseTransfer")
+    for name, value in (("copCode", ent.code), ("copName", ent.name), ("dxpMode", "DXP"),
+                        ("dxpId", ent.dxp_id)):  # fmt: skip
+        etree.SubElement(transfer, f"{{{TMP_NS}}}{name}").text = value
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _guid() -> str:
+    import uuid
+
+    return str(uuid.uuid4()).upper()
+
+
+def deliver(gateway: Any, attachment_id: int, channel: str, at: datetime) -> dict[str, Any]:
+    """Send attachment `attachment_id` to customs (TMP113) through the core's intake, unless
+    it was sent already and not refused (its live document answers); its delivery
+    {document_id, status}.
+    Called once the upload is committed: the intake hook reads the attachment's row."""
+    with gateway.db.session() as session:
+        a = session.get(TmpConfirmationAttachment, attachment_id)
+        conf = session.get(TmpConfirmation, a.confirmation_id) if a is not None else None
+        if a is None or conf is None:
+            raise NotFound(f"no attachment {attachment_id}")
+        sent = _delivery_document(session, conf, a.sha256)
+        again = sent is not None and status_of(sent.status) in EDITABLE
+        if sent is not None and not again:
+            return {"document_id": sent.id, "status": sent.status}
+        ent = session.get(Enterprise, conf.enterprise_id)
+        assert ent is not None
+        code, data = ent.code, message(ent, conf, a, at, again)
+    result = gateway.intake.submit(code, data, channel)
+    (doc,) = result.documents
+    _log.info("attachment %s sent to customs as document %s", attachment_id, doc.id)
+    return {"document_id": doc.id, "status": doc.status}
+
+
+def delivery_problems(
+    session: Session, ent: Enterprise, rec: Record, where: Where
+) -> list[Violation]:
+    """R-COM-6 for a TMP113: sent (appType 1, appStatus 2), for a file uploaded to this saved
+    confirmation of the declarer, its bytes the digest's and the size's."""
+    get = rec.fields.get
+    if rec.app_type not in (AppType.ADD, AppType.MODIFY) or rec.app_status != AppStatus.DECLARE:
+        text = "an attachment is sent whole: appType 1 (2 to send it again), appStatus 2"
+        return [where.v(RULE, "appType", text, f"{rec.app_type}/{rec.app_status}")]
+    stmt = (
+        select(TmpConfirmationAttachment)
+        .join(TmpConfirmation, TmpConfirmation.id == TmpConfirmationAttachment.confirmation_id)
+        .where(TmpConfirmation.enterprise_id == ent.id,
+               TmpConfirmation.agent_code == get("agentCode", ""),
+               TmpConfirmation.cop_no == get("copNo", ""),
+               TmpConfirmationAttachment.sha256 == get("sha256", ""))
+    )  # fmt: skip
+    found = session.scalar(stmt)
+    if found is None:
+        text = "no file with this digest uploaded to a saved confirmation of the declarer"
+        return [where.v(RULE, "sha256", text, get("sha256", ""))]
+    try:
+        data = base64.b64decode(get("content", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return [where.v(RULE, "content", "base64 of the file", "")]
+    if hashlib.sha256(data).hexdigest() != found.sha256 or str(len(data)) != get("fileSize"):
+        return [where.v(RULE, "content", "not the uploaded file's bytes (digest or size)", "")]
+    return []
 
 
 _log = logging.getLogger(__name__)

@@ -2,8 +2,9 @@
 `tmp-loan-lists` (the loaned-exhibit list query), `tmp-declarations` (load the customs
 declarations linked to exhibitions, reference data), `tmp-declaration-goods` (报关单商品查询),
 `tmp-samples` (example messages to start from), `tmp-confirmations` (the review confirmation
-query), `tmp-attach` (a PDF attached to a saved review confirmation, 随附单证),
-`tmp-sim-close` (the simulated customs' 结案), `tmp-deadlines` (the R-TMP-7 job, once) and
+query), `tmp-attach` (a PDF attached to a saved review confirmation, 随附单证, and sent to
+customs), `tmp-attachment` (one downloaded back), `tmp-sim-close` (the simulated customs'
+结案), `tmp-deadlines` (the R-TMP-7 job, once) and
 `tmp-extensions` (the extension query, 延期查询).
 
 Saving and declaring are `customs-gateway submit FILE` (a TMP101/103/105 message), checking
@@ -353,7 +354,58 @@ def tmp_attach(
         doc_id = attachments.find(session, who, agent_code or enterprise, cop_no)
         return attachments.add(session, who, doc_id, path.name, path.read_bytes(), utcnow())
 
-    click.echo(json.dumps(_with_session(ctx, None, work), ensure_ascii=False, indent=2))
+    view = _with_session(ctx, None, work)  # committed: the intake hook reads the row
+    view["delivery"] = _deliver(ctx, view["id"])
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+
+
+def _deliver(ctx: click.Context, attachment_id: int) -> dict[str, Any]:
+    """Send a kept attachment to customs (TMP113) through the gateway's intake; a running
+    `serve` signs and sends it, as `submit`'s messages."""
+    from gateway.core import config as config_mod
+    from gateway.core.models import utcnow
+    from gateway.core.runtime import Gateway
+    from gateway.errors import GatewayError, InvalidMessage
+    from gateway.temporary import attachments
+
+    gw = Gateway(config_mod.load(ctx.obj["config_path"]))
+    gw.prepare(broker=False)
+    try:
+        return attachments.deliver(gw, attachment_id, "cli", utcnow())
+    except InvalidMessage as exc:
+        lines = [f"{v.rule} {v.field}: {v.message} ({v.value})" for v in exc.violations]
+        raise click.ClickException("\n".join([str(exc), *lines])) from exc
+    except GatewayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        gw.db.dispose()
+
+
+@click.command("tmp-attachment")
+@click.option("--enterprise", required=True, help="the declarer's 10-digit code")
+@click.option("--agent-code", default=None, help="申报单位代码 (default: the enterprise)")
+@click.option("--cop-no", required=True, help="the confirmation's copNo")
+@click.option("--sha256", "digest", required=True, help="the attachment's digest (the query's)")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PDF file")
+@click.pass_context
+def tmp_attachment(
+    ctx: click.Context, enterprise: str, agent_code: str | None, cop_no: str, digest: str,
+    output: str,
+) -> None:  # fmt: skip
+    """Download an attachment (随附单证) of the enterprise's review confirmation; its path.
+    Another enterprise's confirmation answers like a missing one."""
+    from pathlib import Path
+
+    from gateway.temporary import attachments
+
+    def work(session: Any) -> bytes:
+        who = _caller(session, enterprise)
+        doc_id = attachments.find(session, who, agent_code or enterprise, cop_no)
+        found = attachments.find_attachment(session, doc_id, digest)
+        return attachments.download(session, who, doc_id, found)[1]
+
+    Path(output).write_bytes(_with_session(ctx, None, work))
+    click.echo(output)
 
 
 @click.command("tmp-print")
@@ -413,6 +465,7 @@ COMMANDS = (
     tmp_samples,
     tmp_confirmations,
     tmp_attach,
+    tmp_attachment,
     tmp_sim_close,
     tmp_deadlines,
     tmp_extensions,

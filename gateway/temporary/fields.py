@@ -245,3 +245,14 @@ EXTENSION: tuple[Field, ...] = (
 
 for _f in EXTENSION:
     TERMS.setdefault(_f.name, _f.term)
+
+#: TMP113 `ConfirmationAttachment` after the key: the attached file itself, sent by the
+#: gateway when it is uploaded (every field needed: an attachment is never saved half)
+ATTACHMENT: tuple[Field, ...] = (
+    _F("sha256", "随附单证摘要", "SHA-256 of the file, 64 lowercase hex digits", "C64", N.SAVE),
+    _F("fileName", "随附单证名称", "the file's name", "C..200", N.SAVE),
+    _F("fileSize", "文件大小", "its size in bytes, at most 4 MB", "Int8", N.SAVE),
+    _F("content", "随附单证", "the PDF, base64", "base64", N.SAVE),
+)
+for _f in ATTACHMENT:
+    TERMS.setdefault(_f.name, _f.term)

@@ -33,9 +33,9 @@ from gateway.core import delegations
 from gateway.core.history import Change, Notifier
 from gateway.core.kinds import DocumentKind, Operation, Record, key_text
 from gateway.core.models import Document, Enterprise, utcnow
-from gateway.core.status import status_of
+from gateway.core.status import Status, status_of
 from gateway.errors import Violation
-from gateway.temporary import confirmations, extensions, loans, rules
+from gateway.temporary import attachments, confirmations, extensions, loans, rules
 from gateway.temporary import fields as form
 from gateway.temporary import registrations as regs
 from gateway.temporary.codes import (
@@ -43,6 +43,7 @@ from gateway.temporary.codes import (
     EDITABLE,
     RECEIPT_STATUSES,
     STATUS_NAMES,
+    TmpReturn,
     TmpStatus,
 )
 from gateway.temporary.rules import STATE_RULE, Where
@@ -292,6 +293,16 @@ def _extension(
     return problems
 
 
+# --- TMP113: an attachment sent to customs --------------------------------------------------
+
+
+def _attachment(
+    session: Session, ent: Enterprise, rec: Record, where: Where, at: datetime, *, write: bool
+) -> list[Violation]:
+    """R-COM-6: a file uploaded to this saved confirmation of the declarer, its own bytes."""
+    return attachments.delivery_problems(session, ent, rec, where)
+
+
 # --- the kinds ---------------------------------------------------------------------------------
 
 _KEY = ("agentCode", "copNo")
@@ -423,6 +434,24 @@ EXTENSION = DocumentKind(
     after_change=extensions.after_receipt,
 )
 
+ATTACHMENT = DocumentKind(
+    name=attachments.ATTACHMENT,
+    title="attached document sent to customs (随附单证)",
+    message_type="TMP113Message",
+    receipt_type="TMP114Message",
+    record_tag="ConfirmationAttachment",
+    head_tag=None,
+    key_fields=(*_KEY, "sha256"),
+    receipt_entity="ConfirmationAttachmentReturn",
+    receipt_fields="guid agentCode copNo sha256",
+    signature_required=True,
+    final_states=frozenset({Status.STORED}),
+    modifiable_states=EDITABLE,  # sent again (appType 2) once refused or failed
+    receipt_echo_fields=("guid", "agentCode", "copNo", "sha256"),
+    store_checks=_hook((*form.KEY, *form.ATTACHMENT), _attachment),
+    receipt_statuses={TmpReturn.STORED: Status.STORED},  # customs has it; negative: refused
+)
+
 # R-TMP-3: a registration a list names (and the enterprise did not delete) is in use
 if loans.use_of not in regs.USAGE_CHECKS:
     regs.USAGE_CHECKS.append(loans.use_of)
@@ -431,4 +460,4 @@ if loans.use_of not in regs.USAGE_CHECKS:
 if confirmations.use_of not in regs.USAGE_CHECKS:
     regs.USAGE_CHECKS.append(confirmations.use_of)
 
-KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST, CONFIRMATION, EXTENSION)
+KINDS = (EXHIBITION, CHANGE, DELETION, LOAN_LIST, CONFIRMATION, EXTENSION, ATTACHMENT)

@@ -33,6 +33,8 @@ with the date asked, or the maximum when it asked more (the answer says so).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import time
 from collections.abc import Callable
@@ -41,7 +43,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, UniqueConstraint, delete, func, select
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.codes import CHINA_TZ, EXPORT_RECEIVER_ID
@@ -50,7 +52,7 @@ from gateway.core.customs_sim.state import Declaration, Scheduled, SimBase, held
 from gateway.core.kinds import DocumentKind, Record, key_text
 from gateway.core.models import Id
 from gateway.errors import NotFound
-from gateway.temporary import confirmations, extensions, loans, rules
+from gateway.temporary import attachments, confirmations, extensions, loans, rules
 from gateway.temporary.codes import CUSTOMS, TmpReturn
 from gateway.temporary.models import DeclarationLine, Quantity
 from gateway.temporary.receipts import build
@@ -153,6 +155,7 @@ def behaviours() -> dict[str, Callable[..., list[Any]]]:
         loans.LOAN_LIST: _loan_lists,
         confirmations.CONFIRMATION: _confirmations,
         extensions.EXTENSION: _extensions,
+        attachments.ATTACHMENT: _attachments,
     }
 
 
@@ -434,11 +437,18 @@ def confirm_no(customs: str, key: str) -> str:
 
 def confirmation_storage_problems(session: Session, rec: Record) -> list[str]:
     """Why customs cannot store a confirmation: an unknown customs, an exhibition it did not
-    approve (or one since deleted)."""
+    approve (or one since deleted), an attachment it names that customs never received
+    (T503: the TMP113 carrying it comes first)."""
     found = storage_problems(rec)
     number = rec.fields.get("exhibitionNo", "")
     if number and _exhibition_held(session, number) is None:
         found.append(_reason("T301", f"展览会编号{number}不存在或未审核通过"))
+    key = key_text(rec.business_key)
+    for doc in confirmations.documents_of(rec):
+        digest = doc.get("sha256", "")
+        if session.get(SimAttachment, (key, digest)) is None:
+            name = doc.get("fileName", "") or digest[:12]
+            found.append(_reason("T503", f"随附单证{name}未收到 (sha256 {digest})"))
     return found
 
 
@@ -629,4 +639,57 @@ def _extensions(
             info += f" (申请期限{asked}超过最长期限: 进出境日期起{extensions.MAX_DAYS}天)"
         answers.append(_one(kind, rec, at.result, TmpReturn.APPROVED, info,
                             "approved", allowedDate=allowed))  # fmt: skip
+    return answers
+
+
+# --- TMP113: attachments ------------------------------------------------------------------
+
+
+class SimAttachment(SimBase):
+    """An attached file customs received (TMP113), by confirmation and digest."""
+
+    __tablename__ = "sim_tmp_attachments"
+
+    confirmation_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def attachment_problems(rec: Record) -> tuple[bytes, list[str]]:
+    """The file a TMP113 carries, and why customs cannot take it: not base64, not the bytes
+    its digest or size says (T501), not a PDF or over 4 MB (T502)."""
+    get = rec.fields.get
+    try:
+        data = base64.b64decode(get("content", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return b"", [_reason("T501", "随附单证内容不是base64")]
+    found = []
+    if hashlib.sha256(data).hexdigest() != get("sha256") or str(len(data)) != get("fileSize"):
+        found.append(_reason("T501", f"随附单证{get('fileName')}与摘要或大小不符"))
+    if not data.startswith(b"%PDF-") or len(data) > 4 * 1024 * 1024:
+        found.append(_reason("T502", f"随附单证{get('fileName')}必须为PDF格式且不超过4M"))
+    return data, found
+
+
+def _attachments(
+    sim: CustomsSim, session: Session, kind: DocumentKind, records: list[Record], *_: str
+) -> list[Answer]:
+    at, answers = Timing.of(sim), []
+    for rec in records:
+        digest = rec.fields.get("sha256", "")
+        data, refused = attachment_problems(rec)
+        if refused:
+            answers.append(_one(kind, rec, at.stored, "-1", "; ".join(refused), "store failed",
+                                sha256=digest))  # fmt: skip
+            continue
+        conf_key = key_text((rec.fields.get("agentCode", ""), rec.fields.get("copNo", "")))
+        held = session.get(SimAttachment, (conf_key, digest)) or SimAttachment(
+            confirmation_key=conf_key, sha256=digest
+        )
+        held.file_name, held.size, held.content = rec.fields.get("fileName", ""), len(data), data
+        session.add(held)
+        answers.append(_one(kind, rec, at.stored, TmpReturn.STORED, "随附单证已接收", "stored",
+                            sha256=digest))  # fmt: skip
     return answers
