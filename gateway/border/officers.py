@@ -45,6 +45,7 @@ from gateway.errors import (
 from signers import get_suite, sm2
 from signers.algorithms import KeyType
 from signers.card import CardKey
+from signers.keys import certificate_key_type
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,11 @@ def read_card(reader: str, pin: str) -> tuple[str, x509.Certificate]:
 
 
 def _verified(cert: x509.Certificate, signature: bytes, challenge: bytes) -> bool:
+    if certificate_key_type(cert) == KeyType.SM2:  # cryptography knows no SM2 curve
+        return sm2.verify(cert, signature, challenge)
     public = cert.public_key()
     if not isinstance(public, rsa.RSAPublicKey):
-        return sm2.verify(cert, signature, challenge)
+        return False
     try:
         public.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:

@@ -185,10 +185,23 @@ def build_xml(sections: Mapping[str, Iterable[Mapping[str, Any]]], guid: str = "
                 fields = org_fields
             for name in fields:
                 if row.get(name) is not None:
-                    etree.SubElement(entry, f"{{{NS}}}{_camel(name)}").text = _xml_text(row[name])
+                    value = _XML_CODES.get(name, _same)(row[name])
+                    etree.SubElement(entry, f"{{{NS}}}{_camel(name)}").text = _xml_text(value)
             for member in row.get("members") or ():
                 etree.SubElement(entry, f"{{{NS}}}member").text = member
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: rows may give codes by their labels (正常, 启用); the message carries the codes
+_XML_CODES: dict[str, Any] = {
+    "status": lambda v: parse_label(ResidentStatus, str(v), "status").value,
+    "sex": lambda v: parse_label(Sex, str(v), "sex").value,
+    "enabled": lambda v: _flag(v),
+}
 
 
 def _xml_text(value: Any) -> str:
