@@ -107,7 +107,27 @@ def temporary_examples() -> dict[str, bytes]:
         "TMP111-extension.xml": tmp.extension_message(
             EBC, [tmp.Extension("EXT-0001", "G29002026000000001", "20270615")]
         ),
+        "TMP113-attachment.xml": _attachment(),
     }
+
+
+def _attachment() -> bytes:
+    """TMP113: a PDF of a saved confirmation, as `tmp-attach` sends it (the intake takes one
+    only for a file uploaded to that confirmation: validate passes it, submit refuses it)."""
+    import hashlib
+    from types import SimpleNamespace as Row
+
+    from gateway.temporary import attachments
+
+    content = apt.pdf()
+    pdf = Row(
+        sha256=hashlib.sha256(content).hexdigest(),
+        file_name="invoice.pdf",
+        size=len(content),
+        content=content,
+    )
+    conf = Row(agent_code=EBC.code, cop_no="CONF-0001")
+    return _edit(attachments.message(EBC, conf, pdf, AT), lambda _root: None)  # type: ignore[arg-type]
 
 
 # --- broken ones: one mistake each, named by the rule that refuses it ------------------------

@@ -12,6 +12,7 @@ GET  /v1/summaries…               summary declarations (R-ECX-8; summary/api.p
 POST /v1/batches/…, /v1/parcels/…, GET /v1/export/…   export batches and queries (export_api.py)
 GET  /metrics                     Prometheus metrics (admin key or bearer token; metrics.py)
 GET  /healthz                     liveness
+GET  /docs, /redoc                the API's pages, offline (apidocs.py); /openapi.json
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway.core import admin, audit, console, metrics, ops, queries, registry
+from gateway.core import admin, apidocs, audit, console, metrics, ops, queries, registry
 from gateway.core.deps import (
     Auth,
     Db,
@@ -68,9 +69,14 @@ Gw = Annotated[Gateway, Depends(gateway_of)]
 def create_app(gateway: Gateway) -> FastAPI:
     # ints_in_range: an integer parameter past the database's range is a 422, on every route
     app = FastAPI(
-        title="Customs EDI gateway", version="0.1.0", dependencies=[Depends(ints_in_range)]
+        title="Customs EDI gateway",
+        version="0.1.0",
+        dependencies=[Depends(ints_in_range)],
+        docs_url=None,  # served offline by apidocs.install, with the package's assets
+        redoc_url=None,
     )
     app.state.gateway = gateway
+    apidocs.install(app)
     limit = gateway.config.http.max_body_bytes
 
     @app.exception_handler(GatewayError)

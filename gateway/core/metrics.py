@@ -28,6 +28,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from gateway.core import enterprises
+from gateway.core.deps import ApiKey
 from gateway.errors import AccessDenied, MisuseError
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def router() -> APIRouter:
     @api.get("/metrics")
     def metrics(
         request: Request,
-        x_api_key: Annotated[str | None, Header()] = None,
+        x_api_key: ApiKey = None,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Response:
         gateway = request.app.state.gateway

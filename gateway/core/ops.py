@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import click
 import pika
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPConnectionError, ChannelClosedByBroker, NackError, UnroutableError
 from pydantic import BaseModel
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core import audit, enterprises, queries, registry, tables
 from gateway.core.config import Config
+from gateway.core.deps import ApiKey
 from gateway.core.models import Document, Outbox, utcnow
 from gateway.core.status import Status, status_of
 from gateway.errors import AccessDenied, GatewayError, NotFound, TransportError
@@ -422,7 +423,7 @@ def _stuck(doc: Document) -> dict[str, Any]:
 # --- HTTP API (admin only) -------------------------------------------------------------------
 
 
-def _admin(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Request:
+def _admin(request: Request, x_api_key: ApiKey = None) -> Request:
     with request.app.state.gateway.db.session() as session:
         caller = enterprises.authenticate(session, x_api_key)
     if not caller.is_admin:
