@@ -53,7 +53,7 @@ def _login(client: TestClient, name: str = "ops-admin", password: str = PASSWORD
 
 
 @pytest.fixture
-def idle(make_stack) -> Stack:  # type: ignore[no-untyped-def]
+def idle(make_stack) -> Stack:
     return make_stack("idle")  # workers not started: queues only fill
 
 
@@ -117,7 +117,11 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(idle: S
             form = client.get("/console/login")
             answer = client.post(
                 "/console/login",
-                data={"user": "ops-admin", "password": f"wrong {n}", "csrf_token": _token(form.text)},
+                data={
+                    "user": "ops-admin",
+                    "password": f"wrong {n}",
+                    "csrf_token": _token(form.text),
+                },
             )
             assert answer.status_code == 401 and "用户名或密码错误" in answer.text
         form = client.get("/console/login")
@@ -217,7 +221,9 @@ def test_work_lists_record_page_and_retry_through_the_ops_functions(idle: Stack)
     with idle.gateway.db.session() as s:
         (entry,) = audit.listing(s, action="message.retry")
     assert (entry["actor"], entry["target"], entry["outcome"]) == (
-        "console:ops-admin", f"message:{msg_id}", "unchanged"
+        "console:ops-admin",
+        f"message:{msg_id}",
+        "unchanged",
     )
 
 
@@ -252,3 +258,40 @@ def test_console_user_command(idle: Stack, tmp_path: Path, keys_dir: Path) -> No
         actions = [e["action"] for e in audit.listing(s)]
     assert stored is not None and stored.startswith("scrypt$") and "long" not in stored
     assert actions.count("console_user.add") == 3 and "console_user.disable" in actions
+
+
+# --- the business systems' panels ------------------------------------------------------------
+
+
+def test_systems_panels_are_shown_and_one_failing_stays_in_its_panel(idle: Stack) -> None:
+    from gateway.core import registry
+    from gateway.core.system import BusinessSystem, ConsolePanel
+
+    def rows(gateway, session, now):
+        assert gateway is idle.gateway and now.tzinfo is not None
+        return [{"what": "展会 A", "left": 2, "alert": True}, {"what": "展会 B", "left": 40}]
+
+    def broken(_gateway, _session, _now):
+        raise RuntimeError("this system's table is missing")
+
+    columns = (("what", "事项", "What"), ("left", "剩余天数", "Days left"))
+    registry.install(
+        BusinessSystem(
+            name="console-test", title="console test", kinds=(),
+            console_panels=(
+                ConsolePanel("deadlines", "测试期限", "Test deadlines", columns, rows),
+                ConsolePanel("broken", "坏面板", "Broken panel", columns, broken),
+            ),
+        )
+    )  # fmt: skip
+    _user(idle)
+    with TestClient(create_app(idle.gateway)) as client:
+        _login(client)
+        body = client.get("/console/dashboard/body").text
+    assert "测试期限" in body and re.search(r'<tr class="alert">\s*<td>\s*展会 A', body)
+    assert re.search(r'<tr class="">\s*<td>\s*展会 B', body)
+    assert "坏面板" in body and "无法读取：RuntimeError" in body
+    # the shipped systems' panels (summary due, appointment and re-export deadlines) answer
+    for title in ("汇总申报到期", "预约通关反馈期限", "暂时进出境复运期限"):
+        assert title in body
+    assert body.count("无法读取") == 1
