@@ -409,6 +409,8 @@ def delegate_authenticated(
         )
         record(session, doc, Change(BdrStatus.PENDING_AUTH, Source.GATEWAY, words), None)
         ready = passed and not left
+        if ready:
+            decl.auth_deadline = None  # nothing left to time out
         pre_entry_no = decl.pre_entry_no
     if ready:
         _send_authenticated(db, intake or Intake(db, None), pre_entry_no, now)
@@ -450,18 +452,22 @@ def _stored_values(session: Session, decl: BrdDeclaration) -> dict[str, Any]:
 def expire(db: Database, now: datetime | None = None) -> int:
     """R-BDR-7 (ours: the manual gives no limit): 待认证 past its deadline → 认证超时, shown on
     the pages and editable again. Run by the job and before every query."""
-    now = now or utcnow()
-    done = 0
     with db.session() as session:
-        stmt = select(BrdDeclaration).where(BrdDeclaration.auth_deadline < now)
-        for decl in session.scalars(stmt):
-            doc = store.document_of(session, decl)
-            if doc is None or doc.status != BdrStatus.PENDING_AUTH.value:
-                continue
-            left = len(store.delegates_pending(session, decl))
-            words = f"认证超时: {left} delegating resident(s) did not authenticate in time"
-            record(session, doc, Change(BdrStatus.AUTH_TIMEOUT, Source.GATEWAY, words), None)
-            done += 1
+        return expire_in(session, now or utcnow())
+
+
+def expire_in(session: Session, now: datetime) -> int:
+    done = 0
+    stmt = select(BrdDeclaration).where(BrdDeclaration.auth_deadline < now)
+    for decl in session.scalars(stmt):
+        doc = store.document_of(session, decl)
+        if doc is None or doc.status != BdrStatus.PENDING_AUTH.value:
+            continue
+        left = len(store.delegates_pending(session, decl))
+        words = f"认证超时: {left} delegating resident(s) did not authenticate in time"
+        record(session, doc, Change(BdrStatus.AUTH_TIMEOUT, Source.GATEWAY, words), None)
+        decl.auth_deadline = None  # looked at once
+        done += 1
     return done
 
 

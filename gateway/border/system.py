@@ -2,20 +2,37 @@
 
 The declarations side: entry and import declarations (进境/进口申报单) with their changes
 (变更) and revokes (撤销), the biometric rule and the representatives' pending authentication
-(R-BDR-4..8), the simulated customs' answers (R-BDR-9) and the two query pages (R-BDR-10).
-The people side (resident registry, terminals, sessions, officers, enrolment, verification)
-adds its routes and commands here.
+(R-BDR-4..8), the simulated customs' answers (R-BDR-9) and the two query pages (R-BDR-10);
+the 认证超时 job. The people side (resident registry, terminals, sessions, officers,
+enrolment, verification) adds its routes and commands here.
 """
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from gateway.border import kinds, sim
+from gateway.border import api, cli, declarations, kinds, people_api, sim
 from gateway.border.codes import BdrStatus
-from gateway.core.system import BusinessSystem
+from gateway.core import jobs
+from gateway.core.models import utcnow
+from gateway.core.system import BusinessSystem, Job
 
 _HERE = Path(__file__).resolve().parent
+#: the 认证超时 job (R-BDR-7): how often it looks, in seconds
+EXPIRY_JOB, EXPIRY_EVERY = "border-auth-timeout", 60.0
+
+
+def _expiry(gateway: Any, stop: threading.Event) -> None:
+    """R-BDR-7: 待认证 past its deadline → 认证超时, one process per round (the lease)."""
+    owner = jobs.owner_id()
+    while not stop.wait(EXPIRY_EVERY):
+        now = utcnow()
+        if jobs.take_lease(gateway.db, owner, now, timedelta(seconds=EXPIRY_EVERY * 3), EXPIRY_JOB):
+            declarations.expire(gateway.db, now)
+
 
 SYSTEM = BusinessSystem(
     name="border",
@@ -35,5 +52,8 @@ SYSTEM = BusinessSystem(
         BdrStatus.REVOKE_GRANTED,
     ),
     sim_behaviours=sim.behaviours(),
+    routers=(api.router, people_api.router),
+    commands=cli.COMMANDS,
+    jobs=(Job(EXPIRY_JOB, _expiry),),
     migrations=_HERE / "migrations",
 )
