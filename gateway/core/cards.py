@@ -16,6 +16,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core import tables
 from gateway.core.config import Config
 from gateway.core.models import Enterprise
 from gateway.core.signing import Keyring
@@ -106,15 +107,11 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     if not rows:
         click.echo("no enterprise signs with a card (key backend: card)")
         return
-    click.echo(
-        f"{'enterprise':<12} {'card':<18} {'reader':<22} {'present':<8} "
-        f"{'valid until':<11} {'days':>5}  problem"
-    )
-    for r in rows:
-        until = (r.get("not_after") or "")[:10]
-        days = "" if r.get("days_left") is None else str(r["days_left"])
-        click.echo(
-            f"{r['enterprise']:<12} {r.get('card_number') or '?':<18} "
-            f"{r.get('reader') or '-':<22} {'yes' if r['present'] else 'NO':<8} "
-            f"{until:<11} {days:>5}  {r.get('problem') or 'ok'}"
-        )
+    shown = [
+        (r["enterprise"], r.get("card_number") or "?", r.get("reader") or "-",
+         "yes" if r["present"] else "NO", (r.get("not_after") or "")[:10], r.get("days_left"),
+         r.get("problem") or "ok")
+        for r in rows
+    ]  # fmt: skip
+    columns = ("enterprise", "card", "reader", "present", "valid until", "days", "problem")
+    tables.table(columns, shown, right=("days",))

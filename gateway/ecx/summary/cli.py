@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from gateway.core import tables
 from gateway.core.config import Config
 from gateway.ecx.summary import schedule
 from gateway.ecx.summary.cycles import Cycle, last_closed, parse_cycle
@@ -94,13 +95,13 @@ def _print_group(n: int, shown: PreviewGroup) -> None:
         f"    {group.lists} list(s) → msgCount {shown.applications}; gross "
         f"{group.gross_weight.normalize():f} kg, net {group.net_weight.normalize():f} kg"
     )
-    click.echo(f"    {'country':<8}{'gcode':<12}{'currency':<9}{'lines':>6}{'qty1':>14} "
-               f"{'unit1':<6}{'totalPrice':>16}")  # fmt: skip
-    for item in shown.items:
-        click.echo(
-            f"    {item.country:<8}{item.gcode:<12}{item.currency:<9}{item.lines:>6}"
-            f"{item.qty1.normalize():>14f} {item.unit1:<6}{item.total_price.normalize():>16f}"
-        )
+    rows = [
+        (item.country, item.gcode, item.currency, item.lines, f"{item.qty1.normalize():f}",
+         item.unit1, f"{item.total_price.normalize():f}")
+        for item in shown.items
+    ]  # fmt: skip
+    columns = ("country", "gcode", "currency", "lines", "qty1", "unit1", "totalPrice")
+    tables.table(columns, rows, right=("lines", "qty1", "totalPrice"))
 
 
 @summary.command("run")
