@@ -243,7 +243,10 @@ def wait_value(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
     return value
 
 
-def new_stack(base: Path, keys: Path, **kw: Any) -> Stack:
+def new_stack(base: Path, keys: Path, *, sim: bool | None = None, **kw: Any) -> Stack:
+    """`sim=False` (an idle stack's callers say so) configures nothing: the simulator runs
+    only when `Stack.start(sim=True)`; other keywords are `customs_sim` settings, checked
+    by the configuration's schema (a misspelt one is refused, no longer ignored)."""
     ensure_broker_users()
     cfg = make_config(base, keys, prefix=unique_prefix(), **kw)
     gw = Gateway(cfg)

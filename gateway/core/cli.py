@@ -453,10 +453,12 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _add_ops() -> None:
+    from gateway.core.alerts import alerts_command
     from gateway.core.ops import cli as ops_cli  # heavier imports (FastAPI, pika): only here
     from gateway.core.webhooks import cli as webhooks_cli
 
     ops_cli.add_command(webhooks_cli)  # ops webhooks dead|replay (docs/webhooks.md)
+    ops_cli.add_command(alerts_command)  # ops alerts (docs/alerts.md)
     main.add_command(ops_cli)
     main.add_command(config_mod.config_cli)  # config check (docs/configuration.md)
 

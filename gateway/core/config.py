@@ -1,24 +1,32 @@
-"""Configuration: one YAML file read into frozen dataclasses.
+"""Configuration: one YAML file, validated (gateway/core/settings.py), read into frozen
+dataclasses.
 
-Relative paths are resolved against the directory of the config file, so the default
-`config.yaml` at the repository root keeps its state under `var/` whatever the CWD is.
-Environment variables override the two things deployments change most:
-`CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus `CUSTOMS_GATEWAY_CUSTOMS_AMQP_URL`,
-the simulated customs' own broker user, `CUSTOMS_GATEWAY_AMQP_PREFIX` and
-`CUSTOMS_GATEWAY_HTTP_PORT`).
+The file is checked against a strict schema with pydantic-settings: an unknown key or a
+value of the wrong type stops the start with one line per problem, naming the key's dotted
+path and what it expects (docs/configuration.md). `GATEWAY__<SECTION>__<KEY>` environment
+variables override the file (`GATEWAY__AMQP__URL`). Relative paths are resolved against the
+directory of the config file, so the default `config.yaml` at the repository root keeps its
+state under `var/` whatever the CWD is. The older variables still override the things
+deployments change most: `CUSTOMS_GATEWAY_DB_URL` and `CUSTOMS_GATEWAY_AMQP_URL` (plus
+`CUSTOMS_GATEWAY_CUSTOMS_AMQP_URL`, the simulated customs' own broker user,
+`CUSTOMS_GATEWAY_AMQP_PREFIX` and `CUSTOMS_GATEWAY_HTTP_PORT`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import click
 import yaml
+from pydantic import SecretStr
 
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID
+from gateway.core import settings
 from gateway.errors import ConfigError
 from transports.permissions import DEMO_CUSTOMS_URL, DEMO_GATEWAY_URL, user_of
 from transports.topology import Topology
@@ -66,6 +74,8 @@ class EnterpriseConfig:
     api_keys: tuple[str, ...] = ()
     key: KeyConfig = field(default_factory=KeyConfig)
     webhook: str | None = None
+    #: the HMAC key signing its webhook posts (docs/webhooks.md); never logged nor shown
+    webhook_secret: str | None = field(default=None, repr=False)
     #: RabbitMQ users that submit for this enterprise on the inbound queue: the broker
     #: validates a message's `user_id` against the connection's user (docs/security-broker.md)
     amqp_users: tuple[str, ...] = ()
@@ -198,6 +208,38 @@ class SummaryConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    """`webhooks:` — delivery of the enterprises' (and the ops) webhooks (docs/webhooks.md)."""
+
+    timeout_seconds: float = 10.0
+    #: tries before a delivery is dead (listed and replayed by ops)
+    max_attempts: int = 12
+    #: back-off before try n+1: backoff_seconds·2^(n−1), at most backoff_max_seconds, jittered
+    backoff_seconds: float = 10.0
+    backoff_max_seconds: float = 3600.0
+    poll_seconds: float = 1.0
+    claim_seconds: float = 120.0
+    batch: int = 50
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """`alerts:` — what ops are warned of (docs/alerts.md)."""
+
+    enabled: bool = True
+    interval_seconds: float = 60.0
+    #: certificates and IC cards expiring within this many days
+    expiry_days: int = 30
+    #: declarations sent, and no receipt from customs for this long
+    customs_silent_minutes: float = 30.0
+    #: job name → minutes without a round before it is overdue
+    job_overdue_minutes: dict[str, float] = field(default_factory=dict)
+    webhook: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str
     amqp: AmqpConfig
@@ -216,6 +258,8 @@ class Config:
     systems: tuple[str, ...] = ()
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def __post_init__(self) -> None:
         _check_broker_users(self)
@@ -265,124 +309,127 @@ def _sqlite_relative(base: Path, url: str) -> str:
     return url
 
 
-def _key(base: Path, raw: dict[str, Any]) -> KeyConfig:
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _key(base: Path, raw: settings.KeySettings) -> KeyConfig:
     return KeyConfig(
-        backend=str(raw.get("backend", "file")),
-        key_file=_path(base, raw.get("key_file")),
-        cert_file=_path(base, raw.get("cert_file")),
-        password_file=_path(base, raw.get("password_file")),
-        suite=str(raw.get("suite", "rsa-sha1")),
-        generate=bool(raw.get("generate", False)),
-        key_type=str(raw.get("key_type", "rsa")),
-        reader=raw.get("reader"),
-        card_number=str(raw["card_number"]) if raw.get("card_number") else None,
-        pin=str(raw["pin"]) if raw.get("pin") is not None else None,
-        pin_file=_path(base, raw.get("pin_file")),
-        cards=tuple(str(c) for c in raw.get("cards") or ()),
-        card_timeout=float(raw.get("card_timeout", 10.0)),
+        backend=raw.backend,
+        key_file=_path(base, raw.key_file),
+        cert_file=_path(base, raw.cert_file),
+        password_file=_path(base, raw.password_file),
+        suite=raw.suite,
+        generate=raw.generate,
+        key_type=raw.key_type,
+        reader=raw.reader,
+        card_number=raw.card_number or None,
+        pin=_secret(raw.pin),
+        pin_file=_path(base, raw.pin_file),
+        cards=tuple(raw.cards),
+        card_timeout=raw.card_timeout,
     )
 
 
-def _emulated_card(base: Path, raw: dict[str, Any]) -> EmulatedCardConfig:
-    try:
-        return EmulatedCardConfig(
-            number=str(raw["number"]),
-            key_file=_path(base, raw["key_file"]) or base,
-            cert_file=_path(base, raw["cert_file"]) or base,
-            pin_file=_path(base, raw["pin_file"]) or base,
-            delay=float(raw.get("delay", 0.24)),
+def _emulated_card(base: Path, raw: settings.EmulatedCardSettings) -> EmulatedCardConfig:
+    return EmulatedCardConfig(
+        number=raw.number,
+        key_file=_path(base, raw.key_file) or base,
+        cert_file=_path(base, raw.cert_file) or base,
+        pin_file=_path(base, raw.pin_file) or base,
+        delay=raw.delay,
+    )
+
+
+def _enterprise(base: Path, i: int, raw: settings.EnterpriseSettings) -> EnterpriseConfig:
+    where = f"enterprises[{i}]"
+    return EnterpriseConfig(
+        code=raw.code,
+        name=raw.name,
+        dxp_id=raw.dxp_id,
+        api_keys=_api_keys(base, raw.api_keys, raw.api_keys_file, "api_keys"),
+        key=_key(base, raw.key),
+        webhook=raw.webhook,
+        webhook_secret=_webhook_secret(base, raw.webhook, raw, where),
+        amqp_users=tuple(raw.amqp_users),
+        declares_for=tuple(raw.declares_for),
+    )
+
+
+def _webhook_secret(base: Path, url: str | None, raw: Any, where: str) -> str | None:
+    """The HMAC key of a webhook: inline (`webhook_secret`, e.g. from the environment) or in
+    a private file (`webhook_secret_file`, mode 0600). A webhook without one is refused: an
+    unsigned post could be forged by anyone who learns the URL."""
+    if raw.webhook_secret is not None and raw.webhook_secret_file:
+        raise ConfigError(f"{where}: give webhook_secret or webhook_secret_file, not both")
+    secret = _secret(raw.webhook_secret)
+    path = _path(base, raw.webhook_secret_file)
+    if path is not None:
+        secret = _private_text(path, f"{where}.webhook_secret_file").strip()
+    if url and not secret:
+        raise ConfigError(
+            f"{where}.webhook: needs webhook_secret_file (a private file holding the HMAC "
+            "key that signs the posts) or webhook_secret (docs/webhooks.md)"
         )
-    except KeyError as exc:
-        raise ConfigError(f"emulated card entry is missing {exc.args[0]!r}") from exc
+    if secret is not None and len(secret) < 16:
+        raise ConfigError(f"{where}.webhook_secret: at least 16 characters")
+    return secret or None
 
 
-def _enterprise(base: Path, raw: dict[str, Any]) -> EnterpriseConfig:
+def _private_text(path: Path, name: str) -> str:
     try:
-        return EnterpriseConfig(
-            code=str(raw["code"]),
-            name=str(raw["name"]),
-            dxp_id=str(raw["dxp_id"]),
-            api_keys=_api_keys(base, raw, "api_keys"),
-            key=_key(base, raw.get("key") or {}),
-            webhook=raw.get("webhook"),
-            amqp_users=tuple(str(u) for u in raw.get("amqp_users") or ()),
-            declares_for=tuple(str(c) for c in raw.get("declares_for") or ()),
-        )
-    except KeyError as exc:
-        raise ConfigError(f"enterprise entry is missing {exc.args[0]!r}") from exc
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{name} {path} is readable by others: chmod 600 it")
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name} {path}: {exc.strerror}") from exc
 
 
-def _api_keys(base: Path, raw: dict[str, Any], name: str) -> tuple[str, ...]:
+def _api_keys(base: Path, inline: list[str] | None, file: str | None, name: str) -> tuple[str, ...]:
     """Keys for automation (issue 11, finding 5): from a private file named by `<name>_file`,
     one a line, never written in the YAML itself (gateway/core/keys.py)."""
-    if raw.get(name):
+    if inline:
         raise ConfigError(
             f"{name}: API keys are not accepted in the configuration itself; list them in a "
             f"file named by {name}_file (mode 0600) or issue them with `customs-gateway keys "
             "create` (docs/security-keys.md)"
         )
-    path = _path(base, raw.get(f"{name}_file"))
+    path = _path(base, file)
     if path is None:
         return ()
-    try:
-        if path.stat().st_mode & 0o077:
-            raise ConfigError(f"{name}_file {path} is readable by others: chmod 600 it")
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {name}_file {path}: {exc.strerror}") from exc
+    lines = _private_text(path, f"{name}_file").splitlines()
     return tuple(k for k in (ln.strip() for ln in lines) if k and not k.startswith("#"))
 
 
-def _auth(raw: dict[str, Any]) -> AuthConfig:
-    made = AuthConfig(
-        failure_limit=int(raw.get("failure_limit", AuthConfig.failure_limit)),
-        failure_window=float(raw.get("failure_window", AuthConfig.failure_window)),
-    )
-    if made.failure_limit < 1 or made.failure_window <= 0:
-        raise ConfigError("auth: failure_limit ≥ 1, failure_window > 0 seconds")
-    return made
+def _auth(raw: settings.AuthSettings) -> AuthConfig:
+    return AuthConfig(failure_limit=raw.failure_limit, failure_window=raw.failure_window)
 
 
-def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
-    value = raw.get(name) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"config section {name!r} must be a mapping")
-    return value
-
-
-def _http(raw: dict[str, Any]) -> HttpConfig:
+def _http(raw: settings.HttpSettings) -> HttpConfig:
     # Several processes on one machine share a config file but not a port.
     port = os.environ.get("CUSTOMS_GATEWAY_HTTP_PORT")
-    return HttpConfig(**{**raw, **({"port": int(port)} if port else {})})
+    made = HttpConfig(**{**raw.model_dump(), "max_body_bytes": int(raw.max_body_bytes)})
+    return replace(made, port=int(port)) if port else made
 
 
-def _database(raw: dict[str, Any]) -> DatabaseConfig:
-    made = DatabaseConfig(
-        pool_size=int(raw.get("pool_size", DatabaseConfig.pool_size)),
-        max_overflow=int(raw.get("max_overflow", DatabaseConfig.max_overflow)),
-        pool_timeout=float(raw.get("pool_timeout", DatabaseConfig.pool_timeout)),
+def _database(raw: settings.DatabaseSettings) -> DatabaseConfig:
+    return DatabaseConfig(
+        pool_size=raw.pool_size, max_overflow=raw.max_overflow, pool_timeout=raw.pool_timeout
     )
-    if made.pool_size < 1 or made.max_overflow < 0 or made.pool_timeout <= 0:
-        raise ConfigError("database: pool_size ≥ 1, max_overflow ≥ 0, pool_timeout > 0 seconds")
-    return made
 
 
-def _amqp(raw: dict[str, Any]) -> AmqpConfig:
-    customs_url = os.environ.get("CUSTOMS_GATEWAY_CUSTOMS_AMQP_URL") or raw.get(
-        "customs_url", AmqpConfig.customs_url
-    )
+def _amqp(raw: settings.AmqpSettings) -> AmqpConfig:
+    customs_url = os.environ.get("CUSTOMS_GATEWAY_CUSTOMS_AMQP_URL") or raw.customs_url
     made = AmqpConfig(
-        url=os.environ.get("CUSTOMS_GATEWAY_AMQP_URL") or raw.get("url", AmqpConfig.url),
-        prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", raw.get("prefix", "")),
-        delivery_limit=int(raw.get("delivery_limit", 5)),
-        queue_type=str(raw.get("queue_type", "quorum")),
-        notify_max_length=int(raw.get("notify_max_length", AmqpConfig.notify_max_length)),
-        customs_url=str(customs_url),
-        customs_users=tuple(str(u) for u in raw.get("customs_users") or (user_of(customs_url),)),
-        customs_sender_ids=tuple(
-            str(s) for s in raw.get("customs_sender_ids") or AmqpConfig.customs_sender_ids
-        ),
-        max_clock_skew=float(raw.get("max_clock_skew", AmqpConfig.max_clock_skew)),
+        url=os.environ.get("CUSTOMS_GATEWAY_AMQP_URL") or raw.url,
+        prefix=os.environ.get("CUSTOMS_GATEWAY_AMQP_PREFIX", raw.prefix),
+        delivery_limit=raw.delivery_limit,
+        queue_type=raw.queue_type,
+        notify_max_length=raw.notify_max_length,
+        customs_url=customs_url,
+        customs_users=tuple(raw.customs_users or (user_of(customs_url),)),
+        customs_sender_ids=tuple(raw.customs_sender_ids or AmqpConfig.customs_sender_ids),
+        max_clock_skew=raw.max_clock_skew,
     )
     if made.user in made.customs_users:
         # Receipts are trusted by the broker user that published them: one user for both
@@ -391,16 +438,23 @@ def _amqp(raw: dict[str, Any]) -> AmqpConfig:
             f"amqp.url and amqp.customs_users name the same broker user {made.user!r}: "
             "the gateway and customs need users of their own (docs/security-broker.md)"
         )
-    if made.max_clock_skew < 0:
-        raise ConfigError("amqp.max_clock_skew: seconds, 0 or more")
     return made
 
 
-def _sim(base: Path, raw: dict[str, Any]) -> SimConfig:
-    url = _sqlite_relative(base, str(raw.get("database_url", SimConfig.database_url)))
-    known = {k: raw[k] for k in SimConfig.__dataclass_fields__ if k in raw}
-    known["database_url"] = url
-    return SimConfig(**known)
+def _intake(base: Path, raw: settings.IntakeSettings) -> IntakeConfig:
+    return IntakeConfig(
+        folder=_path(base, raw.folder),
+        settle_seconds=raw.settle_seconds,
+        poll_seconds=raw.poll_seconds,
+        max_bytes=int(raw.max_bytes),
+        parcels_per_message=raw.parcels_per_message,
+    )
+
+
+def _sim(base: Path, raw: settings.SimSettings) -> SimConfig:
+    values = raw.model_dump()
+    values["database_url"] = _sqlite_relative(base, raw.database_url)
+    return SimConfig(**values)
 
 
 def _days(raw: Any, name: str) -> frozenset[date]:
@@ -417,60 +471,154 @@ def _days(raw: Any, name: str) -> frozenset[date]:
     return frozenset(days)
 
 
-def _summary(raw: dict[str, Any]) -> SummaryConfig:
-    plain = {k: raw[k] for k in SummaryConfig.__dataclass_fields__ if k in raw}
-    plain["holidays"] = _days(raw.get("holidays"), "holidays")
-    plain["working_weekends"] = _days(raw.get("working_weekends"), "working_weekends")
-    made = SummaryConfig(**plain)
-    if made.cycle not in ("monthly", "weekly"):
-        raise ConfigError(f"summary.cycle must be monthly or weekly, not {made.cycle!r}")
-    if not 1 <= made.applies_per_message <= 100 or made.max_lists_per_apply < 1:
-        raise ConfigError("summary: applies_per_message is 1..100 (XSD), max_lists_per_apply ≥ 1")
+def _summary(raw: dict[str, Any] | settings.SummarySettings) -> SummaryConfig:
+    checked = (
+        raw
+        if isinstance(raw, settings.SummarySettings)
+        else settings.section(settings.SummarySettings, raw, "summary")
+    )
+    plain = checked.model_dump(exclude={"holidays", "working_weekends"})
+    return SummaryConfig(
+        **plain,
+        holidays=_days(checked.holidays, "holidays"),
+        working_weekends=_days(checked.working_weekends, "working_weekends"),
+    )
+
+
+def _webhooks(raw: settings.WebhookSettings) -> WebhooksConfig:
+    made = WebhooksConfig(**raw.model_dump())
+    if made.claim_seconds <= made.timeout_seconds:
+        raise ConfigError(
+            "webhooks.claim_seconds: must exceed webhooks.timeout_seconds (a post still under "
+            "way would be taken by another process)"
+        )
     return made
 
 
-def from_dict(raw: dict[str, Any], base: Path) -> Config:
-    amqp = _section(raw, "amqp")
-    intake = _section(raw, "intake")
-    db_url = os.environ.get("CUSTOMS_GATEWAY_DB_URL") or _section(raw, "database").get(
-        "url", "sqlite:///var/gateway.db"
+def _alerts(base: Path, raw: settings.AlertSettings) -> AlertsConfig:
+    return AlertsConfig(
+        enabled=raw.enabled,
+        interval_seconds=raw.interval_seconds,
+        expiry_days=raw.expiry_days,
+        customs_silent_minutes=raw.customs_silent_minutes,
+        job_overdue_minutes=dict(raw.job_overdue_minutes),
+        webhook=raw.webhook,
+        webhook_secret=_webhook_secret(base, raw.webhook, raw, "alerts"),
     )
+
+
+def from_settings(checked: settings.GatewaySettings, base: Path) -> Config:
+    """The validated settings as the dataclasses the code uses: paths resolved against
+    `base`, key and secret files read, the checks that span sections made."""
+    db_url = os.environ.get("CUSTOMS_GATEWAY_DB_URL") or checked.database.url
     return Config(
-        database_url=_sqlite_relative(base, str(db_url)),
-        amqp=_amqp(amqp),
-        http=_http(_section(raw, "http")),
-        intake=IntakeConfig(
-            folder=_path(base, intake.get("folder")),
-            settle_seconds=float(intake.get("settle_seconds", IntakeConfig.settle_seconds)),
-            poll_seconds=float(intake.get("poll_seconds", 0.5)),
-            max_bytes=int(intake.get("max_bytes", IntakeConfig.max_bytes)),
-            parcels_per_message=int(
-                intake.get("parcels_per_message", IntakeConfig.parcels_per_message)
-            ),
+        database_url=_sqlite_relative(base, db_url),
+        amqp=_amqp(checked.amqp),
+        http=_http(checked.http),
+        intake=_intake(base, checked.intake),
+        sim=_sim(base, checked.customs_sim),
+        enterprises=tuple(_enterprise(base, i, e) for i, e in enumerate(checked.enterprises)),
+        default_enterprise=checked.default_enterprise,
+        state_dir=_path(base, checked.state_dir) or base / "var",
+        admin_api_keys=_api_keys(
+            base, checked.admin_api_keys, checked.admin_api_keys_file, "admin_api_keys"
         ),
-        sim=_sim(base, _section(raw, "customs_sim")),
-        enterprises=tuple(_enterprise(base, e) for e in raw.get("enterprises") or ()),
-        default_enterprise=raw.get("default_enterprise"),
-        state_dir=_path(base, raw.get("state_dir", "var")) or base / "var",
-        admin_api_keys=_api_keys(base, raw, "admin_api_keys"),
-        sign_algorithms=dict(raw.get("sign_algorithms") or {}),
-        emulated_cards=tuple(_emulated_card(base, c) for c in raw.get("emulated_cards") or ()),
-        summary=_summary(_section(raw, "summary")),
-        systems=tuple(str(name) for name in raw.get("systems") or ()),
-        database=_database(_section(raw, "database")),
-        auth=_auth(_section(raw, "auth")),
+        sign_algorithms={k: dict(v) for k, v in checked.sign_algorithms.items()},
+        emulated_cards=tuple(_emulated_card(base, c) for c in checked.emulated_cards),
+        summary=_summary(checked.summary),
+        systems=tuple(checked.systems),
+        database=_database(checked.database),
+        auth=_auth(checked.auth),
+        webhooks=_webhooks(checked.webhooks),
+        alerts=_alerts(base, checked.alerts),
     )
+
+
+def from_dict(raw: dict[str, Any], base: Path, *, source: str = "configuration") -> Config:
+    """A configuration from the file's mapping (the environment applied): every problem of
+    the schema at once, one line each, as a ConfigError."""
+    return from_settings(settings.parse(raw, source=source), base)
 
 
 def load(path: str | Path | None = None) -> Config:
-    chosen = Path(path or os.environ.get("CUSTOMS_GATEWAY_CONFIG") or DEFAULT_CONFIG)
+    chosen = config_path(path)
     try:
         raw = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {chosen}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {chosen} is not YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {chosen} must hold a mapping")
-    return from_dict(raw, chosen.resolve().parent)
+    return from_dict(raw, chosen.resolve().parent, source=str(chosen))
+
+
+def config_path(path: str | Path | None = None) -> Path:
+    return Path(path or os.environ.get("CUSTOMS_GATEWAY_CONFIG") or DEFAULT_CONFIG)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{getattr(exc, 'problem', None) or type(exc).__name__}"
+
+
+# --- `customs-gateway config check` ----------------------------------------------------------
+
+MASK = "***"
+#: keys whose values are secrets wherever they appear
+SECRET_KEYS = frozenset({"pin", "webhook_secret", "api_keys", "admin_api_keys", "password"})
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The configuration as the gateway runs it, secrets masked: passwords in URLs, PINs,
+    API keys (their count shown), webhook secrets."""
+    return _masked(asdict(config))
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    if key in SECRET_KEYS:
+        if isinstance(value, list | tuple):
+            return f"{MASK} ({len(value)})" if value else []
+        return MASK if value else value
+    if isinstance(value, dict):
+        return {str(k): _masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return [_masked(v) for v in items]
+    if isinstance(value, Path | date):
+        return str(value)
+    if isinstance(value, str) and "://" in value:
+        return _url_masked(value)
+    return value
+
+
+def _url_masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
+
+
+@click.group("config")
+def config_cli() -> None:
+    """The configuration: check it, see what the gateway would run with."""
+
+
+@config_cli.command("check")
+@click.pass_context
+def check_command(ctx: click.Context) -> None:
+    """Validate the configuration and print it as the gateway runs it (secrets masked);
+    exit 1 with one line per problem when it is wrong."""
+    chosen = config_path((ctx.find_root().obj or {}).get("config_path"))
+    try:
+        config = load(chosen)
+    except ConfigError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    click.echo(f"# {chosen}: OK (environment overrides applied; secrets masked)")
+    click.echo(yaml.safe_dump(effective(config), allow_unicode=True, sort_keys=False), nl=False)
 
 
 def topology_for(config: Config) -> Topology:

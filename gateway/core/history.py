@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
@@ -27,6 +27,9 @@ from gateway.core.models import (
     utcnow,
 )
 from transports.topology import Topology
+
+if TYPE_CHECKING:
+    from gateway.core.webhooks import WebhookOutbox
 
 
 class Source:
@@ -55,8 +58,10 @@ class Notifier:
 
     KEY = "pending_notifications"
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, webhooks: WebhookOutbox | None = None) -> None:
         self.topology = topology
+        #: the enterprises' webhooks: a delivery row per notification, in the same transaction
+        self.webhooks = webhooks
         self._codes: dict[int, str] = {}
 
     def enterprise_code(self, session: Session, enterprise_id: int) -> str:
@@ -86,6 +91,8 @@ class Notifier:
             first = changes[0]
             message_id = f"status-{first['document_id']}-{first['at']}-{len(changes)}"
             self.send(session, code, {"enterprise": code, "changes": changes}, message_id)
+            if self.webhooks is not None:
+                self.webhooks.queue(session, enterprise_id, code, changes)
 
     def send(self, session: Session, code: str, body: dict[str, Any], message_id: str) -> None:
         """One JSON notification to enterprise `code`, through the outbox (this transaction)."""
@@ -117,12 +124,16 @@ def _change_json(doc: Document | DocRef, entry: StatusChange | dict[str, Any]) -
         "source": row["source"],
         "at": row["at"].isoformat(),
         "return_status": row["return_status"],
+        "return_time": row["return_time"],
+        "receipt_id": row["receipt_id"],
         "info": row["info"],
         "customs_numbers": dict(doc.customs_numbers or {}),
     }
 
 
-_ENTRY_FIELDS = ("from_status", "to_status", "source", "at", "return_status", "info")
+_ENTRY_FIELDS = (
+    "from_status", "to_status", "source", "at", "return_status", "return_time", "receipt_id", "info"
+)  # fmt: skip
 
 
 def record(

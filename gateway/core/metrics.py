@@ -95,7 +95,7 @@ def error(stage: str, kind: str, n: int = 1) -> None:
     ERRORS.labels(stage, kind).inc(n)
 
 
-def refresh_queues(gateway: Any) -> None:
+def refresh_queues(gateway: Any) -> list[Any] | None:
     """Read queue depths from the broker; a broker that does not answer is an error metric."""
     from gateway.core.ops import queue_stats
 
@@ -104,7 +104,7 @@ def refresh_queues(gateway: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - the scrape still answers with the rest
         log.warning("queue depths not available: %s", type(exc).__name__)
         ERRORS.labels("metrics", type(exc).__name__).inc()
-        return
+        return None
     for s in stats:
         for gauge, value in (
             (QUEUE_MESSAGES, s.messages),
@@ -112,6 +112,7 @@ def refresh_queues(gateway: Any) -> None:
             (QUEUE_DEAD, s.dead_letters),
         ):
             gauge.labels(s.queue).set(-1 if value is None else value)
+    return stats
 
 
 def _admin_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -136,7 +137,9 @@ def router() -> APIRouter:
             caller = enterprises.authenticate(session, _admin_key(x_api_key, authorization))
         if not caller.is_admin:
             raise AccessDenied("metrics need an admin key")
-        refresh_queues(gateway)
+        stats = refresh_queues(gateway) or []
+        for hook in getattr(gateway, "scrape_hooks", ()):  # alerts (docs/alerts.md)
+            hook(gateway, stats)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return api

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import pika
 from pika.exceptions import AMQPError
@@ -21,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from gateway.core import enterprises, registry
+from gateway.core import alerts, enterprises, registry
 from gateway.core.config import Config, topology_for
 from gateway.core.db import Database
 from gateway.core.folder import FolderIntake
@@ -32,6 +33,7 @@ from gateway.core.receipt_processor import ReceiptProcessor
 from gateway.core.receipt_trust import ReceiptTrust
 from gateway.core.relay import OutboxRelay
 from gateway.core.signing import Keyring, SigningWorker
+from gateway.core.webhooks import WebhookOutbox, WebhookWorker
 from gateway.errors import AccessDenied, GatewayError, MisuseError
 from transports import Consumer, Delivery, PermanentFailure, Publisher, Topology
 from transports.batch import BatchPublisher
@@ -88,13 +90,19 @@ class Gateway:
     signer: SigningWorker = field(init=False)
     receipts: ReceiptProcessor = field(init=False)
     receipt_trust: ReceiptTrust = field(init=False)
+    webhooks: WebhookOutbox = field(init=False)
+    #: called with the gateway and the queue stats at each scrape of /metrics
+    scrape_hooks: list[Callable[[Gateway, list[Any]], Any]] = field(
+        default_factory=lambda: [alerts.refresh]
+    )
     _wakers: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         registry.ensure_installed(self.config.systems)
         self.db = Database(self.config.database_url, self.config.database)
         self.topology = topology_for(self.config)
-        self.notifier = Notifier(self.topology)
+        self.webhooks = WebhookOutbox(self.config)
+        self.notifier = Notifier(self.topology, self.webhooks)
         self.db.before_commit.append(self.notifier.flush)
         self.keyring = Keyring(
             self.config.sign_algorithms, {e.code: e.key for e in self.config.enterprises}
@@ -155,6 +163,11 @@ class Gateway:
         self._wakers.append(relay.wake.set)
         return relay
 
+    def new_webhook_worker(self) -> WebhookWorker:
+        worker = WebhookWorker(self.db, self.webhooks, self.config.webhooks)
+        self._wakers.append(worker.wake.set)
+        return worker
+
     def handle_receipt(self, delivery: Delivery) -> None:
         try:
             applied = self._apply_envelope(delivery)
@@ -207,6 +220,8 @@ class Gateway:
         jobs: dict[str, Callable[[], None]] = {
             "signer": lambda: self.signer.run(stop, idle),
             "relay": lambda: self.new_relay().run(stop, idle),
+            "webhooks": lambda: self.new_webhook_worker().run(stop),  # docs/webhooks.md
+            "alerts": lambda: alerts.AlertWatcher(self).run(stop),  # docs/alerts.md
             "receipts": lambda: Consumer(
                 url,
                 self.topology.receipts_queue,
@@ -224,6 +239,8 @@ class Gateway:
                 retry_limit=self.topology.consumer_retry_limit,
             ).run(stop),
         }
+        if not self.config.alerts.enabled:
+            del jobs["alerts"]
         # The systems' batch jobs (R-APT-9, R-ECX-8…): every process schedules them; a
         # database lease lets one run each round.
         for job in registry.installed().jobs():
