@@ -457,7 +457,14 @@ def tmp_deadlines(ctx: click.Context, at_text: str) -> None:
     click.echo(json.dumps({"reminded": run.reminded, "overdue": run.overdue}))
 
 
+def _demo() -> click.Command:
+    from gateway.temporary.demo import demo_command
+
+    return demo_command
+
+
 COMMANDS = (
+    _demo(),  # tmp-demo: issue 12's story end to end (gateway/temporary/demo.py)
     tmp_exhibitions,
     tmp_loan_lists,
     tmp_declarations,
