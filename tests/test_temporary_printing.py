@@ -319,3 +319,76 @@ def test_the_exhibition_http_route_and_cli(tmp_path: Path, keys_dir: Path) -> No
                                        "--form", "check_sheet", "-o", str(out_pdf)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "展览会备案 核对单" in text_of(out_pdf.read_bytes(), tmp_path)
+
+
+# --- the loaned-exhibit list (外借展品清单: 打印 with no stated content; docs/temporary.md) ----
+
+
+def _loan(env: TmpEnv, app_status: str = "2") -> int:
+    env.approved_exhibition("E-L", EXHIBITION_NO)
+    goods = (tmp.LoanGoods(qty="2.50000"), tmp.LoanGoods("290020261000000102", "1", "1"))
+    loan = tmp.LoanList("L-P", EXHIBITION_NO, goods=goods, app_status=app_status)
+    return env.submit(tmp.loan_list_message(EBC, loan)).documents[0].id
+
+
+def _print_loan(env: TmpEnv, doc: int, form: str, who: Caller | None = None) -> bytes:
+    with env.db.session() as session:
+        return printing.render_loan_list(session, who or _caller(env), doc, form, AT)
+
+
+def test_a_loan_list_prints_its_check_sheet_from_the_first_save(
+    env: TmpEnv, tmp_path: Path
+) -> None:
+    doc = _loan(env, app_status="1")
+    rows = [" ".join(x.split()) for x in text_of(_print_loan(env, doc, "check_sheet"), tmp_path,
+                                                  layout=True).splitlines()]  # fmt: skip
+    text = "\n".join(rows)
+    assert "外借展品清单 核对单" in text and EXHIBITION_NO in text
+    assert "浙江大学机械工程学院" in text and "W2900" in text  # borrower, pre-entry number
+    # every lent line: the declaration line, customs' name of it, lent and declared quantity
+    assert any(r.startswith("1 290020261000000101 1 8457101000 立式加工中心") and " 2.5 " in r
+               for r in rows), text  # fmt: skip
+    assert any(r.startswith("2 290020261000000102 1 9031499090 三坐标测量机") for r in rows)
+    with pytest.raises(StateConflict) as info:
+        _print_loan(env, doc, "list")
+    assert [(v.rule, v.field) for v in info.value.violations] == [("R-TMP-2", "form")]
+    with pytest.raises(InvalidMessage):
+        _print_loan(env, doc, "application")  # the list has no application form
+
+
+def test_an_approved_loan_list_prints_the_list_with_its_number(
+    env: TmpEnv, tmp_path: Path
+) -> None:
+    doc = _loan(env)
+    env.set_status(doc, TmpStatus.APPROVED, loanNo="WJ29002026000777")
+    text = text_of(_print_loan(env, doc, "list"), tmp_path, layout=True)
+    assert "外借展品清单" in text and "WJ29002026000777" in text and "外借单位（签章）" in text
+    assert "立式加工中心" in text and "三坐标测量机" in text
+    with pytest.raises(NotFound):
+        _print_loan(env, doc, "list", _caller(env, CARRIER.code))
+
+
+def test_the_loan_list_http_route_and_cli(tmp_path: Path, keys_dir: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="tmpprintln."),
+                                     allow_unicode=True))  # fmt: skip
+    gw = Gateway(make_config(tmp_path, keys_dir, prefix="tmpprintln."))
+    gw.prepare(broker=False)
+    try:
+        doc = _loan(TmpEnv(gw.db, gw.intake), app_status="1")
+        with TestClient(create_app(gw)) as client:
+            mine, theirs = {"X-API-Key": EBC_KEY}, {"X-API-Key": CARRIER_KEY}
+            url = f"/v1/loan-lists/{doc}/print/check_sheet"
+            got = client.get(url, headers=mine)
+            assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+            assert "外借展品清单 核对单" in text_of(got.content, tmp_path)
+            assert client.get(url.replace("check_sheet", "list"), headers=mine).status_code == 409
+            assert client.get(url, headers=theirs).status_code == 404
+    finally:
+        gw.db.dispose()
+    out_pdf = tmp_path / "lp.pdf"
+    result = CliRunner().invoke(main, ["--config", str(config), "tmp-print", "--record",
+                                       "loan_list", "--enterprise", EBC.code, "--cop-no", "L-P",
+                                       "--form", "check_sheet", "-o", str(out_pdf)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "外借展品清单 核对单" in text_of(out_pdf.read_bytes(), tmp_path)

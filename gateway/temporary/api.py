@@ -19,6 +19,9 @@ GET /v1/exhibitions/{doc_id}/print/{form}
                                 打印 (R-TMP-2): check_sheet (核对单), after approval list
                                 (清单, the linked declarations' goods) or application
                                 (展览会备案申请表); another's: 404
+GET /v1/loan-lists/{doc_id}/print/{form}
+                                打印: check_sheet (外借展品清单 核对单), after approval list
+                                (外借展品清单, every lent line); another's: 404
 GET /v1/confirmations/{doc_id}/print/{form}
                                 打印 (R-TMP-2): the PDF of check_sheet (核对单), or after
                                 approval list (清单) or application (申请表); another's: 404
@@ -165,6 +168,12 @@ def router() -> APIRouter:
                          s: Db) -> Response:  # fmt: skip
         pdf = printing.render_exhibition(s, who, doc_id, form, utcnow())
         return _pdf(pdf, f"exhibition-{doc_id}-{form}.pdf")
+
+    @api.get("/v1/loan-lists/{doc_id}/print/{form}")
+    def print_loan_list(doc_id: int, form: Annotated[str, Path(max_length=20)], who: Auth,
+                        s: Db) -> Response:  # fmt: skip
+        pdf = printing.render_loan_list(s, who, doc_id, form, utcnow())
+        return _pdf(pdf, f"loan-list-{doc_id}-{form}.pdf")
 
     @api.get("/v1/confirmations/{doc_id}/print/{form}")
     def print_form(doc_id: int, form: Annotated[str, Path(max_length=20)], who: Auth,

@@ -415,19 +415,20 @@ def tmp_attachment(
 @click.option("--form", required=True, type=click.Choice(["check_sheet", "list", "application"]),
               help="核对单, 清单 (after approval) or 申请表 (after approval)")  # fmt: skip
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PDF file")
-@click.option("--record", type=click.Choice(["confirmation", "exhibition"]),
+@click.option("--record", type=click.Choice(["confirmation", "exhibition", "loan_list"]),
               default="confirmation", show_default=True, help="which record's forms")  # fmt: skip
 @click.pass_context
 def tmp_print(
     ctx: click.Context, enterprise: str, agent_code: str | None, cop_no: str, form: str,
     output: str, record: str,
 ) -> None:  # fmt: skip
-    """Print a saved review confirmation's (or exhibition registration's) form as a PDF
-    (R-TMP-2); its path."""
+    """Print a saved review confirmation's (or exhibition registration's, or loaned-exhibit
+    list's: check_sheet, list) form as a PDF (R-TMP-2); its path."""
     from pathlib import Path
 
     from gateway.core.models import utcnow
     from gateway.temporary import printing
+    from gateway.temporary.loans import LOAN_LIST
     from gateway.temporary.registrations import EXHIBITION
 
     def work(session: Any) -> bytes:
@@ -435,6 +436,9 @@ def tmp_print(
         if record == "exhibition":
             doc_id = printing.find(session, who, agent_code or enterprise, cop_no, EXHIBITION)
             return printing.render_exhibition(session, who, doc_id, form, utcnow())
+        if record == "loan_list":
+            doc_id = printing.find(session, who, agent_code or enterprise, cop_no, LOAN_LIST)
+            return printing.render_loan_list(session, who, doc_id, form, utcnow())
         doc_id = printing.find(session, who, agent_code or enterprise, cop_no)
         return printing.render(session, who, doc_id, form, utcnow())
 

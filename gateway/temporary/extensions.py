@@ -135,9 +135,14 @@ def _pending_problems(
     session.execute(select(Document.id).where(Document.id == conf_doc.id).with_for_update())
     found = pending(session, conf, key_of(dict(rec.fields)))
     return [
-        where.v(RULE, "confirmNo", f"extension {other.pre_entry_no} (copNo {other.cop_no}) of "
-                "this confirmation is still with customs: one pending extension at a time, "
-                "wait for its answer", rec.fields.get("confirmNo", ""))  # fmt: skip
+        where.v(
+            RULE,
+            "confirmNo",
+            f"extension {other.pre_entry_no} (copNo {other.cop_no}) of "
+            "this confirmation is still with customs: one pending extension at a time, "
+            "wait for its answer",
+            rec.fields.get("confirmNo", ""),
+        )  # fmt: skip
         for other in found
     ]
 

@@ -1,4 +1,5 @@
-"""Printed forms of the review confirmation (打印, R-TMP-2; seed 002 §1.1's 小提示).
+"""Printed forms of the review confirmation, the exhibition registration and the loaned-exhibit
+list (打印, R-TMP-2; seed 002 §1.1's 小提示).
 
 "当展览会处于审核通过状态之前，打印按钮只可以打印核对单，当…审核通过则核对单、清单以及…申请表
 均可打印", and 打印 only once the record is saved ("数据暂存后,【删除】和【打印】按钮高亮显示").
@@ -47,7 +48,13 @@ from gateway.core.enterprises import Caller
 from gateway.core.models import Document
 from gateway.core.status import Status, status_of
 from gateway.errors import ConfigError, InvalidMessage, StateConflict, Violation
-from gateway.temporary import confirmation_queries, confirmations, declarations, queries
+from gateway.temporary import (
+    confirmation_queries,
+    confirmations,
+    declarations,
+    loan_queries,
+    queries,
+)
 from gateway.temporary.codes import CUSTOMS, TmpStatus
 from gateway.temporary.confirmations import CONFIRMATION, IE_FLAGS
 
@@ -190,6 +197,46 @@ EXHIBITION_FORMS: dict[str, Template] = {
 }  # fmt: skip
 
 
+# the loaned-exhibit list's forms (外借展品清单, §1.3: 打印 with no stated content). Ours: its
+# 核对单 from the first save, and once customs approved it (外借清单编号 given) the 清单 itself,
+# the paper the borrower signs for the exhibits; both list every line with what is lent
+_LOAN_HEAD = (
+    ("外借清单预录入号", "pre_entry_no"), ("外借清单编号", "loan_no"),
+    ("展览会编号", "exhibition_no"), ("展览会名称", "exhibition_name"),
+    ("主管海关", "customs"), ("申报单位代码", "agent_code"),
+    ("申报单位名称", "agentName"), ("外借单位名称", "borrowerName"),
+    ("外借联系电话", "borrowerTel"), ("外借日期", "loanDate"),
+    ("外借期限", "loanDueDate"), ("填报日期", "filled_date"),
+)  # fmt: skip
+_LOAN_PEOPLE = (
+    ("录入单位", "input_name"), ("海关十位编码", "input_code"), ("操作人员", "operator"),
+    ("报关员", "broker"), ("数据状态", "status_name"), ("备注", "note"),
+)  # fmt: skip
+#: a lent line: which declaration line (customs' data of it) and how much of it is lent
+_LOAN_GOODS = (
+    ("序号", 12), ("报关单海关编号", 38), ("商品序号", 14), ("商品编码", 22), ("商品名称", 0),
+    ("规格型号", 30), ("外借数量", 20), ("申报数量", 20), ("单位", 14), ("原产地", 14),
+)  # fmt: skip
+#: the list's 清单 once customs approved it (final: nothing after approved)
+LOAN_PRINTABLE_AFTER: frozenset[StrEnum] = frozenset({TmpStatus.APPROVED})
+
+LOAN_FORMS: dict[str, Template] = {
+    "check_sheet": Template(
+        "check_sheet", "外借展品清单 核对单", (*_LOAN_HEAD, *_LOAN_PEOPLE), True,
+        ("本核对单供申报单位核对录入数据，不作为海关审核的凭证。",
+         "核对人（签字）：                    核对日期："),
+        _LOAN_GOODS,
+    ),
+    "list": Template(
+        "list", "外借展品清单", _LOAN_HEAD, True,
+        ("上述展品由外借单位借用，于外借期限内归还，并承担相应责任。",
+         "外借单位（签章）：                    申报单位（盖章）：                    "
+         "海关（签章）："),
+        _LOAN_GOODS,
+    ),
+}  # fmt: skip
+
+
 # --- which forms, for whom ---------------------------------------------------------------------
 
 
@@ -213,9 +260,11 @@ def find(
     return doc_id
 
 
-def printable(status: str, after: frozenset[StrEnum] = PRINTABLE_AFTER) -> list[str]:
-    """The forms a record in `status` may print (the same names for both records)."""
-    return list(FORMS) if status_of(status) in after else ["check_sheet"]
+def printable(
+    status: str, after: frozenset[StrEnum] = PRINTABLE_AFTER, forms: dict[str, Template] = FORMS
+) -> list[str]:
+    """The forms a record in `status` may print: the check sheet, and after approval all."""
+    return list(forms) if status_of(status) in after else ["check_sheet"]
 
 
 def _template(forms: dict[str, Template], form: str, record: dict[str, Any],
@@ -223,7 +272,7 @@ def _template(forms: dict[str, Template], form: str, record: dict[str, Any],
     if form not in forms:
         message = f"no form {form!r}: one of {', '.join(forms)}"
         raise InvalidMessage([Violation(RULE, "form", message, value=form)])
-    if form not in printable(record["status"], after):
+    if form not in printable(record["status"], after, forms):
         message = f"{forms[form].title} only after approval (审核通过): before it, the check sheet"
         raise StateConflict([Violation(RULE, "form", message, value=record["status_name"])])
     return forms[form]
@@ -251,6 +300,36 @@ def render_exhibition(
         found = declarations.lines(session, record["exhibition_no"])
         rows = [declaration_row(declarations.view(line)) for line in found]
     return build(tpl, exhibition_values(record), rows, at)
+
+
+def render_loan_list(
+    session: Session, caller: Caller, doc_id: int, form: str, at: datetime
+) -> bytes:
+    """The PDF of `form` for the caller's loaned-exhibit list (another's: NotFound): every
+    line with the declaration line it lends from (customs' data) and the quantity lent."""
+    record = loan_queries.detail(session, caller, doc_id)
+    tpl = _template(LOAN_FORMS, form, record, LOAN_PRINTABLE_AFTER)
+    rows = [loan_row(line) for line in record["goods"]]
+    return build(tpl, loan_values(record), rows, at)
+
+
+def loan_values(record: dict[str, Any]) -> dict[str, str]:
+    """The head values of a list's query record: its form's fields, its own columns."""
+    form = {k: str(v) for k, v in (record.get("form") or {}).items()}
+    broker = " ".join(x for x in (form.get("brokerName"), form.get("brokerTel")) if x)
+    own = {k: str(v) for k, v in record.items() if isinstance(v, str | int) and v is not None}
+    return {**form, **own, "customs": _customs(record["customs_code"]), "broker": broker,
+            "loan_no": record.get("loan_no") or ""}  # fmt: skip
+
+
+def loan_row(line: dict[str, Any]) -> list[str]:
+    """One lent line in the list's columns (a line customs' data no longer has: blanks)."""
+    unit = str(line.get("unit") or "")
+    keys = ("gNo", "entryId", "itemNo", "hsCode", "name", "model")
+    text = [str(line.get(k) or "") for k in keys]
+    text += [quantity(str(line.get("loanQty") or "")), quantity(str(line.get("qty") or "")),
+             UNIT_NAMES.get(unit, unit), str(line.get("origin") or "")]  # fmt: skip
+    return text
 
 
 # --- the values a form prints ------------------------------------------------------------------
