@@ -5,7 +5,7 @@ rules that need the store (the registration's state, its customs number, what us
 declarer's right to the declaring unit (R-COM-3), and — when every record passes — the rows
 of `models`, so they commit or roll back with the documents.
 
-Five kinds, one per form of the manual's exhibit pages (§1.1–§1.3):
+One kind per form of the manual's pages (§1.1–§2.3), and the attachments' own:
 - `tmp_exhibition` (TMP101): the registration; save, declare, modify and delete a draft.
 - `tmp_exhibition_change` (TMP103): 变更 of an approved registration, with its reason.
 - `tmp_exhibition_deletion` (TMP105): 备案删除, an application customs answers.
@@ -15,7 +15,11 @@ Five kinds, one per form of the manual's exhibit pages (§1.1–§1.3):
   declare, modify and delete a draft; customs approves it with 确认申请书编号 and closes it
   (结案).
 - `tmp_extension` (TMP111): the extension (延期申报, §2.3) of an approved confirmation; save,
-  declare, modify and delete a draft; customs' approval gives the date it allows.
+  declare, modify and delete a draft; customs' approval gives the date it allows; one at a
+  time with customs per confirmation.
+- `tmp_confirmation_attachment` (TMP113): one attached PDF of a saved confirmation, sent to
+  customs by the gateway when it is uploaded (`attachments.deliver`), keyed by the
+  confirmation's key and the file's digest; customs answers 1 (it has it) or refuses.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ applications, the loaned-exhibit list (外借展品清单) with the customs decl
 exhibitions (reference data), the review confirmation (暂时进出境审核确认, its 结案 from
 customs), the simulated customs' answers and the queries, and the deadline job (R-TMP-7,
 `deadlines`) and the confirmation's printed forms (R-TMP-2, `printing`), and the
-confirmation's extension (延期申报, `extensions`) with its query;
+confirmation's extension (延期申报, `extensions`) with its query, its attachments sent to
+customs (TMP113) and downloaded back, the loaned-exhibit list's printed forms, and the demo
+(`tmp-demo`, `demo`);
 `registrations.USAGE_CHECKS` is where a kind says it uses a registration (the list does).
 """
 
