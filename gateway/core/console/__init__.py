@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gateway.core.console import auth, routes
+from gateway.core.console import auth, routes, webhook_pages
 from gateway.errors import GatewayError, MisuseError, NotFound
 
 STATIC = routes.HERE / "static"
@@ -29,6 +29,7 @@ def install(app: FastAPI, gateway: Any) -> None:
     """Mount the console on the gateway's HTTP app."""
     app.state.console_sessions = auth.Sessions(gateway.config.state_dir)
     app.include_router(routes.router())
+    app.include_router(webhook_pages.router())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     previous = app.exception_handlers.get(GatewayError)
 

@@ -2,34 +2,28 @@
 (ops.queue_stats, ops.stuck's in-flight states, cards.keyring_health, queries.*) and the
 business systems' panels (`BusinessSystem.console_panels`): the core names no system.
 
-The receipt silence alarm: records wait on customs (sent, or at the e-port) since before the
-silence window and no customs receipt came within it — customs (or the link to it) may be
-down. The window is `$CUSTOMS_GATEWAY_RECEIPT_SILENCE` seconds (default 1800).
+The alerts are `alerts.evaluate`'s (docs/alerts.md), the list `ops alerts` prints and the
+watcher posts: among them the receipt silence alarm (`customs_silent`: records sent longer
+than `alerts.customs_silent_minutes` ago wait for customs and no receipt came in that time).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.core import ops, registry
+from gateway.core import alerts, ops, registry, webhooks
 from gateway.core.cards import keyring_health
 from gateway.core.models import Document, Enterprise, Message, Outbox, Receipt, utcnow
 from gateway.core.status import Status
-from gateway.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SILENCE_ENV = "CUSTOMS_GATEWAY_RECEIPT_SILENCE"
-DEFAULT_SILENCE = 1800.0
-#: states in which a record waits on customs' answer
-AWAITING_CUSTOMS = (Status.SENT, Status.EPORT_SAVED, Status.DECLARING, Status.SENT_TO_CUSTOMS)
 #: the work list of records customs (or the exchange) refused on format or storage
 FAILURES = (
     Status.FORMAT_FAILED, Status.SECURITY_FAILED, Status.STORE_FAILED,
@@ -37,17 +31,6 @@ FAILURES = (
 )  # fmt: skip
 LIST_LIMIT = 200
 CARD_WARN_DAYS = 30
-
-
-def silence_window() -> timedelta:
-    raw = os.environ.get(SILENCE_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_SILENCE
-    except ValueError:
-        raise ConfigError(f"{SILENCE_ENV}={raw!r}: seconds") from None
-    if not seconds > 0:
-        raise ConfigError(f"{SILENCE_ENV}={raw!r}: more than 0 seconds")
-    return timedelta(seconds=seconds)
 
 
 @dataclass
@@ -69,13 +52,19 @@ class Dashboard:
     outbox_unsent: int
     outbox_oldest: datetime | None
     last_receipt_at: datetime | None
-    silent: bool
-    silence_minutes: int
+    alerts: list[alerts.Alert]
+    alerts_error: str | None
+    silence_minutes: float
+    webhooks: dict[str, int]
     cards: list[dict[str, Any]]
     cards_error: str | None
     receipts: dict[str, int]
     worklists: dict[str, int]
     panels: list[PanelView]
+
+    @property
+    def silent(self) -> bool:
+        return any(a.alert == alerts.AlertKind.CUSTOMS_SILENT for a in self.alerts)
 
     @property
     def dead_letters(self) -> int:
@@ -118,8 +107,8 @@ def build(gateway: Any, session: Session, now: datetime | None = None) -> Dashbo
     unsent = select(func.count(), func.min(Outbox.created_at)).where(Outbox.sent_at.is_(None))
     outbox_unsent, outbox_oldest = session.execute(unsent).one()
     last = session.scalar(select(func.max(Receipt.received_at)))
-    window = silence_window()
     cards, cards_error = _cards(gateway, session)
+    raised, alerts_error = _alerts(gateway, now, queues)
     return Dashboard(
         now=now,
         counts=status_counts(session),
@@ -129,8 +118,10 @@ def build(gateway: Any, session: Session, now: datetime | None = None) -> Dashbo
         outbox_unsent=outbox_unsent or 0,
         outbox_oldest=outbox_oldest,
         last_receipt_at=last,
-        silent=_silent(session, last, now, window),
-        silence_minutes=int(window.total_seconds() // 60),
+        alerts=raised,
+        alerts_error=alerts_error,
+        silence_minutes=gateway.config.alerts.customs_silent_minutes,
+        webhooks=webhooks.counts(session),
         cards=cards,
         cards_error=cards_error,
         receipts=_receipt_counts(session),
@@ -155,14 +146,16 @@ def _cards(gateway: Any, session: Session) -> tuple[list[dict[str, Any]], str | 
         return [], type(exc).__name__
 
 
-def _silent(session: Session, last: datetime | None, now: datetime, window: timedelta) -> bool:
-    if last is not None and now - last <= window:
-        return False
-    waiting = select(Document.id).where(
-        Document.status.in_([s.value for s in AWAITING_CUSTOMS]),
-        Document.updated_at < now - window,
-    )
-    return session.scalar(waiting.limit(1)) is not None
+def _alerts(
+    gateway: Any, now: datetime, queues: list[ops.QueueStats]
+) -> tuple[list[alerts.Alert], str | None]:
+    """What `ops alerts` shows, with the queue depths already read (none if the broker is
+    down: its own error is on the page)."""
+    try:
+        return alerts.evaluate(gateway, now, queues=queues), None
+    except Exception as exc:  # noqa: BLE001 - the dashboard shows the rest, and says why
+        log.warning("console: alerts not evaluated: %s", type(exc).__name__)
+        return [], type(exc).__name__
 
 
 def _receipt_counts(session: Session) -> dict[str, int]:

@@ -151,6 +151,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "next": ("下一页", "Next"),
     "webhooks": ("Webhook 死信", "Webhook dead letters"),
     "language": ("English", "中文"),
+    "event": ("事件", "Event"),
+    "wh_pending": ("待投递", "Pending"),
+    "wh_delivered": ("已投递", "Delivered"),
+    "wh_dead": ("投递失败", "Dead"),
+    "confirm_wh_replay": (
+        "确认重新投递以下 Webhook？（重试次数从零算起）",
+        "Post these webhook deliveries again (their tries counted afresh)?",
+    ),
+    "wh_refused": ("不是投递失败状态，未重放：{ids}", "Not dead, not replayed: {ids}"),
+    "alerts": ("告警", "Alerts"),
+    "no_alerts": ("无告警", "No alert holds"),
+    "alerts_error": ("告警无法评估：{error}", "Alerts not evaluated: {error}"),
 }
 
 #: the core's statuses in Chinese (a system's own are shown by their code)
