@@ -105,7 +105,7 @@ class CaptureRules:
 
     portrait: PortraitFrame = PortraitFrame()
     min_face_width: float = 0.3
-    min_sharpness: float = 60.0
+    min_sharpness: float = 40.0
     inside: float = 0.9
     max_frames: int = 30
 

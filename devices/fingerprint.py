@@ -33,6 +33,7 @@ GreyImage = npt.NDArray[np.uint8]
 #: FVC2002 DB2 (Biometrika FX2000) scans at 569 dpi, not 500 (shared/data/README.md).
 FVC2002_DB2_DPI = 569
 BLOCK = 16  # pixels per block for the quality estimate (at 500 dpi about one ridge pair)
+MIN_RIDGE_STD = 12.0  # grey levels: a block flatter than this holds no ridge contrast
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _block_coherence(image: GreyImage) -> tuple[npt.NDArray[np.float64], npt.NDA
     energy = gxx + gyy
     coherence = np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / np.maximum(energy, 1e-9)
     std = grey[crop].reshape(rows, BLOCK, cols, BLOCK).std(axis=(1, 3))
-    return coherence, std > 0.25 * max(float(std.max()), 1.0)
+    return coherence, std > max(MIN_RIDGE_STD, 0.25 * float(std.max()))
 
 
 def estimate_quality(image: GreyImage, dpi: int) -> int:

@@ -41,7 +41,7 @@ FIRST_FINGER_PROMPT = "请按三次指纹"
 SECOND_FINGER_PROMPT = "请换个手指再按三次指纹"
 SUCCESS_TEXT = "指纹采集成功"
 #: Below this quality (devices.fingerprint.estimate_quality, 0..100) a press is asked again.
-DEFAULT_MIN_QUALITY = 25
+DEFAULT_MIN_QUALITY = 20
 
 
 class FingerReason(StrEnum):
