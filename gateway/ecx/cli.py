@@ -19,6 +19,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from gateway.core import tables
 from gateway.core.enterprises import Caller
 from gateway.errors import GatewayError, InvalidMessage
 
@@ -66,7 +67,8 @@ def batch(ctx: click.Context, action: str, ids: tuple[int, ...], enterprise: str
 
     gw, caller = _gateway(ctx, enterprise)
     try:
-        report = batches.run(gw.intake, caller, action, list(ids), channel="cli")
+        with tables.progress(f"{action} {len(ids)} record(s)"):
+            report = batches.run(gw.intake, caller, action, list(ids), channel="cli")
     except GatewayError as exc:
         _fail(exc)
         return
@@ -84,12 +86,20 @@ def parcels_command(ctx: click.Context, kind: str, file: str, enterprise: str | 
     from gateway.ecx import parcels
 
     gw, caller = _gateway(ctx, enterprise)
-    body = json.loads(Path(file).read_text(encoding="utf-8"))
+    try:
+        body = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"{file}: not UTF-8 JSON ({exc})", param_hint="FILE") from exc
+    if not isinstance(body, dict):
+        raise click.BadParameter(f'{file}: {{"head": {{…}}, "parcels": […]}}', param_hint="FILE")
     per = gw.config.intake.parcels_per_message
     try:
         head, items = body.get("head") or {}, body.get("parcels") or []
         code = caller.enterprise_code or ""
-        result = parcels.submit(gw.intake, code, kind, head, items, per_message=per, channel="cli")
+        with tables.progress(f"{kind}: {len(items)} parcel(s) in parts of {per}"):
+            result = parcels.submit(
+                gw.intake, code, kind, head, items, per_message=per, channel="cli"
+            )
     except GatewayError as exc:
         _fail(exc)
         return

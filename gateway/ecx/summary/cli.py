@@ -116,7 +116,8 @@ def run_command(ctx: click.Context, label: str | None, enterprise: str | None) -
     cycle = _cycle(cfg, label)
     gateway = Gateway(cfg)  # its database notifies at commit; `serve` signs and sends
     try:
-        runs = schedule.job_of(gateway).tick(cycle=cycle, enterprise=enterprise)
+        with tables.progress("declaring the summary applications"):
+            runs = schedule.job_of(gateway).tick(cycle=cycle, enterprise=enterprise)
     except GatewayError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
