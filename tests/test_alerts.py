@@ -193,3 +193,17 @@ def test_the_watcher_is_one_process_at_a_time(make_gateway: Any) -> None:
     now = utcnow()
     assert jobs.take_lease(gw.db, "another-process", now, timedelta(minutes=5), alerts.JOB)
     assert AlertWatcher(gw, now=lambda: now).round() is None
+
+
+def test_a_broker_outage_neither_clears_nor_raises_dead_letter_alerts(make_gateway: Any) -> None:
+    gw = make_gateway()
+    now = utcnow()
+    dead = alerts.Alert(AlertKind.DEAD_LETTERS, "gateway.inbound", "1 dead letter(s)")
+    with gw.db.session() as session:
+        assert alerts.record(session, [dead], None, now).raised == [dead]
+    with gw.db.session() as session:  # the broker did not answer: nothing known of them
+        done = alerts.record(session, [], None, now, {AlertKind.DEAD_LETTERS})
+        assert done.raised == [] and done.cleared == []
+    with gw.db.session() as session:  # it answered: none left
+        done = alerts.record(session, [], None, now)
+        assert [c["subject"] for c in done.cleared] == ["gateway.inbound"]

@@ -106,7 +106,15 @@ def evaluate(
 ) -> list[Alert]:
     """Every alert that holds now. `queues`: queue stats already read (a scrape of /metrics
     reads them once); otherwise they are read from the broker, and a broker that does not
-    answer leaves the dead-letter alerts out (the scrape counts that error)."""
+    answer leaves the dead-letter alerts out."""
+    return assess(gateway, now, queues=queues)[0]
+
+
+def assess(
+    gateway: Any, now: datetime | None = None, *, queues: Sequence[Any] | None = None
+) -> tuple[list[Alert], set[AlertKind]]:
+    """`evaluate`, and the kinds that could not be checked this time (kept as they were by
+    the watcher, so a broker outage does not clear and raise them again)."""
     when = now or utcnow()
     settings = gateway.config.alerts
     found: list[Alert] = []
@@ -116,8 +124,10 @@ def evaluate(
         found += customs_silent(session, when, settings.customs_silent_minutes)
         found += jobs_overdue(session, when, settings.job_overdue_minutes)
         found += cards(session, gateway, settings.expiry_days)
-    found += dead_letters(gateway if queues is None else None, queues)
-    return found
+    dead = dead_letters(gateway if queues is None else None, queues)
+    if dead is None:
+        return found, {AlertKind.DEAD_LETTERS}
+    return found + dead, set()
 
 
 def certificates(session: Session, now: datetime, days: int) -> list[Alert]:
@@ -176,13 +186,14 @@ def _card_states(key: Any, days: int) -> list[Any]:
     return [key.health(days)] if hasattr(key, "health") else []
 
 
-def dead_letters(gateway: Any, queues: Sequence[Any] | None) -> list[Alert]:
+def dead_letters(gateway: Any, queues: Sequence[Any] | None) -> list[Alert] | None:
+    """None when the broker did not answer."""
     if queues is None:
         try:
             counts = _dead_counts(gateway.config, gateway.topology)
         except Exception as exc:  # noqa: BLE001 - the other alerts still count
             log.warning("dead letters not counted for alerts: %s", type(exc).__name__)
-            return []
+            return None
     else:
         counts = [(q.queue, q.dead_letters) for q in queues]
     return [
@@ -277,28 +288,32 @@ def jobs_overdue(session: Session, now: datetime, watched: dict[str, float]) -> 
 # --- Prometheus ------------------------------------------------------------------------------
 
 
-def show(found: Iterable[Alert]) -> None:
-    """The gauges: one series per raised alert, the cleared ones removed; counts per kind."""
-    now_shown = {(a.alert.value, a.subject) for a in found}
+def show(found: Iterable[Alert], keep: set[AlertKind] = frozenset()) -> None:  # type: ignore[assignment]
+    """The gauges: one series per raised alert, the cleared ones removed; counts per kind.
+    Kinds in `keep` could not be checked: their series stay as they were."""
+    kept = {k.value for k in keep}
+    now_shown = {(a.alert.value, a.subject) for a in found if a.alert.value not in kept}
     with _lock:
-        for labels in _shown - now_shown:
+        old = {labels for labels in _shown if labels[0] not in kept}
+        for labels in old - now_shown:
             ACTIVE.remove(*labels)
+            _shown.discard(labels)
         for labels in now_shown:
             ACTIVE.labels(*labels).set(1)
-        _shown.clear()
         _shown.update(now_shown)
     for kind in AlertKind:
-        COUNT.labels(kind.value).set(sum(1 for a, _s in now_shown if a == kind.value))
+        if kind.value not in kept:
+            COUNT.labels(kind.value).set(sum(1 for a, _s in now_shown if a == kind.value))
 
 
 def refresh(gateway: Any, queues: Sequence[Any] | None = None) -> list[Alert]:
     """Evaluate and show (a scrape of /metrics); never raises."""
     try:
-        found = evaluate(gateway, queues=queues)
+        found, unknown = assess(gateway, queues=queues)
     except Exception as exc:  # noqa: BLE001 - a scrape still answers with the rest
         log.warning("alerts not evaluated: %s", type(exc).__name__)
         return []
-    show(found)
+    show(found, unknown)
     return found
 
 
@@ -324,12 +339,18 @@ class Transitions:
 
 
 def record(
-    session: Session, found: Sequence[Alert], outbox: webhooks.WebhookOutbox | None, now: datetime
+    session: Session,
+    found: Sequence[Alert],
+    outbox: webhooks.WebhookOutbox | None,
+    now: datetime,
+    unknown: set[AlertKind] = frozenset(),  # type: ignore[assignment]
 ) -> Transitions:
     """Compare with the alerts last raised; store the change and queue one ops webhook per
-    raise and per clear, in this one transaction."""
+    raise and per clear, in this one transaction. Kinds `unknown` this round stay as they
+    were."""
     table: Table = AlertState.__table__  # type: ignore[assignment]
-    before = {s.key: s for s in session.scalars(select(AlertState))}
+    kept = {k.value for k in unknown}
+    before = {s.key: s for s in session.scalars(select(AlertState)) if s.alert not in kept}
     current = {a.key: a for a in found}
     raised = [a for k, a in current.items() if k not in before]
     cleared = [before[k] for k in before if k not in current]
@@ -388,10 +409,10 @@ class AlertWatcher:
         interval = self.gateway.config.alerts.interval_seconds
         if not jobs.take_lease(db, self.owner, now, timedelta(seconds=interval * 3), JOB):
             return None
-        found = evaluate(self.gateway, now)
-        show(found)
+        found, unknown = assess(self.gateway, now)
+        show(found, unknown)
         with db.session() as session:
-            done = record(session, found, self.gateway.webhooks, now)
+            done = record(session, found, self.gateway.webhooks, now, unknown)
         jobs.record_run(db, JOB, now, f"{len(found)} alert(s) raised")
         for alert in done.raised:
             log.warning("alert raised: %s %s: %s", alert.alert, alert.subject, alert.message)

@@ -137,7 +137,7 @@ def router() -> APIRouter:
             caller = enterprises.authenticate(session, _admin_key(x_api_key, authorization))
         if not caller.is_admin:
             raise AccessDenied("metrics need an admin key")
-        stats = refresh_queues(gateway) or []
+        stats = refresh_queues(gateway)
         for hook in getattr(gateway, "scrape_hooks", ()):  # alerts (docs/alerts.md)
             hook(gateway, stats)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

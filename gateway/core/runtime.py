@@ -92,7 +92,7 @@ class Gateway:
     receipt_trust: ReceiptTrust = field(init=False)
     webhooks: WebhookOutbox = field(init=False)
     #: called with the gateway and the queue stats at each scrape of /metrics
-    scrape_hooks: list[Callable[[Gateway, list[Any]], Any]] = field(
+    scrape_hooks: list[Callable[[Gateway, list[Any] | None], Any]] = field(
         default_factory=lambda: [alerts.refresh]
     )
     _wakers: list[Callable[[], None]] = field(default_factory=list)
