@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -112,7 +111,7 @@ def bench_faces(folder: Path) -> None:
     templates: list[Template] = []
     labels, times, where = [], [], Counter[str]()
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        image = read_image(path)
         start = time.perf_counter()
         template, location = matcher.describe(image)
         times.append(time.perf_counter() - start)
