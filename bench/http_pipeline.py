@@ -234,7 +234,38 @@ def raw_sign_rate(cfg: Config, seconds: float = 2.0) -> float:
     return count / (time.perf_counter() - started)
 
 
-def run_point(db: str, clients: int, seconds: float, serve_args: str, drain: float) -> Point:
+SPY = str(Path(sys.executable).parent / "py-spy")
+
+
+def _profile(config: Path, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every process of this gateway and its customs for the load's seconds
+    (one collapsed-stack file per process; `py-spy` must be installed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    spies = []
+    for line in ps.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if str(config) not in args or "py-spy" in args:
+            continue
+        role = "customs-sim" if "customs-sim" in args else "serve"
+        role += "-http" if "--http-fd" in args else "-workers" if "--no-http" in args else ""
+        name = out / f"{role}-{pid}.txt"
+        spies.append(subprocess.Popen(
+            [SPY, "record", "-p", pid, "-d", str(int(seconds) + 3), "-r", "50",
+             "-f", "raw", "-o", str(name), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+    return spies
+
+
+def run_point(
+    db: str,
+    clients: int,
+    seconds: float,
+    serve_args: str,
+    drain: float,
+    profile: Path | None = None,
+) -> Point:
     base = Path(tempfile.mkdtemp(prefix="gw-http-pipeline-"))
     url = fresh_database(db, base)
     port = free_port()
@@ -250,7 +281,10 @@ def run_point(db: str, clients: int, seconds: float, serve_args: str, drain: flo
         wait_healthy(f"http://127.0.0.1:{port}", serve)
         sim = start(["--config", str(path), "customs-sim"], base / "sim.log")
         point.raw = raw_sign_rate(cfg)
+        spies = _profile(path, seconds, profile) if profile else []
         _load(point, cfg, port, clients, seconds)
+        for spy in spies:
+            spy.wait(60)
         _drain(point, cfg, drain)
         _measure(point, cfg)
     finally:
@@ -520,6 +554,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=120.0, help="longest wait for customs")
     parser.add_argument("--serve-args", default=PRODUCTION, help="options given to serve")
     parser.add_argument("--series", action="store_true", help="the full table (README)")
+    parser.add_argument("--profile", type=Path, help="py-spy every gateway process into DIR")
     parser.add_argument("--runs", type=int, default=3, help="runs per point in --series")
     parser.add_argument("--before-runs", type=int, default=1, help="bench/pipeline.py runs")
     args = parser.parse_args()
@@ -530,7 +565,8 @@ def main() -> None:
     points = []
     for db in dbs:
         for c in (int(x) for x in args.clients.split(",")):
-            points.append(run_point(db, c, args.seconds, args.serve_args, args.drain))
+            profile = args.profile / f"{db}-{c}" if args.profile else None
+            points.append(run_point(db, c, args.seconds, args.serve_args, args.drain, profile))
             report(points[-1])
     print()
     print(table(points))

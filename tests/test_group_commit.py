@@ -54,6 +54,7 @@ class HeldOpen:
 
     def __init__(self, group: GroupCommit) -> None:
         self.group = group
+        group.slots = 1  # PostgreSQL's several slots would let later callers write at once
         self.inside = threading.Event()
         self.release = threading.Event()
         self.thread = threading.Thread(target=group.run, args=(self._work,), daemon=True)

@@ -1,19 +1,23 @@
-"""Group commit: submissions that arrive together share one transaction and one fsync.
+"""Group commit: submissions that arrive together share one transaction and one commit.
 
-Each caller's work runs in a savepoint of its own inside the shared transaction, so one
-caller's refusal (a conflict, a bad party, a duplicate key) rolls back only its own rows and
-reaches only that caller. Every caller is answered after the one commit that holds its rows
-(R-COM-1: nothing acknowledged before it is committed).
+A caller's work first reads and decides (checks against the store, conflicts, duplicates)
+and only then writes. A refusal raised before its first write leaves nothing of it in the
+shared transaction, so it reaches that caller alone and the others go on. Work that fails
+once it has begun writing (it marks that with `writing(session)`), or that fails in the
+database, leaves the transaction unusable: the whole group is then redone caller by caller,
+each in a transaction of its own, so one caller's fault never fails the others. Every caller
+is answered after the commit that holds its rows (R-COM-1: nothing acknowledged before it is
+committed).
 
-There is no waiting window: the first caller to arrive while no transaction is open runs at
-once, alone, so a lone caller pays nothing. Callers arriving while a transaction is being
-written queue up; when it commits, the first of them leads the next transaction with every
-caller queued by then (at most `max_batch`). The group is therefore as large as the load
-makes it, and bounded.
+No savepoints: each would cost two more round trips per caller (SAVEPOINT, RELEASE), the
+largest share of a one-record submission on PostgreSQL.
 
-If the shared transaction itself fails (its commit, a lost connection, a deadlock), nothing of
-it was kept: every caller whose own work had succeeded is run again in a transaction of its
-own, so a fault of one never fails the others.
+There is no waiting window: a caller that finds a free slot writes at once, alone, so a lone
+caller pays nothing. Callers arriving while every slot is writing queue up; when a slot's
+transaction commits, the first of them leads the next transaction with every caller queued
+by then (at most `max_batch`). The group is as large as the load makes it, and bounded. One
+slot on SQLite (one writer at a time anyway); a few on PostgreSQL, so that the round trips of
+several groups overlap.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ T = TypeVar("T")
 
 #: callers in one shared transaction at most
 MAX_BATCH = 64
+#: transactions written at once: SQLite has one writer; PostgreSQL overlaps round trips
+SLOTS_SQLITE, SLOTS_SERVER = 1, 4
+#: session.info key set by work that has begun to write
+WRITING = "group_commit_writing"
+
+
+def writing(session: Session) -> None:
+    """Called by work before its first write: a failure after this point is not the caller's
+    refusal alone but a transaction the whole group must redo."""
+    session.info[WRITING] = True
 
 
 @dataclass(eq=False)
@@ -45,6 +59,8 @@ class _Ticket(Generic[T]):
     result: T | None = None
     error: BaseException | None = None
     finished: bool = False
+    #: in a leader's batch: its outcome comes from that leader's transaction
+    taken: bool = False
     #: work that succeeded in its savepoint; it stands only once the transaction commits
     pending: bool = field(default=False)
 
@@ -64,15 +80,17 @@ class GroupCommit:
         db: Database,
         *,
         max_batch: int = MAX_BATCH,
-        retry_on: tuple[type[BaseException], ...] = (IntegrityError,),
+        slots: int | None = None,
+        retry_on: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.db = db
         self.max_batch = max_batch
+        self.slots = slots or (SLOTS_SQLITE if db.is_sqlite else SLOTS_SERVER)
         self.retry_on = retry_on
         self._mutex = threading.Lock()
         self._turn = threading.Condition(self._mutex)
         self._waiting: list[_Ticket[Any]] = []
-        self._busy = False
+        self._writing = 0
         #: transactions written and callers they held (for the tests and the benchmark)
         self.transactions = 0
         self.callers = 0
@@ -86,11 +104,11 @@ class GroupCommit:
         ticket: _Ticket[T] = _Ticket(work)
         with self._mutex:
             self._waiting.append(ticket)
-            while self._busy and not ticket.finished:
+            while not ticket.finished and (ticket.taken or self._writing >= self.slots):
                 self._turn.wait()
             if ticket.finished:  # a leader took it into its transaction
                 return ticket.outcome()
-            self._busy = True
+            self._writing += 1
             batch = self._take(ticket)
         try:
             self._write(batch)
@@ -98,7 +116,7 @@ class GroupCommit:
             with self._mutex:
                 for t in batch:
                     t.finished = True
-                self._busy = False
+                self._writing -= 1
                 self._turn.notify_all()
         return ticket.outcome()
 
@@ -106,27 +124,33 @@ class GroupCommit:
         """The leader and the callers queued before it, oldest first, up to `max_batch`."""
         others = [t for t in self._waiting if t is not leader][: self.max_batch - 1]
         batch = [leader, *others]
+        for t in batch:
+            t.taken = True
         taken = set(map(id, batch))
         self._waiting = [t for t in self._waiting if id(t) not in taken]
         return batch
 
-    def _write(self, batch: list[_Ticket[Any]]) -> None:
+    def _write(self, batch: list[_Ticket[Any]], again: bool = False) -> None:
         try:
             with self.db.session() as session:
                 if self.db.is_sqlite:
-                    # The write lock for the whole group at once: pysqlite would otherwise
-                    # open no transaction before the first INSERT, and the first savepoint's
-                    # release would commit on its own (one fsync per caller again).
+                    # The write lock for the whole group at once, before its first read, so
+                    # that no other writer commits between a caller's reads and its writes.
                     session.execute(text("BEGIN IMMEDIATE"))
                 for ticket in batch:
                     self._one(session, ticket)
         except Exception as exc:  # the shared transaction is gone, with every caller's rows
             for t in batch:
                 t.pending, t.result = False, None
-            redo = [t for t in batch if t.error is None]  # refusals stand: they are final
             if len(batch) == 1:
-                batch[0].error = batch[0].error or exc
+                if isinstance(exc, IntegrityError) and not again:
+                    # A concurrent transaction took the message or key first: run again,
+                    # now it is seen (a repeat answered as such, or a refusal).
+                    self._write(batch, again=True)
+                else:
+                    batch[0].error = batch[0].error or exc
                 return
+            redo = [t for t in batch if t.error is None]  # refusals stand: they are final
             log.warning(
                 "a group of %d submissions failed to commit (%s); each is written alone",
                 len(batch),
@@ -142,23 +166,21 @@ class GroupCommit:
             t.pending = False
 
     def _one(self, session: Session, ticket: _Ticket[Any]) -> None:
-        """The caller's work in a savepoint; its failure is its own, the transaction goes on."""
+        """The caller's work; a refusal before it writes is its own, the transaction goes on."""
         for attempt in (1, 2):
             notes = session.info.pop(Notifier.KEY, None)
+            session.info.pop(WRITING, None)
             try:
-                with session.begin_nested():
-                    ticket.result = ticket.work(session)
-            except self.retry_on as exc:
-                _restore(session, notes, kept=False)
-                if attempt == 2:
-                    ticket.error = exc
-                continue
+                ticket.result = ticket.work(session)
             except Exception as exc:
+                if session.info.pop(WRITING, False) or not _own_fault(exc):
+                    raise  # the transaction holds part of it: the whole group is redone
                 _restore(session, notes, kept=False)
-                if not _own_fault(exc):
-                    raise  # the database, not the caller: the whole group is redone
+                if attempt == 1 and isinstance(exc, self.retry_on):
+                    continue  # a race another transaction won: look again, now it shows
                 ticket.error = exc
                 return
+            session.info.pop(WRITING, None)
             _restore(session, notes, kept=True)
             ticket.pending = True
             return

@@ -23,7 +23,7 @@ from gateway import xmlsafe
 from gateway.codes import AppStatus, AppType
 from gateway.core import checks, delegations, logs, metrics, registry
 from gateway.core.db import Database
-from gateway.core.group_commit import GroupCommit
+from gateway.core.group_commit import GroupCommit, writing
 from gateway.core.history import Change, Notifier, Source, record_all
 from gateway.core.kinds import DocumentKind, Operation, Record, head_fields, key_text
 from gateway.core.models import (
@@ -151,8 +151,9 @@ def _local(element: etree._Element) -> str:
     return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
 
 
-#: a concurrent submission of the same message or key won the race (see `_store_alone`)
-_RACES = (IntegrityError, DuplicateDocument)
+#: a concurrent submission of the same message or key won the race (see `_store_alone`);
+#: in a group a database error (IntegrityError) redoes each caller alone, where it is retried
+_RACES = (DuplicateDocument,)
 
 
 class Intake:
@@ -214,7 +215,7 @@ class Intake:
     def _store_in(
         self, enterprise_code: str, checked: Checked, channel: str, at: datetime, session: Session
     ) -> IntakeResult:
-        ent = session.scalar(select(Enterprise).where(Enterprise.code == enterprise_code))
+        ent = _enterprise(session, enterprise_code)
         if ent is None:
             raise InvalidMessage([_sender("BaseTransfer/copCode", None, enterprise_code)])
         check_sender(checked, ent)
@@ -224,6 +225,17 @@ class Intake:
             return again
         store_checks(session, ent, checked, at)
         return _store_new(session, ent, checked, channel, self.notifier)
+
+
+def _enterprise(session: Session, code: str) -> Enterprise | None:
+    """The enterprise, read once per transaction (a group holds many of its submissions)."""
+    known: dict[str, Enterprise] = session.info.setdefault("intake_enterprises", {})
+    ent = known.get(code)
+    if ent is None:
+        ent = session.scalar(select(Enterprise).where(Enterprise.code == code))
+        if ent is not None:
+            known[code] = ent
+    return ent
 
 
 def check_parties(session: Session, ent: Enterprise, checked: Checked) -> None:
@@ -303,6 +315,7 @@ def _store_new(
     three flushes of six objects, with the identity-map bookkeeping around them), for rows this
     transaction writes once and never reads back."""
     planned = _plan(session, ent, checked)  # reads first: nothing is pending yet
+    writing(session)  # a failure from here on is the group's, not this caller's alone
     now = utcnow()
     row = _message_row(ent, checked, channel, now)
     msg_id = session.execute(insert(MESSAGES).returning(MESSAGES.c.id), row).scalar_one()
