@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,47 @@ def test_webhook_urls_must_be_http_and_need_a_secret(tmp_path: Path, keys_dir: P
     Path(raw["enterprises"][0]["webhook_secret_file"]).chmod(0o644)
     with pytest.raises(ConfigError, match="readable by others"):
         config_mod.from_dict(raw, tmp_path)
+
+
+def test_two_processes_on_postgresql_post_each_delivery_once(
+    tmp_path: Path, keys_dir: Path, broker: None, pg_url: str
+) -> None:
+    """Claims with FOR UPDATE SKIP LOCKED and a claim time: two workers competing for the
+    same rows (two gateway processes) never post one delivery twice."""
+    receiver = Receiver(SECRET.encode()).start()
+    raw = _raw(tmp_path, keys_dir, receiver.url)
+    raw["database"]["url"] = pg_url
+    gw = Gateway(config_mod.from_dict(raw, tmp_path))
+    gw.prepare(broker=False)
+    ent = gw.config.enterprises[0]
+    party = samples.Party(ent.code, ent.name, ent.dxp_id)
+    try:
+        for n in range(12):
+            gw.intake.submit(ent.code, samples.order_message(party, PLATFORM, [f"EO-PG-{n}"]),
+                             "test")  # fmt: skip
+        settings = config_mod.WebhooksConfig(batch=2, concurrency=2)
+        workers = [webhooks.WebhookWorker(gw.db, gw.webhooks, settings) for _ in range(2)]
+        done: list[int] = []
+
+        def drain(worker: webhooks.WebhookWorker) -> None:
+            while worker.run_once():
+                done.append(1)
+
+        threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        rows = _deliveries_of(gw)
+    finally:
+        receiver.stop()
+        gw.db.dispose()
+    ids = [g["headers"]["X-Gateway-Delivery"] for g in receiver.got]
+    assert len(rows) >= 12 and all(r["state"] == "delivered" for r in rows)
+    assert sorted(ids) == sorted(r["delivery_id"] for r in rows)  # each once
+    assert receiver.refused == []
+
+
+def _deliveries_of(gw: Gateway) -> list[dict[str, Any]]:
+    with gw.db.session() as session:
+        return webhooks.listing(session, None, 1000)
