@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -159,7 +160,22 @@ def check(ctx: click.Context, at_time: str | None, files: tuple[str, ...]) -> No
     (default now): without it, the XSD alone would pass what intake refuses."""
     from gateway.core.dryrun import check_files
 
-    sys.exit(check_files(lambda: _config(ctx), files, at_time or "now"))
+    sys.exit(check_files(functools.cache(lambda: _migrated(ctx)), files, at_time or "now"))
+
+
+def _migrated(ctx: click.Context) -> Config:
+    """The configuration, its database brought to the newest schema first (as `serve` does):
+    `check --at` works on a fresh clone; it still stores no record."""
+    from gateway.core.db import Database
+    from gateway.core.migrate import upgrade
+
+    cfg = _config(ctx)
+    db = Database(cfg.database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return cfg
 
 
 def _check_files(files: tuple[str, ...], *, schema_only: bool) -> int:
