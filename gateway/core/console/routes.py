@@ -177,16 +177,18 @@ def _login_routes(api: APIRouter) -> None:
         if wait:
             error = i18n.translator(lang_of(request))("login_throttled", seconds=wait)
             return _login_form(request, target, error, 429)
-        try:
-            with gateway_of(request).db.session() as s:
+        db = gateway_of(request).db
+        try:  # logins are ops actions too: who came in, and refused attempts (no password)
+            with (
+                audit.audited(db, actor(name[:64]), "console.login", f"client:{client}"),
+                db.session() as s,
+            ):
                 who = users.authenticate(s, name, password)
         except AccessDenied:
             throttle.failed(client)
             throttle.failed("user:" + name[:64])
-            _audit_login(request, name, audit.REFUSED)
             error = i18n.translator(lang_of(request))("login_failed")
             return _login_form(request, target, error, 401)
-        _audit_login(request, who.name, audit.OK)
         response = RedirectResponse(target, status_code=303)
         sessions.open(response, request, who.name, who.tag)
         return response
@@ -215,14 +217,6 @@ def _login_form(request: Request, target: str, error: str | None, code: int) -> 
     for value in probe.headers.getlist("set-cookie"):
         page.headers.append("set-cookie", value)
     return page
-
-
-def _audit_login(request: Request, name: str, outcome: str) -> None:
-    """Logins are ops actions too: who came in, and refused attempts (never the password)."""
-    db = gateway_of(request).db
-    audit._write(  # noqa: SLF001 - a login has no body to wrap in `audited`
-        db, actor(name[:64]), "console.login", f"client:{auth.client_of(request)}", outcome, {}
-    )
 
 
 def _dashboard_routes(api: APIRouter) -> None:
