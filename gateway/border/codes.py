@@ -120,11 +120,13 @@ CURRENCY = "CNY"
 
 
 class BdrReturn(StrEnum):
-    """returnStatus of the BDR receipts (BDR102/104/106). Y, N, 05 and 11 are the manual's
-    (§7: Y-海关入库成功, N-海关入库失败, 05-待检查, 11-单证放行); the others are ours."""
+    """returnStatus of the BDR receipts (BDR102/104/106). 05 and 11 are the manual's (§7:
+    05-待检查, 11-单证放行); the pages' Y-海关入库成功 and N-海关入库失败 travel as 1 and a
+    negative code (receipt status codes are numbers, as every receipt the gateway reads);
+    the others are ours."""
 
-    STORED = "Y"  # 海关入库成功
-    STORE_FAILED = "N"  # 海关入库失败: returnInfo names why
+    STORED = "1"  # Y-海关入库成功
+    STORE_FAILED = "-1"  # N-海关入库失败: returnInfo names why
     RETURNED = "00"  # 退单: returnInfo is the 监管审核意见, reasons joined by "；"
     PENDING_PROCESSING = "01"  # 待处理
     PENDING_INSPECTION = "05"  # 待检查
