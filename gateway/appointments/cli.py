@@ -26,8 +26,10 @@ def apt_refdata(ctx: click.Context, sample: bool, file: str | None) -> None:
     from gateway.appointments import refdata
     from gateway.core import config as config_mod
     from gateway.core.db import Database
+    from gateway.core.migrate import upgrade
 
     db = Database(config_mod.load(ctx.obj["config_path"]).database_url)
+    upgrade(db)  # its tables, on a fresh clone too (serve does the same)
     with db.session() as session:
         if sample:
             click.echo(json.dumps(refdata.load_sample(session)))
