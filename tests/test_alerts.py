@@ -58,6 +58,35 @@ def _submit(gw: Gateway, no: str) -> int:
     return int(result.documents[0].id)
 
 
+def test_ic_cards_expiring_or_absent_are_alerts(
+    tmp_path: Path, keys_dir: Path, broker: None, rig: Any
+) -> None:
+    """Over real PC/SC (an emulated card in a vpcd reader): the running gateway's card,
+    expiring within the days, then pulled from the reader."""
+    from devices.rig import reader_name
+    from tests.card_fixtures import PIN, Identity
+
+    number = "8930000000000101"
+    ebc_id = Identity(keys_dir / "3301960Z01.key.pem", keys_dir / "3301960Z01.cert.pem")
+    rig.insert(0, ebc_id.card(number))
+    raw = raw_config(tmp_path, keys_dir, prefix=unique_prefix())
+    raw["enterprises"][0]["key"] = {"backend": "card", "reader": reader_name(0),
+                                    "card_number": number, "pin": PIN,
+                                    "cert_file": str(ebc_id.cert_file)}  # fmt: skip
+    raw["alerts"] = {"expiry_days": 100_000}
+    gw = Gateway(config_mod.from_dict(raw, tmp_path))
+    gw.prepare(broker=False)
+    try:
+        found = [a for a in alerts.cards_of(gw) if a.alert == AlertKind.CARD_PROBLEM]
+        assert [a.subject for a in found] == [f"3301960Z01/{number}"]
+        assert "expires in" in found[0].message and found[0].severity == "warning"
+        rig.pull(0)
+        found = [a for a in alerts.cards_of(gw) if a.alert == AlertKind.CARD_PROBLEM]
+        assert len(found) == 1 and found[0].severity == "critical", found
+    finally:
+        gw.db.dispose()
+
+
 def test_certificates_expiring_within_the_days_are_alerts(make_gateway: Any) -> None:
     gw = make_gateway(expiry_days=100_000)
     found = alerts.evaluate(gw, queues=[])

@@ -179,6 +179,12 @@ def cards(session: Session, gateway: Any, days: int) -> list[Alert]:
     return out
 
 
+def cards_of(gateway: Any) -> list[Alert]:
+    """`cards` alone, in a session of its own (the console's card panel, tests)."""
+    with gateway.db.session() as session:
+        return cards(session, gateway, gateway.config.alerts.expiry_days)
+
+
 def _card_states(key: Any, days: int) -> list[Any]:
     if hasattr(key, "warn_days"):  # a pool of cards: one state per card
         key.warn_days = days
