@@ -99,7 +99,8 @@ def report(title: str, rates: Rates, shipped: float, show: Callable[[float], str
 
 
 def ms(seconds: list[float]) -> str:
-    return f"{1000 * statistics.median(seconds):.1f} ms"
+    median = statistics.median(seconds)
+    return f"{1000 * median:.1f} ms" if median >= 0.001 else f"{1e6 * median:.0f} µs"
 
 
 # --- faces ---------------------------------------------------------------------------------
