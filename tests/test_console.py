@@ -295,3 +295,21 @@ def test_systems_panels_are_shown_and_one_failing_stays_in_its_panel(idle: Stack
     for title in ("汇总申报到期", "预约通关反馈期限", "暂时进出境复运期限"):
         assert title in body
     assert body.count("无法读取") == 1
+
+
+def test_console_users_on_postgresql(pg_url: str) -> None:
+    """The console's Alembic branch upgrades with the core's on PostgreSQL too."""
+    from gateway.core.db import Database
+    from gateway.core.migrate import upgrade
+
+    db = Database(pg_url)
+    try:
+        upgrade(db)
+        upgrade(db)  # at every start: nothing left to do
+        with db.session() as s:
+            users.add(s, "pg-admin", PASSWORD)
+        with db.session() as s:
+            who = users.authenticate(s, "pg-admin", PASSWORD)
+            assert users.current(s, who.name, who.tag) is not None
+    finally:
+        db.dispose()

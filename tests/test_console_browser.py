@@ -34,6 +34,8 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 USER, PASSWORD = "ops-admin", "console password 1"
 #: how long the browser waits for what the gateway does in the background (a loaded machine)
 SLOW = 60_000
+#: any page or element: generous, the machine is shared (never a fixed sleep: these poll)
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,7 @@ def served(stack: Stack) -> Iterator[str]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(SLOW)
     yield context.new_page()
     context.close()
 
