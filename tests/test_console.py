@@ -313,3 +313,42 @@ def test_console_users_on_postgresql(pg_url: str) -> None:
             assert users.current(s, who.name, who.tag) is not None
     finally:
         db.dispose()
+
+
+def test_a_signing_failure_is_retried_from_its_work_list(idle: Stack) -> None:
+    from gateway.core.models import Message
+
+    _user(idle)
+    sub = idle.submit(samples.order_message(idle.ebc, PLATFORM, ["EO2026120400009"]))
+    doc_id, msg_id = sub.documents[0].id, sub.message_id
+    with idle.gateway.db.session() as s:  # the card was pulled mid-signature
+        msg, doc = s.get(Message, msg_id), s.get(Document, doc_id)
+        assert msg is not None and doc is not None
+        msg.state, msg.error = Status.SIGNING_FAILED.value, "CardRemoved: the card was pulled"
+        doc.status = Status.SIGNING_FAILED.value
+    with TestClient(create_app(idle.gateway)) as client:
+        token = _login(client)
+        listed = client.get("/console/signing").text
+        assert "CardRemoved: the card was pulled" in listed
+        assert f'action="/console/messages/{msg_id}/retry"' in listed
+        assert f'id="retry-{msg_id}"' in client.get(f"/console/records/{doc_id}").text
+        answer = client.post(f"/console/messages/{msg_id}/retry", data={"csrf_token": token})
+        assert answer.status_code == 200 and f"报文 {msg_id} 已重新排队加签" in answer.text
+    assert idle.status(doc_id) == Status.PENDING_SIGN.value  # the signing worker's own retry
+    with idle.gateway.db.session() as s:
+        (entry,) = audit.listing(s, action="message.retry")
+    assert (entry["actor"], entry["outcome"]) == ("console:ops-admin", "ok")
+
+
+def test_overdue_summary_cycles_show_on_the_dashboard(idle: Stack) -> None:
+    from tests.summary_fixtures import JANUARY, add_list, enterprise_id
+
+    _user(idle)
+    add_list(idle.gateway.db, enterprise_id(idle.gateway.db), JANUARY)  # closed, undeclared
+    with TestClient(create_app(idle.gateway)) as client:
+        _login(client)
+        body = client.get("/console/dashboard/body").text
+    row = re.search(r'<tr class="alert">(.*?)</tr>', body.split("汇总申报到期")[1], re.S)
+    assert row, body
+    cells = re.findall(r"<td>\s*(.*?)\s*</td>", row.group(1), re.S)
+    assert cells[:4] == ["3301960Z01", "2026-01", "2026-02-16", "1"] and cells[4] == "overdue"
