@@ -11,18 +11,32 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from devices.camera import SimulatedCamera
+from devices.fingerprint import FVC2002_DB2_DPI, SimulatedScanner
 from devices.idcard import ResidentId, ResidentIdCard, check_digit, sample_photo
 from devices.rig import CardRig, reader_name
-from gateway.border import people_api, registry, terminals
+from gateway.border import officers, people_api, registry, terminals
+from gateway.border.biokit import Devices, Kit
+from gateway.border.biometrics import (
+    FaceMatcher,
+    FingerEnroller,
+    KeyRing,
+    MinutiaeMatcher,
+    TemplateVault,
+    add_key,
+)
 from gateway.border.people_settings import PeopleSettings
 from gateway.core import keys
 from gateway.core import registry as systems
 from gateway.core.api import create_app
 from gateway.core.runtime import Gateway
 from gateway.core.system import BusinessSystem
+from tests.card_fixtures import PIN
 from tests.stack import make_config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "gateway" / "border" / "migrations"
@@ -128,12 +142,65 @@ class Clock:
         self.now += timedelta(**kw)
 
 
+FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-orl"
+FINGERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fingerprints-fvc" / "DB2_B"
+
+
+def face_frame(subject: int, image: int) -> np.ndarray[Any, Any]:
+    """An ORL face as a camera frame: ORL's tight 92 x 112 crop, twice the size, on a dark
+    background, so the face sits inside the portrait frame (人像框) as at a kiosk."""
+    face = cv2.imread(str(FACES / f"s{subject}" / f"{image}.pgm"), cv2.IMREAD_GRAYSCALE)
+    assert face is not None, f"ORL s{subject}/{image} missing (../shared/data)"
+    face = cv2.resize(face, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    h, w = face.shape
+    canvas = np.full((h + 40, int(w * 1.8)), 40, np.uint8)
+    left = (canvas.shape[1] - w) // 2
+    canvas[20 : 20 + h, left : left + w] = face
+    return canvas
+
+
+def camera(*frames: tuple[int, int]) -> SimulatedCamera:
+    return SimulatedCamera([face_frame(s, n) for s, n in frames])
+
+
+def scanner(*presses: tuple[int, int] | str) -> SimulatedScanner:
+    """FVC2002 DB2_B presses as (finger, impression); "blank": a press with no ridges."""
+    sources: list[Any] = [
+        np.full((560, 296), 200, np.uint8) if p == "blank" else FINGERS / f"{p[0]}_{p[1]}.tif"
+        for p in presses
+    ]
+    return SimulatedScanner(sources, FVC2002_DB2_DPI)
+
+
+@dataclass
+class Desks:
+    """The devices of each desk (`officer:<no>`, `terminal:<id>`), set by the tests."""
+
+    devices: dict[str, Devices] = field(default_factory=dict)
+
+    def __call__(self, desk: str) -> Devices:
+        return self.devices.setdefault(desk, Devices())
+
+
+def make_kit(key_file: Path, desks: Desks) -> Kit:
+    if not key_file.exists():
+        add_key(key_file, "k1")
+    return Kit(
+        face=FaceMatcher(),
+        fingers=FingerEnroller(MinutiaeMatcher()),
+        vault=TemplateVault(KeyRing.from_file(key_file)),
+        devices=desks,
+    )
+
+
 @dataclass
 class PeopleEnv:
     gw: Gateway
     client: TestClient
     clock: Clock
     rig: CardRig
+    desks: Desks
+    kit: Kit
     terminals: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def add_terminal(self, terminal_id: str, slot: int = ID_SLOT) -> dict[str, str]:
@@ -148,6 +215,26 @@ class PeopleEnv:
     def login(self, who: ResidentId, terminal: str = "T1") -> Any:
         self.card(who)
         return self.client.post("/v1/border/terminal/login", headers=self.terminals[terminal])
+
+    def officer(self, ident: Any, officer_no: str = "GA8609001") -> dict[str, str]:
+        """An officer registered with the emulated IC card of `ident`, logged in by card + PIN
+        in reader 0; their session's headers."""
+        number = "GACC00000000000" + officer_no[-5:]
+        with self.gw.db.session() as s:
+            officers.register(s, officer_no, "潘国生", "8609", number, ident.certificate)
+        self.rig.insert(0, ident.card(number))
+        body = {"reader": reader_name(0), "pin": PIN}
+        answer = self.client.post("/v1/border/officer/login", json=body)
+        assert answer.status_code == 200, answer.text
+        return {"x-officer-session": answer.json()["session"]}
+
+    def ref(self, officer: dict[str, str], who: ResidentId) -> str:
+        """The registry row of `who`, found as the officer finds it (by name)."""
+        found = self.client.get(
+            "/v1/border/officer/residents", params={"name": who.name}, headers=officer
+        ).json()["rows"]
+        assert len(found) == 1
+        return str(found[0]["ref"])
 
     def session_headers(self, token: str, terminal: str = "T1") -> dict[str, str]:
         return {**self.terminals[terminal], "x-border-session": token}
@@ -171,14 +258,16 @@ def people_fixture(tmp_path: Path, keys_dir: Path, rig: CardRig) -> Iterator[Peo
     with gw.db.session() as s:
         keys.install(s, tmp_path)
         registry.load(s, registry_sections(), from_customs=False)
-    clock = Clock()
+    clock, desks = Clock(), Desks()
+    kit = make_kit(tmp_path / "border-template-keys", desks)
     app = create_app(gw)
+    app.state.border_kit = kit
     if not mounted:  # until the border system mounts the people routes itself
         app.include_router(people_api.router())
     app.state.border_clock = clock
     app.state.border_settings = PeopleSettings(idle_minutes=15, verify_attempts=3)
     with TestClient(app) as client:
-        env = PeopleEnv(gw, client, clock, rig)
+        env = PeopleEnv(gw, client, clock, rig, desks, kit)
         env.add_terminal("T1")
         env.add_terminal("T2")
         yield env

@@ -17,20 +17,44 @@ GET  /v1/border/officer/residents  边民备案查询: synced, district, name, s
                                    enabled, operated_from / operated_to, page, size
 GET  /v1/border/officer/residents/{ref}   详情 (ref: the row's `ref`, never the ID number)
 
-Enrolment and verification routes are added by `enrolment_api` (same prefix).
+Enrolment (补录, R-BDR-3; officer; the captures come from the officer desk's devices):
+POST   /v1/border/officer/residents/{ref}/enrolment            open it: "请按三次指纹"
+POST   /v1/border/officer/residents/{ref}/enrolment/finger/{n} n = 1 or 2: three presses
+POST   /v1/border/officer/residents/{ref}/enrolment/face       【拍照】
+POST   /v1/border/officer/residents/{ref}/enrolment/save       保存: "保存成功", the new flag
+DELETE /v1/border/officer/residents/{ref}/enrolment            drop what was captured
+
+Verification (R-BDR-6, R-BDR-7):
+POST /v1/border/terminal/verify    the session's declarant checked at the terminal with the
+                                   place's method (the gate the declarations side uses)
+POST /v1/border/face-auth          a delegating resident's face authentication (API key):
+                                   multipart (record_id, id_number, image) or JSON
+                                   {record_id, id_number, image_base64}; pass/fail, then the
+                                   declaration is told
+
+The router's lifespan puts the terminals' BiometricGate on `app.state.border_gate` (unless
+one is there already) and the kit (`biokit.Kit`) is `app.state.border_kit`, built from the
+settings on first use when none was put there.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from gateway.border import officers, registry_query, sessions
-from gateway.border.identity import Declarant, mask_id
+from gateway.border import biokit, enrolment, officers, registry_query, sessions, verification
+from gateway.border.biokit import Kit
+from gateway.border.identity import BiometricMethod, Declarant, mask_id
 from gateway.border.people_codes import BiometricFlag, Sex
 from gateway.border.people_deps import (
     AuthOfficer,
@@ -40,8 +64,9 @@ from gateway.border.people_deps import (
     settings_of,
 )
 from gateway.border.people_models import BrdResident
-from gateway.core.deps import Db, gateway_of
-from gateway.errors import NotFound
+from gateway.border.people_settings import from_environment
+from gateway.core.deps import Auth, Db, gateway_of, read_limited
+from gateway.errors import InvalidInput, NotFound
 
 
 class RoleIn(BaseModel):
@@ -94,10 +119,45 @@ def resident_by_ref(session: Session, ref: int) -> BrdResident:
     return row
 
 
+_KIT_LOCK = threading.Lock()
+
+
+def kit_of_app(app: Any) -> Kit:
+    """The app's kit: the one put on `app.state.border_kit`, else built once from settings."""
+    with _KIT_LOCK:
+        kit = getattr(app.state, "border_kit", None)
+        if kit is None:
+            settings = getattr(app.state, "border_settings", None) or from_environment()
+            kit = biokit.build(settings, app.state.gateway.config.state_dir)
+            app.state.border_kit = kit
+        assert isinstance(kit, Kit)
+        return kit
+
+
+def kit_of(request: Request) -> Kit:
+    return kit_of_app(request.app)
+
+
+AppKit = Annotated[Kit, Depends(kit_of)]
+
+
+@asynccontextmanager
+async def _gate(app: FastAPI) -> AsyncIterator[None]:
+    """The terminals' BiometricGate for the declarations side (`app.state.border_gate`)."""
+    if getattr(app.state, "border_gate", None) is None:
+        settings = getattr(app.state, "border_settings", None) or from_environment()
+        app.state.border_gate = verification.TerminalGate(
+            app.state.gateway.db, lambda: kit_of_app(app), settings.verify_attempts
+        )
+    yield
+
+
 def router() -> APIRouter:
-    api = APIRouter(prefix="/v1/border", tags=["border trade: people"])
+    api = APIRouter(prefix="/v1/border", tags=["border trade: people"], lifespan=_gate)
     _terminal_routes(api)
     _officer_routes(api)
+    _enrolment_routes(api)
+    _verification_routes(api)
     return api
 
 
@@ -159,3 +219,120 @@ def _officer_routes(api: APIRouter) -> None:
         with officers.recorded(db, officer, "brd.registry.detail", view["id_number"]):
             pass
         return view
+
+
+def _enrolment_routes(api: APIRouter) -> None:
+    base = "/officer/residents/{ref}/enrolment"
+
+    def step(request: Request, officer: officers.Officer, ref: int, action: str, run: Any) -> Any:
+        """One enrolment step in its own transaction, recorded with its outcome."""
+        db = gateway_of(request).db
+        with db.session() as s:
+            target = mask_id(resident_by_ref(s, ref).id_number)
+        with officers.recorded(db, officer, action, target) as done, db.session() as s:
+            result = run(s, resident_by_ref(s, ref))
+            done.detail = {"ok": result.ok, "reason": result.reason}
+        return result.as_dict()
+
+    @api.post(base)
+    def open_enrolment(request: Request, officer: AuthOfficer, ref: int) -> dict[str, Any]:
+        return step(request, officer, ref, "brd.enrol.start", enrolment.start)
+
+    @api.post(base + "/finger/{number}")
+    def take_finger(
+        request: Request, officer: AuthOfficer, kit: AppKit, ref: int, number: int
+    ) -> dict[str, Any]:
+        if number not in (1, 2):
+            raise InvalidInput("finger: 1 (第一指纹) or 2 (第二指纹)")
+        desk = officer.actor
+
+        def run(s: Session, row: BrdResident) -> enrolment.Step:
+            return enrolment.finger(s, kit, desk, row, number, officer.actor)
+
+        return step(request, officer, ref, f"brd.enrol.finger{number}", run)
+
+    @api.post(base + "/face")
+    def take_face(request: Request, officer: AuthOfficer, kit: AppKit, ref: int) -> dict[str, Any]:
+        def run(s: Session, row: BrdResident) -> enrolment.Step:
+            return enrolment.face(s, kit, officer.actor, row, officer.actor)
+
+        return step(request, officer, ref, "brd.enrol.face", run)
+
+    @api.post(base + "/save")
+    def save(request: Request, officer: AuthOfficer, ref: int) -> dict[str, Any]:
+        now = clock_of(request)()
+
+        def run(s: Session, row: BrdResident) -> enrolment.Step:
+            return enrolment.save(s, row, officer.actor, now)
+
+        return step(request, officer, ref, "brd.enrol.save", run)
+
+    @api.delete(base)
+    def cancel(request: Request, officer: AuthOfficer, ref: int) -> dict[str, Any]:
+        def run(s: Session, row: BrdResident) -> enrolment.Step:
+            enrolment.cancel(s, row)
+            return enrolment.Step(True, "cancelled", "已取消", {})
+
+        return step(request, officer, ref, "brd.enrol.cancel", run)
+
+
+class FaceAuthIn(BaseModel):
+    record_id: int = Field(ge=1)
+    id_number: str = Field(min_length=18, max_length=18, repr=False)
+    image_base64: str = Field(min_length=1, repr=False)
+
+
+def _verification_routes(api: APIRouter) -> None:
+    @api.post("/terminal/verify")
+    def verify(request: Request, who: TerminalDeclarant) -> dict[str, Any]:
+        gate = request.app.state.border_gate
+        with gateway_of(request).db.session() as s:
+            method = BiometricMethod(_place_method(s, who.place_code))
+        outcome = gate.verify_declarant(who, method)
+        return {"passed": outcome.passed, "method": outcome.method.value,
+                "attempts": outcome.attempts, "reason": outcome.reason}  # fmt: skip
+
+    @api.post("/face-auth")
+    async def face_auth(request: Request, _who: Auth, kit: AppKit) -> dict[str, Any]:
+        record_id, id_number, image = await _face_input(request)
+        db = gateway_of(request).db
+        outcome, after = await run_in_threadpool(
+            verification.authenticate_delegate, db, kit, record_id, id_number, image
+        )
+        return {"passed": outcome.passed, "reason": outcome.reason,
+                "id_number": mask_id(id_number), "declaration": after.as_dict()}  # fmt: skip
+
+
+def _place_method(session: Session, place_code: str) -> str:
+    from gateway.border.models import BrdPlace
+
+    place = session.get(BrdPlace, place_code)
+    if place is None:
+        raise NotFound(f"no supervised place {place_code!r}")
+    return place.method
+
+
+async def _face_input(request: Request) -> tuple[int, str, bytes]:
+    """(record id, ID number, image bytes) from a multipart form or a JSON body."""
+    try:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=5)
+            upload = form.get("image")
+            if upload is None or isinstance(upload, str):
+                raise InvalidInput("image: the multipart form needs a file field `image`")
+            image = await upload.read(verification.MAX_IMAGE_BYTES + 1)
+            fields = {"record_id": form.get("record_id"), "id_number": form.get("id_number"),
+                      "image_base64": "-"}  # fmt: skip
+            parsed = FaceAuthIn.model_validate(fields)
+            return parsed.record_id, parsed.id_number, image
+        body = await read_limited(request, verification.MAX_IMAGE_BYTES * 2)
+        parsed = FaceAuthIn.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']} (R-BDR-7 face authentication)") from None
+    try:
+        image = base64.b64decode(parsed.image_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("image_base64: not base64") from None
+    return parsed.record_id, parsed.id_number, image

@@ -5,7 +5,8 @@
   manual's "长时间不操作系统，提示超时", duration not given: 15 minutes is ours);
 - `OFFICER_IDLE_MINUTES` (30): the same for an officer's session;
 - `VERIFY_ATTEMPTS` (3): captures a biometric check may take before it fails (R-BDR-6);
-- `VAULT_KEY_FILE`: the template vault's key file (default `<state_dir>/border-template-keys`).
+- `VAULT_KEY_FILE`: the template vault's key file (default `<state_dir>/border-template-keys`);
+- `CAMERA`: the desks' camera, an OpenCV device index or a video/image-sequence path.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class PeopleSettings(BaseSettings):
     officer_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     verify_attempts: int = Field(default=3, ge=1, le=10)
     vault_key_file: Path | None = None
+    camera: str | None = None
 
     @property
     def idle(self) -> timedelta:
