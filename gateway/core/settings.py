@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InvalidInput
 from transports.permissions import DEMO_CUSTOMS_URL, DEMO_GATEWAY_URL
 
 ENV_PREFIX = "GATEWAY__"
@@ -80,7 +80,7 @@ def _http_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
+        raise InvalidInput("must be an http:// or https:// URL with a host")
     return value
 
 
@@ -174,7 +174,7 @@ class SummarySettings(Section):
     @classmethod
     def _cycle(cls, value: str) -> str:
         if value not in ("monthly", "weekly"):
-            raise ValueError(f"must be monthly or weekly, not {value!r}")
+            raise InvalidInput(f"must be monthly or weekly, not {value!r}")
         return value
 
 
