@@ -282,3 +282,26 @@ def test_admin_commands(people: PeopleEnv, tmp_path: Path, rig: CardRig, card_id
     assert code == 0 and OFFICER_CARD in out, out
     code, out = _cli(config, "brd-resident-delete", STRANGER.id_number)
     assert code == 0 and STRANGER.id_number not in out
+
+
+def test_the_registry_from_customs_on_the_receipts_channel(people: PeopleEnv) -> None:
+    """BRD201Message in a DXP envelope: taken in by the system's reference-data handler; a
+    message refused by the XSD is logged and dropped whole; other envelopes pass by."""
+    from gateway.core import registry as systems
+    from transports.envelope import wrap
+
+    handlers = systems.installed().reference_handlers()
+    assert registry.handle_envelope in handlers  # the border system hands it to the core
+    body = registry.build_xml({"residents": [resident_row(STRANGER), resident_row(NONG)]})
+    envelope = wrap(body, msg_type="BRD201Message", sender_id="DXPEDCCEB0000003",
+                    receiver_ids=("X",)).body  # fmt: skip
+    assert registry.handle_envelope(people.gw.db, envelope)
+    with people.gw.db.session() as s:
+        for who in (STRANGER, NONG):
+            row = registry.resident_by_number(s, who.id_number)
+            assert row is not None and row.synced
+    bad = wrap(body.replace(b"<district>8609", b"<district>86", 1), msg_type="BRD201Message",
+               sender_id="DXPEDCCEB0000003", receiver_ids=("X",)).body  # fmt: skip
+    assert registry.handle_envelope(people.gw.db, bad)  # taken, refused, nothing loaded
+    other = wrap(b"<x/>", msg_type="APT102Message", sender_id="S", receiver_ids=("X",)).body
+    assert not registry.handle_envelope(people.gw.db, other)

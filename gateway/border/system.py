@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.border import api, cli, declarations, kinds, people_api, sim
+from gateway.border import api, cli, declarations, kinds, people_api, people_cli, registry, sim
 from gateway.border.codes import BdrStatus
 from gateway.core import jobs
 from gateway.core.models import utcnow
@@ -53,7 +53,9 @@ SYSTEM = BusinessSystem(
     ),
     sim_behaviours=sim.behaviours(),
     routers=(api.router, people_api.router),
-    commands=cli.COMMANDS,
+    commands=cli.COMMANDS + people_cli.COMMANDS,
+    # BRD201Message: the resident registry customs announces (R-BDR-2)
+    reference_data=(registry.handle_envelope,),
     jobs=(Job(EXPIRY_JOB, _expiry),),
     migrations=_HERE / "migrations",
 )
