@@ -235,3 +235,35 @@ def test_face_authentication_input(people: PeopleEnv) -> None:
         people.gw.db, people.kit, LI.id_number, image.tobytes()
     )
     assert not outcome.passed and "未采集人脸" in outcome.reason
+
+
+def test_vault_key_rotation(people: PeopleEnv, card_ids: Any, tmp_path: Any) -> None:
+    """A new key, every template re-sealed under it, the old key dropped: still readable."""
+    import yaml
+    from click.testing import CliRunner
+
+    from gateway.core.cli import main
+    from tests.stack import raw_config
+
+    officer = people.officer(card_ids["rsa"])
+    ref = people.ref(officer, LI)
+    _step(people, officer, ref)
+    _desk(people, camera=camera((3, 1)))
+    assert _step(people, officer, ref, "/face")["ok"]
+    _step(people, officer, ref, "/save")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config(tmp_path, tmp_path / "keys", prefix="brdp."),
+                                     allow_unicode=True))  # fmt: skip
+    run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a])  # noqa: E731
+    assert run("brd-vault-key-add", "k2").exit_code == 0
+    result = run("brd-vault-rotate")
+    assert result.exit_code == 0 and "1 template(s) re-sealed under key k2" in result.output
+    key_file = tmp_path / "border-template-keys"
+    key_file.write_text(key_file.read_text().splitlines()[1] + "\n")  # k1 gone
+    vault = TemplateVault(KeyRing.from_file(key_file))
+    with people.gw.db.session() as s:
+        blob = s.scalar(select(BrdTemplate.ciphertext).where(BrdTemplate.slot == "face"))
+    assert blob is not None and TemplateVault.key_id(blob) == "k2"
+    assert vault.open(blob, LI.id_number, TemplateKind.FACE).kind is TemplateKind.FACE
+    with pytest.raises(TemplateRefused):  # the app's ring still knows only k1
+        people.kit.vault.open(blob, LI.id_number, TemplateKind.FACE)

@@ -9,6 +9,9 @@
 - `brd-terminal-disable ID`, `brd-terminals`
 - `brd-officer-add NO --name --district --reader R`  register an officer with the IC card in
                                  reader R (its number and certificate; no PIN needed)
+- `brd-vault-key-add KEY_ID`     a new newest key in the template vault's key file (0600)
+- `brd-vault-rotate`             re-seal every template under the newest key; then the old
+                                 key may leave the file
 
 Each change is an audited ops action (`customs-gateway audit`).
 """
@@ -169,6 +172,50 @@ def officer_add(ctx: click.Context, officer_no: str, name: str, district: str, r
     click.echo(f"officer {officer_no} logs in with card {number}")
 
 
+def _key_file(ctx: click.Context) -> Path:
+    from gateway.border.people_settings import from_environment
+    from gateway.core import config as config_mod
+
+    cfg = config_mod.load((ctx.find_root().obj or {}).get("config_path"))
+    return from_environment().key_file(cfg.state_dir)
+
+
+@click.command("brd-vault-key-add")
+@click.argument("key_id")
+@click.pass_context
+def vault_key_add(ctx: click.Context, key_id: str) -> None:
+    """Add a random 256-bit key, the newest from now on, to the template vault's key file."""
+    from gateway.border.biometrics import add_key
+    from gateway.errors import GatewayError
+
+    path = _key_file(ctx)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        add_key(path, key_id)
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"key {key_id} added to {path}: run brd-vault-rotate to re-seal the templates")
+
+
+@click.command("brd-vault-rotate")
+@click.pass_context
+def vault_rotate(ctx: click.Context) -> None:
+    """Re-seal every stored template under the vault's newest key (R-BDR-3)."""
+    from gateway.border import biokit, enrolment
+    from gateway.core.admin import cli_acting
+
+    from gateway.errors import GatewayError
+
+    try:
+        vault = biokit.vault_from(_key_file(ctx))
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from None
+    with cli_acting(ctx, "brd.vault.rotate", vault.keys.newest) as (session, done):
+        count = enrolment.rotate(session, vault)
+        done.detail = {"resealed": count}
+    click.echo(f"{count} template(s) re-sealed under key {vault.keys.newest}")
+
+
 COMMANDS = (
     registry_load,
     residents,
@@ -177,4 +224,6 @@ COMMANDS = (
     terminal_disable,
     terminal_list,
     officer_add,
+    vault_key_add,
+    vault_rotate,
 )
