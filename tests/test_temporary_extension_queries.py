@@ -70,15 +70,14 @@ def _fill(env: TmpEnv) -> dict[str, int]:
         msg = tmp.confirmation_message(sender, [tmp.Confirmation("C1", values=values)])
         doc = env.submit(msg, sender).documents[0].id
         env.set_status(doc, TmpStatus.APPROVED, confirmNo=QR)
-    docs = {
-        "Y-1": _ext(env, "Y-1", 0, app_status="1"),
-        "Y-2": _ext(env, "Y-2", 3, values={"customsCode": "0100"}),
-        "Y-3": _ext(env, "Y-3", 10),
-    }
-    _ext(env, "THEIRS", 0, sender=CARRIER)
+    # Y-3 answered before Y-2 is declared: one extension of a confirmation with customs at
+    # a time (R-TMP-6)
+    docs = {"Y-1": _ext(env, "Y-1", 0, app_status="1"), "Y-3": _ext(env, "Y-3", 10)}
     env.set_status(docs["Y-3"], Status.STORED)
     env.receipt("TMP112Message", agentCode=EBC.code, copNo="Y-3", returnStatus="2",
                 returnInfo="同意延期至20270420", allowedDate="20270420")  # fmt: skip
+    docs["Y-2"] = _ext(env, "Y-2", 3, values={"customsCode": "0100"})
+    _ext(env, "THEIRS", 0, sender=CARRIER)
     return docs
 
 
