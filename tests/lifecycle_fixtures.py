@@ -41,7 +41,7 @@ def declare_lists(stack: Stack, count: int, start: int, *, wait: str = "conclude
     a list per parcel; wait until every list is `wait`."""
     made = parcels(stack, count, start)
     declare_documents(stack, [p.order_no for p in made], [p.logistics_no for p in made])
-    result = stack.submit(ecx.inventory_message(stack.ebc, made))
+    result = stack.declare_lists(ecx.inventory_message(stack.ebc, made))
     listed = []
     for doc, parcel in zip(result.documents, made, strict=True):
         assert stack.wait_status(doc.id, wait) == wait, stack.view(doc.id)["history"]

@@ -26,6 +26,7 @@ from gateway.core.enterprises import Caller
 from gateway.core.keys import write_keys_file
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
+from gateway.ecx.samples_lists import save_then_declare
 from tests.transport_fixtures import AMQP_URL, delete_topology, unique_prefix
 from transports import permissions
 
@@ -210,6 +211,10 @@ class Stack:
 
     def submit(self, data: bytes, code: str | None = None) -> Any:
         return self.gateway.intake.submit(code or self.ebc.code, data, "test")
+
+    def declare_lists(self, data: bytes, code: str | None = None) -> Any:
+        """New inventory lists as an ERP sends them: saved, then declared (R-ECX-2)."""
+        return save_then_declare(lambda d: self.submit(d, code), data)
 
     def status(self, doc_id: int) -> str:
         with self.gateway.db.session() as session:

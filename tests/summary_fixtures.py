@@ -61,7 +61,8 @@ def b_parcels(ebc: samples.Party, count: int, start: int, **changes: Any) -> lis
 def declare_b_lists(gw: Gateway, parcels: Sequence[ecx.Parcel], **kw: Any) -> list[int]:
     """Summary-mode lists through intake, signed (as if sent): their document ids."""
     ebc = party(gw)
-    result = gw.intake.submit(ebc.code, ecx.inventory_message(ebc, parcels, **kw), "test")
+    data = ecx.inventory_message(ebc, parcels, **kw)
+    result = ecx.save_then_declare(lambda d: gw.intake.submit(ebc.code, d, "test"), data)
     gw.signer.run_once()
     return [d.id for d in result.documents]
 

@@ -110,9 +110,10 @@ def _declare_lists(stack: Stack, made: list[ecx.Parcel]) -> list[int]:
                 data = ecx.inventory_message(stack.ebc, [parcel], seed=7)
             else:
                 continue
-            ids.append(stack.submit(data).documents[0].id)
+            ids.append(stack.declare_lists(data).documents[0].id)
         fine = [p for i, p in enumerate(chunk, start=first) if i not in _MISMATCHED]
-        ids += [d.id for d in stack.submit(ecx.inventory_message(stack.ebc, fine)).documents]
+        declared = stack.declare_lists(ecx.inventory_message(stack.ebc, fine))
+        ids += [d.id for d in declared.documents]
     return ids
 
 

@@ -85,9 +85,15 @@ class Pages:
     def ids(self, path: str, key: str = EBC_KEY, **params: Any) -> list[int]:
         return [i["id"] for i in self.ok(path, key, **params)["items"]]
 
-    def sent(self, sender: samples.Party, data: bytes) -> list[int]:
-        """Submitted and sent to customs, entered on JAN."""
-        ids = [d.id for d in self.gw.intake.submit(sender.code, data, "test").documents]
+    def sent(self, sender: samples.Party, data: bytes, *, lists: bool = False) -> list[int]:
+        """Submitted and sent to customs, entered on JAN; new inventory `lists` saved first
+        (R-ECX-2)."""
+
+        def submit(d: bytes) -> Any:
+            return self.gw.intake.submit(sender.code, d, "test")
+
+        result = ecx.save_then_declare(submit, data) if lists else submit(data)
+        ids = [d.id for d in result.documents]
         with self.gw.db.session() as session:
             for doc_id in ids:
                 doc = session.get(Document, doc_id)
@@ -273,7 +279,7 @@ def _lists(pages: Pages) -> list[int]:
         for o, n, f in zip(samples.order_numbers(4, start=771),
                            samples.logistics_numbers(4, start=771), flags, strict=True)
     ]  # fmt: skip
-    ids = pages.sent(ebc, ecx.inventory_message(ebc, parcels))
+    ids = pages.sent(ebc, ecx.inventory_message(ebc, parcels), lists=True)
     invt_nos = ecx.inventory_numbers(4, start=771)
     with pages.gw.db.session() as session:
         for doc_id, invt_no, status in zip(

@@ -38,7 +38,8 @@ def test_an_inventory_list_prints_its_head_lines_numbers_and_state(
     ebc = samples.Party(e.code, e.name, e.dxp_id)
     parcel = ecx.Parcel("EO2026011500777", "YT7770000000777", ebc=ebc, ebp=PLATFORM)
     data = ecx.inventory_message(ebc, [parcel])
-    doc_id = gw.intake.submit(ebc.code, data, "test").documents[0].id
+    declared = ecx.save_then_declare(lambda d: gw.intake.submit(ebc.code, d, "test"), data)
+    doc_id = declared.documents[0].id
     with gw.db.session() as s:
         doc = s.get(Document, doc_id)
         assert doc is not None

@@ -84,11 +84,14 @@ def _inventories(gw: Gateway) -> tuple[list[int], int]:
     ebc, _carrier = _parties(gw)
     parcels = [ecx.Parcel(o, n, ebc=ebc, ebp=PLATFORM) for o, n in zip(ORDERS, NOS, strict=True)]
     submit = gw.intake.submit
-    declared = submit(ebc.code, ecx.inventory_message(ebc, parcels[:7]), "test").documents
+    def send(d: bytes) -> Any:
+        return submit(ebc.code, d, "test")
+
+    declared = ecx.save_then_declare(send, ecx.inventory_message(ebc, parcels[:7])).documents
     saved = submit(ebc.code, ecx.inventory_message(ebc, parcels[7:], app_status="1"), "test")
     b2b_parcel = ecx.Parcel("EO2026011500999", "YT9990000000999", ebc=ebc, ebp=PLATFORM)
     b2b_data = ecx.inventory_message(ebc, [b2b_parcel]).replace(b">9610<", b">9710<")
-    b2b = submit(ebc.code, b2b_data, "test").documents[0].id
+    b2b = ecx.save_then_declare(send, b2b_data).documents[0].id
     ids = [d.id for d in declared] + [saved.documents[0].id]
     for n, (doc_id, status) in enumerate(zip(ids, [*STATUSES, None], strict=True)):
         created = FEB if status is Status.RETURNED else JAN

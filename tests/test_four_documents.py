@@ -55,7 +55,7 @@ def _customs_info(stack: Stack, doc_id: int) -> list[tuple[str, str]]:
 
 
 def _declare_inventory(stack: Stack, data: bytes) -> int:
-    result = stack.submit(data)
+    result = stack.declare_lists(data)
     assert [d.kind for d in result.documents] == ["inventory"]
     return int(result.documents[0].id)
 

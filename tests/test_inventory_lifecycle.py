@@ -54,7 +54,7 @@ def test_list_goes_from_declared_to_closed_with_the_history_in_order(make_stack:
     assert stack.wait_status(item.doc_id, "closed") == "closed", history(stack, item)
     assert customs_steps(stack, item.doc_id) == ["2", "120", "399", "800", "899"]
     assert path(stack, item.doc_id) == [
-        "pending_sign", "signed", "sent", "declaring", "stored", "concluded", "released",
+        "saved", "pending_sign", "signed", "sent", "declaring", "stored", "concluded", "released",
         "closed",
     ]  # fmt: skip
     released = next(h for h in history(stack, item) if h["to"] == "released")
@@ -206,7 +206,8 @@ def test_a_modification_of_a_concluded_list_is_accepted_by_the_gateway(
     (item,) = declare_lists(stack, 1, start=1081)
     # 清单改单 (manual 004 §3.3): a list customs holds unreleased is modified, a new version
     result = stack.submit(ecx.inventory_message(stack.ebc, [item.parcel], app_type="2"))
-    assert [(d.id, d.version) for d in result.documents] == [(item.doc_id, 2)]
+    # version 1 saved, 2 declared (R-ECX-2), 3 the modification
+    assert [(d.id, d.version) for d in result.documents] == [(item.doc_id, 3)]
 
 
 def test_revoke_on_postgresql(make_stack: MakeStack, pg_url: str) -> None:
@@ -241,7 +242,7 @@ def test_the_list_is_found_by_agent_and_cop_no_when_its_invt_no_is_unknown(
     invtNo the gateway does not know; the list is revoked all the same, and stays revoked."""
     stack = make_stack("s").start(sim=False)
     (parcel,) = parcels(stack, 1, start=1101)
-    list_id = stack.submit(ecx.inventory_message(stack.ebc, [parcel])).documents[0].id
+    list_id = stack.declare_lists(ecx.inventory_message(stack.ebc, [parcel])).documents[0].id
     cop_no = ecx.inventory_cop_no(parcel.order_no)
     same_cop_no = ecx.invt_cancel_message(stack.ebc, [parcel]).replace(
         f">CX{parcel.order_no}<".encode(), f">{cop_no}<".encode()
@@ -292,7 +293,7 @@ def test_a_refused_modification_names_the_states_that_allow_it(make_stack: MakeS
     stack = make_stack()
     parcel = ecx.Parcel("EO2026112299001", "YT7300000990001", ebc=stack.ebc, ebp=PLATFORM,
                         carrier=stack.carrier)  # fmt: skip
-    stack.submit(ecx.inventory_message(stack.ebc, [parcel]))
+    stack.declare_lists(ecx.inventory_message(stack.ebc, [parcel]))
     with pytest.raises(InvalidMessage) as refused:
         stack.submit(ecx.inventory_message(stack.ebc, [parcel], app_type="2"))
     (violation,) = refused.value.violations
@@ -333,3 +334,26 @@ def _inventory_entities(envelope: bytes) -> list[dict[str, str]]:
         {etree.QName(child).localname: child.text or "" for child in entity}
         for entity in root.iter("{*}InventoryReturn")
     ]
+
+
+def test_a_new_list_is_saved_before_it_is_declared_R_ECX_2(make_stack: MakeStack) -> None:
+    """清单申报之前必须先进行暂存操作 (manual 004 §3.1): a new list declared in its first message
+    is refused naming the rule, nothing stored; saved first, the same message declares it."""
+    from gateway.core.models import Document
+    from gateway.errors import InvalidMessage
+
+    stack = make_stack().start(sim=False)
+    parcel = ecx.Parcel("EO2026112299002", "YT7300000990002", ebc=stack.ebc, ebp=PLATFORM,
+                        carrier=stack.carrier)  # fmt: skip
+    declared = ecx.inventory_message(stack.ebc, [parcel])
+    with pytest.raises(InvalidMessage) as refused:
+        stack.submit(declared)
+    (violation,) = refused.value.violations
+    assert violation.rule == "R-ECX-2" and "暂存" in violation.message
+    assert violation.field.endswith("/appStatus") and "copNo=" in violation.field
+    with stack.gateway.db.session() as session:
+        assert session.query(Document).count() == 0  # nothing kept of the refused message
+    saved = stack.submit(ecx.as_saved(declared)).documents[0]
+    assert saved.status == "saved"
+    (doc,) = stack.submit(declared).documents
+    assert (doc.id, doc.status) == (saved.id, "pending_sign")

@@ -65,7 +65,7 @@ def _inventory_receipt(stack: Stack, parcel: ecx.Parcel, status: str, n: int) ->
 def _lists_in(stack: Stack, states: dict[str, str], start: int) -> dict[str, ecx.Parcel]:
     """One declared inventory list per state, moved there by a receipt we send as customs."""
     made = parcels(stack, len(states), start)
-    result = stack.submit(ecx.inventory_message(stack.ebc, made))
+    result = stack.declare_lists(ecx.inventory_message(stack.ebc, made))
     out = {}
     for n, (doc, parcel, (state, code)) in enumerate(
         zip(result.documents, made, states.items(), strict=True), start=start
@@ -86,14 +86,15 @@ def test_a_list_customs_holds_unreleased_is_modified_and_a_released_one_refused(
     make_stack: MakeStack,
 ) -> None:
     """R-ECX-5 / R-COM-5 at the boundary: stored, in review, in inspection and concluded
-    take a modification (version 2, on its way to customs); released (the first state that
+    take a modification (version 3 after saved and declared, on its way to customs); released (the first state that
     refuses it) and closed are refused naming the rule and the states that allow it."""
     stack = make_stack("s").start(sim=False)
     lists = _lists_in(stack, {**ALLOWED, **REFUSED}, start=2001)
     for state in ALLOWED:
         result = stack.submit(_modified(stack, lists[state]))
         (doc,) = result.documents
-        assert (doc.version, doc.status) == (2, "pending_sign"), state
+        # version 1 saved, 2 declared (R-ECX-2), 3 the modification
+        assert (doc.version, doc.status) == (3, "pending_sign"), state
         assert stack.wait_status(doc.id, "sent") == "sent"
         assert path(stack, doc.id)[-4:] == [state, "pending_sign", "signed", "sent"]
     for state in REFUSED:
@@ -141,7 +142,7 @@ def test_a_modification_keeps_the_numbers_customs_gave(make_stack: MakeStack) ->
     assert INVT_NO.format(n=2021) in violation.message and "置灰" in violation.message
     same = ecx.Parcel(parcel.order_no, parcel.logistics_no, ebc=stack.ebc, ebp=PLATFORM,
                       carrier=stack.carrier, invt_no=INVT_NO.format(n=2021))  # fmt: skip
-    assert stack.submit(_modified(stack, same)).documents[0].version == 2
+    assert stack.submit(_modified(stack, same)).documents[0].version == 3  # saved, declared
 
 
 def _waybill_receipt(stack: Stack, cop_no: str, status: str) -> bytes:
@@ -200,15 +201,16 @@ def test_a_concluded_list_is_modified_customs_reviews_the_new_version_and_refuse
     stack = make_stack("s", **NO_SAMPLING).start()
     (item,) = declare_lists(stack, 1, start=2041)
     result = stack.submit(_modified(stack, item.parcel))
-    assert [(d.id, d.version) for d in result.documents] == [(item.doc_id, 2)]
+    assert [(d.id, d.version) for d in result.documents] == [(item.doc_id, 3)]
     steps = wait_value(lambda: customs_steps(stack, item.doc_id), lambda s: len(s) == 6, 20.0)
     assert steps == ["2", "120", "399", "2", "120", "399"], history(stack, item)
     assert path(stack, item.doc_id)[-7:] == [
         "concluded", "pending_sign", "signed", "sent", "declaring", "stored", "concluded",
     ]  # fmt: skip
     view = stack.view(item.doc_id)
-    assert [(v["number"], v["app_type"]) for v in view["versions"]] == [(1, "1"), (2, "2")]
-    assert any(h["info"] == "version 2 modified and declared" for h in view["history"])
+    versions = [(v["number"], v["app_type"], v["app_status"]) for v in view["versions"]]
+    assert versions == [(1, "1", "1"), (2, "1", "2"), (3, "2", "2")]  # saved, declared, 改单
+    assert any(h["info"] == "version 3 modified and declared" for h in view["history"])
     assert view["customs_numbers"]["invtNo"] == item.parcel.invt_no  # the same list
     # released: the gateway refuses (R-COM-5) …
     release(stack, [item], "2041")

@@ -49,7 +49,7 @@ def summary_stack(tmp_path: Path, keys_dir: Path, broker: None) -> Iterator[Stac
 def _closed_b_lists(stack: Stack, count: int) -> list[int]:
     made = [replace(p, statistics_flag=ecx.SUMMARY) for p in parcels(stack, count, 3001)]
     declare_documents(stack, [p.order_no for p in made], [p.logistics_no for p in made])
-    docs = [d.id for d in stack.submit(ecx.inventory_message(stack.ebc, made)).documents]
+    docs = [d.id for d in stack.declare_lists(ecx.inventory_message(stack.ebc, made)).documents]
     for doc_id in docs:
         assert stack.wait_status(doc_id, "concluded") == "concluded", stack.view(doc_id)
     nos = [p.logistics_no for p in made]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.core.kinds import DocumentKind, Operation
 from gateway.core.models import Enterprise
 from gateway.core.status import MODIFIABLE, Status
-from gateway.ecx import modify
+from gateway.ecx import modify, save_first
 from gateway.ecx.revoke import withdraw_list
 from gateway.ecx.status import EcxStatus
 from gateway.ecx.summary import lists
@@ -78,11 +78,12 @@ DEPARTURE = DocumentKind(
 
 
 def _inventory_intake(session: Session, ent: Enterprise, checked: Any, at: datetime) -> list[Any]:
-    """A modification keeps customs' numbers (refused before anything is written), then the
-    summary-mode lists are kept (R-ECX-8)."""
-    return modify.fixed_numbers(session, ent, checked, at) or lists.on_inventory_intake(
-        session, ent, checked, at
-    )
+    """A new list is declared only once saved (R-ECX-2) and a modification keeps customs'
+    numbers (both refused before anything is written), then the summary-mode lists are kept
+    (R-ECX-8)."""
+    problems = save_first.saved_first(session, ent, checked, at)
+    problems += modify.fixed_numbers(session, ent, checked, at)
+    return problems or lists.on_inventory_intake(session, ent, checked, at)
 
 
 INVENTORY = DocumentKind(

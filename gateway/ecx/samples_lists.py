@@ -15,7 +15,8 @@ numbers: the same call gives the same bytes.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -185,6 +186,26 @@ def inventory_message(
         for item in amounts.items:
             _add(record, "InventoryList", _inventory_list(item, country))
     return _finish(root, sender)
+
+
+def as_saved(data: bytes) -> bytes:
+    """The saved (暂存) form of an inventory message that declares new lists: what an ERP
+    sends first, since a list is saved before it is declared (R-ECX-2, manual 004 §3.1).
+    Every new declared list of `data` becomes saved, with guids of its own."""
+    root = etree.fromstring(data)
+    root.set("guid", str(uuid.uuid4()).upper())
+    for head in root.iter(_tag("InventoryHead")):
+        if head.findtext(_tag("appType")) == "1" and head.findtext(_tag("appStatus")) == "2":
+            head.find(_tag("appStatus")).text = "1"
+            head.find(_tag("guid")).text = str(uuid.uuid4()).upper()
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def save_then_declare(submit: Callable[[bytes], T], data: bytes) -> T:
+    """Submit the saved form of `data` (R-ECX-2), then `data` itself; the declaration's
+    answer."""
+    submit(as_saved(data))
+    return submit(data)
 
 
 def _inventory_head(
