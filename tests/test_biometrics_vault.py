@@ -41,10 +41,10 @@ def test_a_wrong_key_an_unknown_key_or_altered_bytes_are_refused() -> None:
         TemplateVault(ring("k2")).open(blob, RESIDENT, TemplateKind.FINGER)
     keys = ring("k1")
     vault = TemplateVault(keys)
-    blob = bytearray(vault.seal(FINGER, RESIDENT))
-    blob[-20] ^= 1
+    altered = bytearray(vault.seal(FINGER, RESIDENT))
+    altered[-20] ^= 1
     with pytest.raises(TemplateRefused):
-        vault.open(bytes(blob), RESIDENT, TemplateKind.FINGER)
+        vault.open(bytes(altered), RESIDENT, TemplateKind.FINGER)
     with pytest.raises(TemplateRefused):
         vault.open(b"not a blob at all, just bytes", RESIDENT, TemplateKind.FINGER)
 
