@@ -30,7 +30,6 @@ FAILURES = (
     Status.CUSTOMS_SEND_FAILED, Status.SEND_FAILED,
 )  # fmt: skip
 LIST_LIMIT = 200
-CARD_WARN_DAYS = 30
 
 
 @dataclass
@@ -140,7 +139,9 @@ def _queues(gateway: Any) -> tuple[list[ops.QueueStats], str | None]:
 
 def _cards(gateway: Any, session: Session) -> tuple[list[dict[str, Any]], str | None]:
     try:
-        return keyring_health(session, gateway.keyring, CARD_WARN_DAYS), None
+        # warned as the alerts warn (`alerts.expiry_days`)
+        days = gateway.config.alerts.expiry_days
+        return keyring_health(session, gateway.keyring, days), None
     except Exception as exc:  # noqa: BLE001 - a reader fault must not hide the dashboard
         log.warning("console: card health not available: %s", type(exc).__name__)
         return [], type(exc).__name__
