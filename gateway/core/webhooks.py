@@ -294,8 +294,12 @@ class WebhookWorker:
             outcomes = [self._post(r) for r in rows]
         else:
             outcomes = list(pool.map(self._post, rows))
-        for row, outcome in zip(rows, outcomes, strict=True):
-            self._record(row, outcome)
+        if rows:
+            # One transaction for the batch's outcomes: a commit per post was most of the
+            # worker's time (SQLite syncs each commit). A crash before it posts them again.
+            with self.db.session() as session:
+                for row, outcome in zip(rows, outcomes, strict=True):
+                    self._record(session, row, outcome)
         return len(rows)
 
     def _claim(self) -> list[Row[Any]]:
@@ -341,7 +345,7 @@ class WebhookWorker:
             return Outcome(False, status, f"HTTP {status}: redirects are not followed")
         return Outcome(False, status, f"HTTP {status}")
 
-    def _record(self, row: Row[Any], outcome: Outcome) -> None:
+    def _record(self, session: Session, row: Row[Any], outcome: Outcome) -> None:
         now = self.now()
         tries = row.attempts + 1
         kind = "ops" if row.target == OPS_TARGET else "enterprise"
@@ -367,8 +371,7 @@ class WebhookWorker:
             )
             values.update(next_attempt_at=now + timedelta(seconds=wait))
             DELIVERIES.labels(kind, "failed").inc()
-        with self.db.session() as session:
-            session.execute(update(TABLE).where(TABLE.c.id == row.id).values(**values))
+        session.execute(update(TABLE).where(TABLE.c.id == row.id).values(**values))
 
 
 def _one_line(exc: Exception) -> str:
