@@ -53,6 +53,7 @@ def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.L
 
 def portrait(subject: int, image: int) -> np.ndarray:
     face = cv2.imread(str(DATA / "faces-orl" / f"s{subject}" / f"{image}.pgm"), 0)
+    assert face is not None
     canvas = np.full((480, 640), 40, np.uint8)
     canvas[72 : 72 + 336, 182 : 182 + 276] = cv2.resize(face, None, fx=3.0, fy=3.0)
     return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
