@@ -22,12 +22,7 @@ from gateway.errors import GatewayError, InvalidMessage
 log = logging.getLogger("gateway")
 
 
-#: commands that run for long and log their broker connection's troubles; the others (one-shot
-#: tools) say in one line what went wrong, so pika's own warnings are noise there
-LONG_RUNNING = frozenset({"serve", "customs-sim", "demo"})
-
-
-def _setup_logging(verbose: bool, json_logs: bool = False, command: str | None = None) -> None:
+def _setup_logging(verbose: bool, json_logs: bool = False) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     if json_logs:
         from gateway.core.logs import install_json
@@ -39,8 +34,11 @@ def _setup_logging(verbose: bool, json_logs: bool = False, command: str | None =
         )
     for noisy in ("pika", "alembic", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not verbose and command not in LONG_RUNNING:
-        # e.g. a passive declare of a queue `serve` has not made yet: the command says so
+    if not verbose:
+        # pika logs every failed connection attempt as several ERRORs with a traceback, and a
+        # passive declare of a queue not made yet as a WARNING: the gateway's own lines say
+        # what failed and what it does about it ("broker not ready; retrying", a one-line
+        # error); -v shows pika's too (issue 17, item 6)
         logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
@@ -122,7 +120,7 @@ def describe_failure(exc: BaseException) -> str:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool, json_logs: bool) -> None:
     """Customs EDI gateway: validate, store, sign and queue declarations; track receipts."""
-    _setup_logging(verbose, json_logs, ctx.invoked_subcommand)
+    _setup_logging(verbose, json_logs)
     ctx.obj = {"config_path": config_path}
 
 
