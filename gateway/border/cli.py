@@ -202,21 +202,31 @@ def bdr_expire(ctx: click.Context) -> None:
 
 
 @click.command("bdr-samples")
+@click.option(
+    "--enterprise", default=None, help="the place operator sending them (default: the config's)"
+)
 @click.argument("folder", type=click.Path(file_okay=False))
-def bdr_samples(folder: str) -> None:
+@click.pass_context
+def bdr_samples(ctx: click.Context, enterprise: str | None, folder: str) -> None:
     """Write example BDR101 (entry), BDR103 (import) and BDR105 (revoke) messages into
-    FOLDER, as the gateway sends them before signing (check them with `validate`)."""
+    FOLDER, as the gateway sends them for a place's operator before signing (check them
+    with `validate`, or with `check --at now` against the store's rules)."""
     from gateway.border import samples
+    from gateway.core import config as config_mod
     from gateway.core.models import utcnow
+    from gateway.core.parties import Party
 
+    ent = config_mod.load(ctx.obj["config_path"]).enterprise(enterprise)
+    sender = Party(ent.code, ent.name, ent.dxp_id)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     at = utcnow()
-    for name, data in (
-        ("bdr101_entry.xml", samples.entry_message(at)),
-        ("bdr103_import.xml", samples.import_message(at)),
-        ("bdr105_revoke.xml", samples.revoke_message(at)),
-    ):
+    files = {
+        "bdr101_entry.xml": samples.entry_message(at, sender=sender),
+        "bdr103_import.xml": samples.import_message(at, sender=sender),
+        "bdr105_revoke.xml": samples.revoke_message(at, sender=sender),
+    }
+    for name, data in files.items():
         (out / name).write_bytes(data)
         click.echo(str(out / name))
 

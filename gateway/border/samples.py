@@ -191,12 +191,16 @@ def filled(
     return out
 
 
-def entry_message(at: datetime, pre_entry_no: str = "202601000000000001") -> bytes:
+def entry_message(
+    at: datetime, pre_entry_no: str = "202601000000000001", sender: Party = OPERATOR
+) -> bytes:
     values = filled(Form.ENTRY, entry_form(), resident(), pre_entry_no)
-    return messages.build(Form.ENTRY, values, OPERATOR, at=at)
+    return messages.build(Form.ENTRY, values, sender, at=at)
 
 
-def import_message(at: datetime, pre_entry_no: str = "202603000000000001") -> bytes:
+def import_message(
+    at: datetime, pre_entry_no: str = "202603000000000001", sender: Party = OPERATOR
+) -> bytes:
     values = filled(Form.IMPORT, import_form(), resident(), pre_entry_no)
     values["biometric"] = {
         "method": "face",
@@ -205,11 +209,14 @@ def import_message(at: datetime, pre_entry_no: str = "202603000000000001") -> by
         "checkedAt": messages.app_time(at),
         "terminalId": "T-860901-01",
     }
-    return messages.build(Form.IMPORT, values, OPERATOR, at=at)
+    return messages.build(Form.IMPORT, values, sender, at=at)
 
 
 def revoke_message(
-    at: datetime, original: str = "202601000000000001", decl_no: str = "860952601151100001"
+    at: datetime,
+    original: str = "202601000000000001",
+    decl_no: str = "860952601151100001",
+    sender: Party = OPERATOR,
 ) -> bytes:
     who = resident()
     values = {
@@ -229,4 +236,4 @@ def revoke_message(
             "origPreEntryNo": original,
         }
     }
-    return messages.build(None, values, OPERATOR, at=at)
+    return messages.build(None, values, sender, at=at)
