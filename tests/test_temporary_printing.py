@@ -392,3 +392,21 @@ def test_the_loan_list_http_route_and_cli(tmp_path: Path, keys_dir: Path) -> Non
                                        "--form", "check_sheet", "-o", str(out_pdf)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "外借展品清单 核对单" in text_of(out_pdf.read_bytes(), tmp_path)
+
+
+def test_the_check_sheet_lists_the_attached_files(env: TmpEnv, tmp_path: Path) -> None:
+    """随附单证目录: the check sheet names each attachment with its size and digest."""
+    import hashlib
+
+    from gateway.core.models import utcnow
+    from gateway.temporary import attachments
+    from tests.temporary_fixtures import pdf_of
+
+    doc = _saved(env)
+    pdf = pdf_of(1500)
+    with env.db.session() as session:
+        attachments.add(session, _caller(env), doc, "商业发票.pdf", pdf, utcnow())
+    text = " ".join(text_of(_print(env, doc, "check_sheet"), tmp_path).split())
+    assert "随附单证目录（共1份）" in text.replace(" ", "")
+    assert "商业发票.pdf" in text.replace(" ", "") and "1500" in text
+    assert hashlib.sha256(pdf).hexdigest() in text.replace(" ", "")

@@ -285,7 +285,10 @@ def render(session: Session, caller: Caller, doc_id: int, form: str, at: datetim
     row = confirmations.row_of(session, record["agent_code"], record["cop_no"])
     entry = {"input_code": row.input_code, "input_name": row.input_name} if row else {}
     rows = [goods_row(n, line) for n, line in enumerate(record["goods"], 1)]
-    return build(tpl, {**values_of(record), **entry}, rows, at)
+    # 随附单证目录: the check sheet and the application list the attached files
+    listed = [] if tpl.name == "list" else record.get("attachments") or []
+    files = [document_row(n, a) for n, a in enumerate(listed, 1)]
+    return build(tpl, {**values_of(record), **entry}, rows, at, files)
 
 
 def render_exhibition(
@@ -395,6 +398,15 @@ def declaration_row(line: dict[str, Any]) -> list[str]:
     return text
 
 
+#: the attached files' table (随附单证目录) of a confirmation's check sheet and application
+_DOCUMENTS = (("序号", 12), ("随附单证名称", 0), ("大小（字节）", 26), ("SHA-256 摘要", 112))
+
+
+def document_row(n: int, attachment: dict[str, Any]) -> list[str]:
+    return [str(n), str(attachment.get("file_name", "")), str(attachment.get("size", "")),
+            str(attachment.get("sha256", ""))]  # fmt: skip
+
+
 def goods_row(n: int, line: dict[str, str]) -> list[str]:
     unit = line.get("unit", "")
     return [
@@ -441,8 +453,12 @@ def _style(size: float, align: int = 0) -> ParagraphStyle:
     )  # fmt: skip
 
 
-def build(tpl: Template, values: dict[str, str], rows: list[list[str]], at: datetime) -> bytes:
-    """The form's PDF: title, head box, goods table (header repeated on every page), closing."""
+def build(
+    tpl: Template, values: dict[str, str], rows: list[list[str]], at: datetime,
+    files: list[list[str]] | None = None,
+) -> bytes:  # fmt: skip
+    """The form's PDF: title, head box, goods table (header repeated on every page), the
+    attached files when there are any, closing."""
     _register_font()
     size = landscape(A4) if tpl.landscape else A4
     out = io.BytesIO()
@@ -462,6 +478,13 @@ def build(tpl: Template, values: dict[str, str], rows: list[list[str]], at: date
             Paragraph(f"货物信息（共 {len(rows)} 项）", _style(10)),
             Spacer(1, 1.5 * mm),
             _goods(tpl.columns, rows, width),
+        ]
+    if files:
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(f"随附单证目录（共 {len(files)} 份）", _style(10)),
+            Spacer(1, 1.5 * mm),
+            _goods(_DOCUMENTS, files, width),
         ]
     story += [
         Spacer(1, 6 * mm),
