@@ -6,7 +6,7 @@ often reaches none. The Swagger UI and ReDoc assets come from the `fastapi-offli
 and are served under `/docs-assets/`, so the pages reference only this server.
 
 The OpenAPI document also says what a client needs to try the API from those pages:
-`X-API-Key` is a security scheme (`deps.API_KEY`: the pages' "Authorize" sends it), and
+`X-API-Key` is a security scheme (`api_key.API_KEY`: the pages' "Authorize" sends it), and
 `POST /v1/messages` documents its XML body (`application/xml`) with one example per message
 type of the installed systems, read from the repository's `examples/` folder (the same files
 `tests/test_examples.py` validates), so "Try it out" can submit one as it is.

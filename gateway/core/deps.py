@@ -16,12 +16,12 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from gateway.core import enterprises
+from gateway.core.api_key import ApiKey
 from gateway.core.enterprises import Caller
 from gateway.errors import AccessDenied, BodyTooLarge, BodyTooSlow, Violation
 
@@ -41,15 +41,6 @@ def session_of(request: Request) -> Iterator[Session]:
         yield session
 
 
-#: `X-API-Key`, declared as the OpenAPI security scheme of every route that reads it, so the
-#: API's pages (/docs) send it from their "Authorize" dialog (issue 17, item 5)
-API_KEY = APIKeyHeader(
-    name="X-API-Key",
-    scheme_name="ApiKey",
-    description="an enterprise's or an admin's API key (`customs-gateway keys create`)",
-    auto_error=False,
-)
-ApiKey = Annotated[str | None, Security(API_KEY)]
 
 
 def caller_of(request: Request, x_api_key: ApiKey = None) -> Caller:

@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from gateway.core import enterprises
-from gateway.core.deps import ApiKey
+from gateway.core.api_key import ApiKey
 from gateway.errors import AccessDenied, MisuseError
 
 log = logging.getLogger(__name__)

@@ -38,8 +38,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.core import audit, enterprises, queries, registry, tables
+from gateway.core.api_key import ApiKey
 from gateway.core.config import Config
-from gateway.core.deps import ApiKey
 from gateway.core.models import Document, Outbox, utcnow
 from gateway.core.status import Status, status_of
 from gateway.errors import AccessDenied, GatewayError, NotFound, TransportError
