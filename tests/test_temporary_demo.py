@@ -32,7 +32,8 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path, keys_dir: Path) -> None:
     code, out = _run(config, "tmp-demo", "--timeout", "120")
     assert code == 0 and "Traceback" not in out, out
     for shown in ("审核通过 approved: 展览会海关编号 ZL2900", "外借清单编号 WJ2900",
-                  "customs received the file", "确认申请书编号 QR2900", "海关延期审核允许时间",
+                  "customs received the file", "downloaded back: invoice.pdf", "same digest",
+                  "确认申请书编号 QR2900", "海关延期审核允许时间",
                   "复运出/进境日期 moved"):  # fmt: skip
         assert shown in out, out
     old, new = re.search(r"moved (\d{8}) → (\d{8})", out).groups()  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ did not happen, never a traceback (exit status 1).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import shutil
@@ -278,6 +279,11 @@ def confirmation(story: Story, number: str) -> tuple[int, str]:
     story.submit("confirmation declare", tmp.confirmation_message(story.party, [declared]))
     _step("   申报 declared, naming the attachment by its digest")
     story.wait("confirmation", doc, "approved")
+    name, back = story.read(lambda s: attachments.download(s, story.caller, doc,
+                                                           int(kept["id"])))  # fmt: skip
+    same = hashlib.sha256(back).hexdigest() == kept["sha256"]
+    _step(f"   downloaded back: {name}, {len(back)} bytes, " + ("same digest" if same else
+          "DIGEST DIFFERS"))  # fmt: skip
     view = story.read(lambda s: confirmation_queries.detail(s, story.caller, doc))
     _step(f"   审核通过 approved: 确认申请书编号 {view['confirm_no']}, "
           f"复运出境日期 {view['return_date']} — {view['review_remarks']}")  # fmt: skip
