@@ -4,8 +4,8 @@ of residents and organisations, a terminal whose reader is a slot of the real PC
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,7 @@ from devices.camera import SimulatedCamera
 from devices.fingerprint import FVC2002_DB2_DPI, SimulatedScanner
 from devices.idcard import ResidentId, ResidentIdCard, check_digit, sample_photo
 from devices.rig import CardRig, reader_name
-from gateway.border import officers, people_api, registry, terminals
+from gateway.border import officers, registry, terminals
 from gateway.border.biokit import Devices, Kit
 from gateway.border.biometrics import (
     FaceMatcher,
@@ -35,32 +35,17 @@ from gateway.core import keys
 from gateway.core import registry as systems
 from gateway.core.api import create_app
 from gateway.core.runtime import Gateway
-from gateway.core.system import BusinessSystem
 from tests.card_fixtures import PIN
 from tests.stack import make_config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "gateway" / "border" / "migrations"
 #: the ID-card reader of the terminals under test (slot 1; slot 0 is the officers' IC cards)
 ID_SLOT = 1
 PLACE = "8609A001"
 
 
-def ensure_border_installed() -> bool:
-    """The border system (its migrations hold the people tables): the real one, else a
-    stand-in holding only what these tests need. True when it mounts the people routes."""
-    if importlib.util.find_spec("gateway.border.system") is not None:
-        systems.ensure_installed(("gateway.border.system",))
-    if "border" not in systems.installed().systems:
-        systems.install(
-            BusinessSystem(
-                name="border",
-                title="border trade (people side, test stand-in)",
-                kinds=(),
-                routers=(people_api.router,),
-                migrations=MIGRATIONS,
-            )
-        )
-    return people_api.router in systems.installed().systems["border"].routers
+def ensure_border_installed() -> None:
+    """The border system (its routes and migrations hold the people side's)."""
+    systems.ensure_installed(("gateway.border.system",))
 
 
 def id_number(first17: str) -> str:
@@ -250,10 +235,13 @@ class PeopleEnv:
         return headers
 
 
-@pytest.fixture(name="people")
-def people_fixture(tmp_path: Path, keys_dir: Path, rig: CardRig) -> Iterator[PeopleEnv]:
-    mounted = ensure_border_installed()
-    gw = Gateway(make_config(tmp_path, keys_dir, prefix="brdp."))
+@contextmanager
+def people_env(
+    tmp_path: Path, keys_dir: Path, rig: CardRig, db_url: str | None = None
+) -> Iterator[PeopleEnv]:
+    """The gateway with the border tables and the test registry, its API, two terminals."""
+    ensure_border_installed()
+    gw = Gateway(make_config(tmp_path, keys_dir, prefix="brdp.", db_url=db_url))
     gw.prepare(broker=False)
     with gw.db.session() as s:
         keys.install(s, tmp_path)
@@ -262,16 +250,22 @@ def people_fixture(tmp_path: Path, keys_dir: Path, rig: CardRig) -> Iterator[Peo
     kit = make_kit(tmp_path / "border-template-keys", desks)
     app = create_app(gw)
     app.state.border_kit = kit
-    if not mounted:  # until the border system mounts the people routes itself
-        app.include_router(people_api.router())
     app.state.border_clock = clock
     app.state.border_settings = PeopleSettings(idle_minutes=15, verify_attempts=3)
-    with TestClient(app) as client:
-        env = PeopleEnv(gw, client, clock, rig, desks, kit)
-        env.add_terminal("T1")
-        env.add_terminal("T2")
+    try:
+        with TestClient(app) as client:
+            env = PeopleEnv(gw, client, clock, rig, desks, kit)
+            env.add_terminal("T1")
+            env.add_terminal("T2")
+            yield env
+    finally:
+        gw.db.dispose()
+
+
+@pytest.fixture(name="people")
+def people_fixture(tmp_path: Path, keys_dir: Path, rig: CardRig) -> Iterator[PeopleEnv]:
+    with people_env(tmp_path, keys_dir, rig) as env:
         yield env
-    gw.db.dispose()
 
 
 def expired(p: ResidentId) -> ResidentId:

@@ -3,6 +3,7 @@ selection, sessions bound to their terminal, idle timeout, logout (R-BDR-1, R-BD
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tests.border_people_fixtures import (
     WEI,
     PeopleEnv,
     expired,
+    people_env,
     people_fixture,  # noqa: F401 - the `people` fixture
 )
 
@@ -158,3 +160,16 @@ def test_a_resident_disabled_meanwhile_loses_the_session(people: PeopleEnv) -> N
         row.enabled = False
     answer = people.client.get("/v1/border/terminal/me", headers=headers)
     assert answer.status_code == 401 and answer.json()["context"]["reason"] == "disabled"
+
+
+def test_login_and_role_on_postgresql(
+    tmp_path: Path, keys_dir: Path, rig: CardRig, pg_url: str
+) -> None:
+    """The border_people branch migrates on PostgreSQL too; login, role, timeout there."""
+    with people_env(tmp_path, keys_dir, rig, db_url=pg_url) as env:
+        assert _refused(env, WEI)["context"]["reason"] == "disabled"
+        headers = env.login_as(HUANG, role="2", registration_no="HZZ8609001")
+        me = env.client.get("/v1/border/terminal/me", headers=headers).json()
+        assert me["members"] == [f"451*****{LI.id_number[-3:]}"]
+        env.clock.advance(minutes=16)
+        assert env.client.get("/v1/border/terminal/me", headers=headers).status_code == 401

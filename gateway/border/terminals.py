@@ -68,6 +68,7 @@ def disable(session: Session, terminal_id: str) -> None:
 def authenticate(session: Session, terminal_id: str | None, key: str | None) -> Terminal:
     """The terminal that holds `key`; AccessDenied (the same for every cause) otherwise."""
     denied = AccessDenied("unknown terminal or wrong terminal key (X-Terminal-Id, X-Terminal-Key)")
+    denied.bad_credentials = True  # type: ignore[attr-defined]  # counted by the core's throttle
     if not terminal_id or not key:
         raise denied
     row = session.get(BrdTerminal, terminal_id)
