@@ -36,11 +36,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.border import messages, rules, store
+from gateway.border import kinds, messages, rules, store
 from gateway.border.codes import (
-    CHANGEABLE,
-    EDITABLE,
-    REVOCABLE,
     BdrStatus,
     DeclType,
     Form,
@@ -52,6 +49,7 @@ from gateway.codes import CHINA_TZ
 from gateway.core.db import Database
 from gateway.core.history import Change, Source, record
 from gateway.core.intake import Intake
+from gateway.core.kinds import Operation
 from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import Status, status_of
 from gateway.errors import (
@@ -108,7 +106,7 @@ def declare(
     now = at or utcnow()
     existing = None
     if record_id is not None:
-        existing = _own(db, declarant, record_id, "修改 (modify)", EDITABLE)
+        existing = _own(db, declarant, record_id, Operation.MODIFY)
         if existing.form != form:
             raise NotFound(f"no {form.form_title} {record_id} of this declarant")
     head = {k: v for k, v in dict(values.get("head") or {}).items() if k in USER_HEAD}
@@ -141,7 +139,7 @@ def change(
     """变更 (R-BDR-8): only in 改单, 单证放行, 实货放行; a change record (申报类型 01) with its own
     pre-entry number naming the original's 申报单编号, the biometric rule run again."""
     now = at or utcnow()
-    original = _own(db, declarant, record_id, "变更 (change)", CHANGEABLE)
+    original = _own(db, declarant, record_id, Operation.CHANGE)
     form = Form(original.form)
     base = values or {
         k: original.fields.get(k) for k in ("head", "goods", "vehicles", "attachments")
@@ -486,7 +484,7 @@ def revoke(
     """撤销 (R-BDR-8): only in 审核通过 and 单证放行, with a reason; a revoke record with its
     own pre-entry number and status goes to customs."""
     now = at or utcnow()
-    original = _own(db, declarant, record_id, "撤销 (revoke)", REVOCABLE)
+    original = _own(db, declarant, record_id, Operation.REVOKE)
     if not reason.strip():
         raise InvalidMessage(
             [Violation(rules.STATE_RULE, "Revoke/reason", "a revoke needs its reason (撤销原因)")]
@@ -509,7 +507,7 @@ def revoke(
 def copy(db: Database, declarant: Declarant, record_id: int) -> dict[str, Any]:
     """复制 from any record (manual §4.4): the form, with the numbers, times, status, type and
     reasons cleared; the declarant's fields come from the session when it is declared."""
-    decl = _own(db, declarant, record_id, "复制 (copy)", None)
+    decl = _own(db, declarant, record_id, Operation.COPY)
     head = {k: v for k, v in (decl.fields.get("head") or {}).items() if k in USER_HEAD}
     return {
         "form": decl.form,
@@ -522,7 +520,7 @@ def copy(db: Database, declarant: Declarant, record_id: int) -> dict[str, Any]:
 
 def delete(db: Database, intake: Intake, declarant: Declarant, record_id: int) -> Outcome:
     """删除 (R-COM-5): only in 暂存, 退单, 发往海关失败, 海关入库失败 (and 认证超时)."""
-    decl = _own(db, declarant, record_id, "删除 (delete)", EDITABLE)
+    decl = _own(db, declarant, record_id, Operation.DELETE)
     with db.session() as session:
         filled = _stored_values(session, decl)
         place = store.place(session, decl.place_code)
@@ -537,42 +535,48 @@ def delete(db: Database, intake: Intake, declarant: Declarant, record_id: int) -
 # --- lookups -----------------------------------------------------------------------------------
 
 
+#: the manual's words for each operation (its buttons)
+_WORDS = {
+    Operation.MODIFY: "修改 (modify)",
+    Operation.DELETE: "删除 (delete)",
+    Operation.CHANGE: "变更 (change)",
+    Operation.REVOKE: "撤销 (revoke)",
+    Operation.COPY: "复制 (copy)",
+}
+
+
 def _own(
-    db: Database,
-    declarant: Declarant,
-    record_id: int,
-    what: str,
-    allowed: frozenset[Any] | None,
+    db: Database, declarant: Declarant, record_id: int, operation: Operation
 ) -> BrdDeclaration:
-    """The declarant's record (another's is not found, as none), in a state allowing `what`."""
+    """The declarant's record (another's is not found, as none), in a state its kind allows
+    `operation` in (`kinds.OPERATIONS`, the manual's §6)."""
     with db.session() as session:
         doc = session.get(Document, record_id)
         decl = store.row(session, doc.business_key) if doc is not None else None
+        kind = kinds.BY_NAME.get(doc.kind) if doc is not None else None
         mine = (
             decl is not None
             and doc is not None
-            and doc.kind in (store.ENTRY_KIND, store.IMPORT_KIND, store.REVOKE_KIND)
+            and kind is not None
             and doc.status != Status.DELETED.value
             and decl.id_number == declarant.id_number
             and decl.declarant_type == declarant.role.value
         )
         if not mine:
             raise NotFound(f"no border declaration {record_id} of this declarant")
-        assert doc is not None and decl is not None
+        assert doc is not None and decl is not None and kind is not None
         status = status_of(doc.status)
-        if allowed is not None and status not in allowed:
-            names = ", ".join(sorted({status_name(s.value) for s in allowed}))
+        allowed = kind.allowed_in(operation)
+        if operation is Operation.MODIFY:  # 待认证 is sent by the gateway, never edited
+            allowed = allowed - {BdrStatus.PENDING_AUTH}
+        if status not in allowed:
+            names = ", ".join(sorted({status_name(s.value) for s in allowed})) or "no state"
+            message = (
+                f"{_WORDS[operation]} is allowed only in {names}; "
+                f"the record is {status_name(status.value)}"
+            )
             raise StateConflict(
-                [
-                    Violation(
-                        rules.STATE_RULE,
-                        "status",
-                        f"{what} is allowed only "
-                        f"in {names}; the record is "
-                        f"{status_name(status.value)}",
-                        value=status.value,
-                    )
-                ]
+                [Violation(rules.STATE_RULE, "status", message, value=status.value)]
             )
         session.expunge(decl)
         return decl

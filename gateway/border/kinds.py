@@ -197,7 +197,8 @@ REVOKE = DocumentKind(
     store_checks=_revoke_hook,
     receipt_statuses=RECEIPT_STATUSES,
     after_change=_after_receipt,
-    operations={Operation.COPY: frozenset()},
+    operations={Operation.COPY: OPERATIONS[Operation.COPY]},
 )
 
 KINDS = (ENTRY, IMPORT, REVOKE)
+BY_NAME = {kind.name: kind for kind in KINDS}
