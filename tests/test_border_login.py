@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from devices.rig import CardRig
-from gateway.border import sessions
+from gateway.border import sessions, terminals
+from gateway.border.biokit import Devices
 from gateway.border.identity import Role
 from gateway.border.people_models import BrdSession, BrdTerminal
 from gateway.border.terminals import authenticate
@@ -21,9 +22,11 @@ from tests.border_people_fixtures import (
     LU,
     MO,
     NONG,
+    PLACE,
     STRANGER,
     WEI,
     PeopleEnv,
+    camera,
     expired,
     people_env,
     people_fixture,  # noqa: F401 - the `people` fixture
@@ -173,3 +176,29 @@ def test_login_and_role_on_postgresql(
         assert me["members"] == [f"451*****{LI.id_number[-3:]}"]
         env.clock.advance(minutes=16)
         assert env.client.get("/v1/border/terminal/me", headers=headers).status_code == 401
+
+
+def test_device_status_of_a_terminal(people: PeopleEnv) -> None:
+    """外接设备状态: the ID-card reader pcscd knows; a camera green once it gave a frame."""
+    people.desks.devices["terminal:T1"] = Devices(camera=camera((1, 1)))
+    status = people.client.get("/v1/border/terminal/devices", headers=people.terminals["T1"])
+    assert status.status_code == 200, status.text
+    body = status.json()
+    assert body["id_card_reader"]["present"] is True and body["fingerprint"] is None
+    assert body["camera"]["ready"] is True
+    with people.gw.db.session() as s:  # a terminal whose reader is not there
+        terminals.register(s, "T3", PLACE, "No Such Reader 00 00")
+        key = terminals.register(s, "T3", PLACE, "No Such Reader 00 00")
+    status = people.client.get("/v1/border/terminal/devices",
+                               headers={"x-terminal-id": "T3", "x-terminal-key": key})  # fmt: skip
+    assert status.json()["id_card_reader"]["present"] is False
+
+
+def test_officer_session_idle_timeout(people: PeopleEnv, card_ids: Any) -> None:
+    officer = people.officer(card_ids["rsa"])
+    assert people.client.get("/v1/border/officer/devices", headers=officer).status_code == 200
+    people.clock.advance(minutes=29)
+    assert people.client.get("/v1/border/officer/devices", headers=officer).status_code == 200
+    people.clock.advance(minutes=30, seconds=1)
+    answer = people.client.get("/v1/border/officer/devices", headers=officer)
+    assert answer.status_code == 401 and "超时" in answer.json()["message"]

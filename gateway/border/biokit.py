@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devices import pcsc
 from devices.camera import Camera, CaptureRules, OpenCvCamera
 from devices.fingerprint import FingerprintScanner
 from gateway.border.biometrics.enrolment import FingerEnroller
@@ -48,6 +49,22 @@ class Devices:
 
 
 DeviceSource = Callable[[str], Devices]
+
+
+def status(devices: Devices, reader: str | None = None) -> dict[str, Any]:
+    """The desk's 外接设备状态 (seed 000/001 第二篇): each device's light, green when ready;
+    `reader` the ID-card reader a terminal reads cards in (present when pcscd knows it)."""
+    out: dict[str, Any] = {
+        "camera": devices.camera.status().as_dict() if devices.camera else None,
+        "fingerprint": devices.scanner.status().as_dict() if devices.scanner else None,
+    }
+    if reader is not None:
+        try:
+            present = reader in pcsc.reader_names()
+        except pcsc.DeviceError:
+            present = False
+        out["id_card_reader"] = {"name": reader, "present": present, "ready": present}
+    return out
 
 
 @dataclass

@@ -9,6 +9,7 @@ POST /v1/border/terminal/login     身份证识别: the gateway reads the ID car
 POST /v1/border/terminal/role      身份选择: {"role": "1"|"2"|"3", "registration_no": …}
 GET  /v1/border/terminal/me        who the session stands for
 POST /v1/border/terminal/logout    退出
+GET  /v1/border/terminal/devices   外接设备状态: the ID-card reader, camera, fingerprint reader
 
 Officer (X-Officer-Session once logged in; every call recorded in the audit log):
 POST /v1/border/officer/login      {"reader": …, "pin": …}: the officer's IC card and PIN
@@ -16,6 +17,7 @@ POST /v1/border/officer/logout
 GET  /v1/border/officer/residents  边民备案查询: synced, district, name, sex, biometrics,
                                    enabled, operated_from / operated_to, page, size
 GET  /v1/border/officer/residents/{ref}   详情 (ref: the row's `ref`, never the ID number)
+GET  /v1/border/officer/devices    外接设备状态 of the officer's desk
 
 Enrolment (补录, R-BDR-3; officer; the captures come from the officer desk's devices):
 POST   /v1/border/officer/residents/{ref}/enrolment            open it: "请按三次指纹"
@@ -177,6 +179,11 @@ def _terminal_routes(api: APIRouter) -> None:
     def me(who: TerminalDeclarant) -> dict[str, Any]:
         return declarant_view(who)
 
+    @api.get("/terminal/devices")
+    def terminal_devices(terminal: AuthTerminal, kit: AppKit) -> dict[str, Any]:
+        desk = kit.devices(f"terminal:{terminal.terminal_id}")
+        return biokit.status(desk, terminal.reader)
+
     @api.post("/terminal/logout")
     def logout(request: Request, terminal: AuthTerminal, s: Db) -> dict[str, Any]:
         token = request.headers.get("x-border-session") or ""
@@ -194,6 +201,10 @@ def _officer_routes(api: APIRouter) -> None:
     def officer_logout(request: Request, s: Db, _officer: AuthOfficer) -> dict[str, Any]:
         officers.logout(s, request.headers.get("x-officer-session") or "", clock_of(request)())
         return {"logged_out": True}
+
+    @api.get("/officer/devices")
+    def officer_devices(officer: AuthOfficer, kit: AppKit) -> dict[str, Any]:
+        return biokit.status(kit.devices(officer.actor))
 
     @api.get("/officer/residents")
     def query(
