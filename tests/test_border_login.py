@@ -202,3 +202,11 @@ def test_officer_session_idle_timeout(people: PeopleEnv, card_ids: Any) -> None:
     people.clock.advance(minutes=30, seconds=1)
     answer = people.client.get("/v1/border/officer/devices", headers=officer)
     assert answer.status_code == 401 and "超时" in answer.json()["message"]
+
+
+def test_a_resident_not_in_normal_status_is_refused(people: PeopleEnv) -> None:
+    with people.gw.db.session() as s:
+        row = sessions.admit(s, LI.id_number, people.clock.now.date())
+        row.status = "3"  # 注销
+    body = _refused(people, LI)
+    assert body["context"]["reason"] == "status" and "注销" in body["message"]
