@@ -25,7 +25,9 @@ a stored declaration leaves it in signing_failed (gateway/core/signing.py).
     │   │                         (argument, bytes, URL); also a ValueError
     │   ├── AccessDenied          bad API key, or another enterprise's record    no   none
     │   │   ├── LoginRefused      a border terminal/officer login refused        no   none
-    │   │   └── SessionExpired    a border session logged out or idle too long   no   none
+    │   │   ├── SessionExpired    a border session logged out or idle too long   no   none
+    │   │   ├── LoginRequired     no ops-console session: its login page (303)   no   none
+    │   │   └── CsrfRefused       a console POST without its CSRF token (403)    no   none
     │   ├── NotFound              no such record / message                       no   none
     │   ├── ConfigError           the configuration is inconsistent              no   none
     │   ├── TemplateRefused       a sealed biometric template did not open:      no   none
@@ -177,6 +179,20 @@ class LoginRefused(AccessDenied):
 
 class SessionExpired(AccessDenied):
     """A border-trade session that is over: logged out, idle too long (超时), or unknown."""
+
+
+class LoginRequired(AccessDenied):
+    """No ops-console session: the console answers with its login page (303, HX-Redirect)."""
+
+    def __init__(self, message: str = "the console needs a login") -> None:
+        super().__init__(message)
+
+
+class CsrfRefused(AccessDenied):
+    """An ops-console POST without the session's CSRF token: 403, nothing done."""
+
+    def __init__(self, message: str = "the form's CSRF token is missing or wrong") -> None:
+        super().__init__(message)
 
 
 class NotFound(MisuseError):

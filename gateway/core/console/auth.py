@@ -28,6 +28,7 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from gateway.core import keys
+from gateway.errors import CsrfRefused, LoginRequired
 
 COOKIE = "cgw_console"
 PRE_COOKIE = "cgw_console_login"
@@ -41,12 +42,7 @@ LOGIN_FAILURES = 5
 LOGIN_WINDOW = 300.0
 
 
-class LoginRequired(Exception):  # noqa: N818 - a redirect, not an error of the gateway
-    """No valid session: the console answers with its login page (303, or HX-Redirect)."""
-
-
-class CsrfRefused(Exception):  # noqa: N818
-    """A POST without the session's CSRF token: 403, nothing done."""
+__all__ = ["CsrfRefused", "LoginRequired"]  # the tree's (gateway/errors.py), used here
 
 
 @dataclass(frozen=True)
