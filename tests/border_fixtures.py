@@ -68,6 +68,9 @@ class BorderEnv:
             record(session, doc, Change(status, Source.CUSTOMS, "test"), None)
             if numbers:
                 doc.customs_numbers = {**(doc.customs_numbers or {}), **numbers}
+                row = store.row(session, doc.business_key)
+                if row is not None and "declNo" in numbers:
+                    row.decl_no = numbers["declNo"]
 
 
 def prepare(db: Database, method: BiometricMethod = samples.METHOD) -> None:

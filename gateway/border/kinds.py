@@ -119,9 +119,13 @@ def _after_receipt(
     receipt: dict[str, str],
     notifier: Notifier | None,
 ) -> None:
-    """Keep customs' last opinion (监管审核意见) with the record: a return's reasons."""
+    """Keep customs' number and last opinion (监管审核意见, a return's reasons) with the row."""
     decl = store.row(session, doc.business_key)
-    if decl is not None and change.info and change.to is Status.RETURNED:
+    if decl is None:
+        return
+    if receipt.get("declNo"):
+        decl.decl_no = receipt["declNo"]
+    if change.info and change.to is Status.RETURNED:
         decl.review_opinion = change.info[:2000]
 
 

@@ -71,6 +71,8 @@ class BrdDeclaration(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: the biometric check's outcome, as signed into the message (never a template)
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: 申报单编号: customs' number, from its first receipt (a copy of the document's)
+    decl_no: Mapped[str | None] = mapped_column(String(18), index=True)
     #: 监管审核意见: customs' last opinion (a return's reasons)
     review_opinion: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

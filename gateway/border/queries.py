@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gateway.border import declarations, kinds, store
@@ -152,10 +152,10 @@ def _page(
     if problems:
         raise InvalidMessage(problems)
     declarations.expire_in(session, now)
-    rows = [(d, doc) for d, doc in session.execute(_filtered(who, form, cond, page, now)).all()]
-    rows = [(d, doc) for d, doc in rows if _numbered(doc, cond, page)]
-    total = len(rows)
-    chosen = rows[(cond.page - 1) * cond.size : cond.page * cond.size]
+    stmt = _filtered(who, form, cond, page, now)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    window = stmt.offset((cond.page - 1) * cond.size).limit(cond.size)
+    chosen = [(d, doc) for d, doc in session.execute(window).all()]
     first = (cond.page - 1) * cond.size + 1 if chosen else 0
     last = first + len(chosen) - 1 if chosen else 0
     return {
@@ -183,8 +183,10 @@ def _filtered(
             Document.status != Status.DELETED.value,
         )
     )
-    if page == "documents":
-        stmt = stmt.where(d.decl_type != DeclType.REVOKE.value)
+    if page == "documents":  # what customs numbered: applications and changes
+        stmt = stmt.where(d.decl_type != DeclType.REVOKE.value, d.decl_no.is_not(None))
+    if cond.decl_no:
+        stmt = stmt.where(d.decl_no == cond.decl_no)
     if cond.district:
         stmt = stmt.where(d.district == cond.district)
     if cond.pre_entry_no:
@@ -201,14 +203,6 @@ def _filtered(
     if end:
         stmt = stmt.where(Document.updated_at <= end)
     return stmt.order_by(Document.updated_at.desc(), Document.id.desc())
-
-
-def _numbered(doc: Document, cond: Conditions, page: str) -> bool:
-    """The customs number condition, and the documents page's "customs numbered it"."""
-    number = (doc.customs_numbers or {}).get("declNo", "")
-    if page == "documents" and not number:
-        return False
-    return not cond.decl_no or number == cond.decl_no
 
 
 def view(
@@ -231,7 +225,7 @@ def view(
     out = {
         "id": doc.id,
         "preEntryNo": decl.pre_entry_no if page == "records" else None,
-        "declNo": (doc.customs_numbers or {}).get("declNo", ""),
+        "declNo": decl.decl_no or "",
         "district": decl.district,
         "districtName": f"{decl.district}-{DISTRICTS.get(decl.district, '')}",
         "placeCode": decl.place_code,

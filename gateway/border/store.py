@@ -167,14 +167,15 @@ def document_of(session: Session, decl: BrdDeclaration) -> Document | None:
 
 def by_customs_number(session: Session, form: Form, number: str) -> BrdDeclaration | None:
     """The application or change customs gave `number` (its 申报单编号)."""
-    kind = KIND_OF_FORM[form]
-    docs = session.scalars(
-        select(Document).where(Document.kind == kind, Document.status != Status.DELETED.value)
+    if not number:
+        return None
+    return session.scalar(
+        select(BrdDeclaration).where(
+            BrdDeclaration.decl_no == number,
+            BrdDeclaration.form == form.value,
+            BrdDeclaration.decl_type != DeclType.REVOKE.value,
+        )
     )
-    for doc in docs:
-        if (doc.customs_numbers or {}).get("declNo") == number:
-            return row(session, doc.business_key)
-    return None
 
 
 def delegates_pending(session: Session, decl: BrdDeclaration) -> list[BrdDelegate]:
