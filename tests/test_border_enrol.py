@@ -267,3 +267,22 @@ def test_vault_key_rotation(people: PeopleEnv, card_ids: Any, tmp_path: Any) -> 
     assert vault.open(blob, LI.id_number, TemplateKind.FACE).kind is TemplateKind.FACE
     with pytest.raises(TemplateRefused):  # the app's ring still knows only k1
         people.kit.vault.open(blob, LI.id_number, TemplateKind.FACE)
+
+
+def test_templates_go_with_the_resident(people: PeopleEnv, card_ids: Any) -> None:
+    """A disabled (停用) resident may hold biometrics (the manual's 吴琪琪); deleting a
+    resident deletes their templates (R-BDR-3)."""
+    from gateway.border import registry
+    from tests.border_people_fixtures import WEI
+
+    officer = people.officer(card_ids["rsa"])
+    ref = people.ref(officer, WEI)
+    _step(people, officer, ref)
+    _desk(people, camera=camera((6, 1)))
+    assert _step(people, officer, ref, "/face")["ok"]
+    assert _step(people, officer, ref, "/save")["biometrics_label"] == "有人脸没有指纹"
+    with people.gw.db.session() as s:
+        assert len(list(s.scalars(select(BrdTemplate)))) == 1
+        registry.delete_resident(s, WEI.id_number)
+    with people.gw.db.session() as s:
+        assert list(s.scalars(select(BrdTemplate))) == []
