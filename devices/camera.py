@@ -69,6 +69,11 @@ class Camera(Protocol):
         """The next frame, or None when the camera gave none."""
         ...
 
+    @property
+    def ended(self) -> bool:
+        """No frame will come any more (a replay or a file ran out; a live camera never)."""
+        ...
+
     def status(self) -> DeviceStatus: ...
 
     def close(self) -> None: ...
@@ -201,16 +206,11 @@ def capture_portrait(
         if isinstance(verdict, FrameRefusal):
             log.debug("portrait frame %d refused: %s", n, verdict.value)
             refusals.append(verdict)
-            if verdict is FrameRefusal.NO_FRAME and frame is None and _ended(camera):
+            if frame is None and camera.ended:
                 return PortraitCapture(None, None, n, tuple(refusals))
             continue
         return PortraitCapture(frame, verdict, n, tuple(refusals))
     return PortraitCapture(None, None, rules.max_frames, tuple(refusals))
-
-
-def _ended(camera: Camera) -> bool:
-    """A camera that says it has no more frames (a replay or a file) ends the capture."""
-    return bool(getattr(camera, "ended", False))
 
 
 def _as_bgr(image: npt.NDArray[np.generic]) -> Image:

@@ -43,7 +43,7 @@ def check_face(
         if capture.image is None:
             refusal = capture.reason
             reason = refusal.text if refusal else "摄像头没有画面"
-            if getattr(camera, "ended", False):
+            if camera.ended:
                 return Verification(False, BiometricMethod.FACE, attempt, reason)
             continue
         decision = matcher.verify(matcher.extract(capture.image, capture.face), enrolled)
