@@ -210,3 +210,11 @@ def test_a_resident_not_in_normal_status_is_refused(people: PeopleEnv) -> None:
         row.status = "3"  # 注销
     body = _refused(people, LI)
     assert body["context"]["reason"] == "status" and "注销" in body["message"]
+
+
+def test_old_sessions_are_forgotten_at_a_login(people: PeopleEnv) -> None:
+    people.login_as(LI)
+    people.clock.advance(days=31)
+    people.login_as(HUANG)
+    with people.gw.db.session() as s:
+        assert len(list(s.scalars(select(BrdSession)))) == 1

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.border.people_models import BrdOfficer, BrdSession
-from gateway.border.sessions import end, new_token, token_hash
+from gateway.border.sessions import end, new_token, purge, token_hash
 from gateway.core import audit
 from gateway.core.db import Database
 from gateway.errors import (
@@ -125,6 +125,7 @@ def login(session: Session, reader: str, pin: str, now: datetime) -> tuple[str, 
     if row.cert_sha256 != cert_digest(cert):
         raise LoginRefused("card_mismatch", f"card {number} carries another certificate than "
                            "the one registered for the officer")  # fmt: skip
+    purge(session, now)
     token, digest = new_token()
     session.add(BrdSession(token_hash=digest, officer_id=row.id, created_at=now, last_seen_at=now))
     return token, _officer(row)

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from devices import pcsc
@@ -147,9 +147,19 @@ def roles_of(session: Session, resident: BrdResident) -> tuple[RoleChoice, ...]:
 # --- the session's life -----------------------------------------------------------------------
 
 
+#: sessions (terminal and officer) last used longer ago than this are deleted at a login
+RETENTION = timedelta(days=30)
+
+
+def purge(session: Session, now: datetime) -> None:
+    """Forget sessions unused for RETENTION: the table stays bounded without a job."""
+    session.execute(delete(BrdSession).where(BrdSession.last_seen_at < now - RETENTION))
+
+
 def begin(session: Session, terminal: Terminal, card: ResidentId, now: datetime) -> Login:
     """Steps 1–2: the person on the card, admitted, and a session waiting for a role."""
     resident = admit(session, card.id_number, china_day(now), card)
+    purge(session, now)
     token, digest = new_token()
     session.add(BrdSession(token_hash=digest, terminal_id=terminal.terminal_id,
                            resident_id=resident.id, created_at=now, last_seen_at=now))  # fmt: skip
