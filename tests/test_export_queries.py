@@ -264,10 +264,10 @@ def test_filters_from_the_key_the_customs_numbers_and_the_xml(world: World) -> N
 
 
 def test_b2b_lists_are_the_9710_and_9810_ones(world: World) -> None:
-    assert world.ids("/v1/export/b2b", **JAN_WINDOW) == {world.b2b}
-    assert world.ids("/v1/export/b2b", tradeMode="9810", **JAN_WINDOW) == set()
+    assert world.ids("/v1/export/b2b_lists", **JAN_WINDOW) == {world.b2b}
+    assert world.ids("/v1/export/b2b_lists", tradeMode="9810", **JAN_WINDOW) == set()
     assert world.ids("/v1/export/inventories", tradeMode="9710", **JAN_WINDOW) == {world.b2b}
-    (v,) = world.get("/v1/export/b2b", tradeMode="9610").json()["violations"]
+    (v,) = world.get("/v1/export/b2b_lists", tradeMode="9610").json()["violations"]
     assert (v["field"], v["rule"]) == ("tradeMode", "R-ECX-9")
 
 
@@ -299,7 +299,7 @@ def test_the_xml_scan_goes_chunk_by_chunk_without_losing_ties(
 def test_another_enterprise_sees_nothing_and_an_admin_everything(world: World) -> None:
     other = world.ok("/v1/export/inventories", key=CARRIER_KEY, **JAN_WINDOW)
     assert (other["total"], other["items"]) == (0, [])
-    assert world.ok("/v1/export/b2b", key=CARRIER_KEY, **JAN_WINDOW)["items"] == []
+    assert world.ok("/v1/export/b2b_lists", key=CARRIER_KEY, **JAN_WINDOW)["items"] == []
     assert world.ok("/v1/export/inventories", key="test-admin-key", **JAN_WINDOW)["total"] == 8
 
 

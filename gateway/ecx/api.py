@@ -4,7 +4,7 @@ POST /v1/batches/declare                  {"ids": [...]}: declare saved records 
 POST /v1/batches/delete                   {"ids": [...]}: delete records (appType 3, R-COM-5)
 POST /v1/parcels/{kind}                   {"head": {...}, "parcels": [...]}: kind arrival,
                                           departure or waybill_total, split and submitted
-GET  /v1/export/{list}                    list inventories, b2b, revokes, returns, tallies,
+GET  /v1/export/{list}                    list inventories, b2b_lists, revokes, returns, tallies,
                                           summaries, arrivals, departures, waybill_totals,
                                           orders, waybills by group, entry_from/entry_to
                                           (≤ 1 calendar month, R-COM-7; a missing entry_to

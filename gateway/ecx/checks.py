@@ -17,6 +17,10 @@ name or by (element, field) (R-COM-1.code), record checks for what spans fields:
   records too: customs counts the parcels of a message, R-ECX-3), an inventory list once
   per total/sub waybill message;
 - a summary application names a period (start and end) or at least one inventory list.
+
+Coded fields (trafMode, country, unit/unit1/unit2, wrapType, customsCode, portCode) are
+checked against the customs code tables (`gateway.ecx.codetables`, R-COM-1.code), not only
+by their length in the XSD.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from gateway.core.checks import (
     path_of,
     text_of,
 )
+from gateway.ecx import codetables
 from gateway.errors import Violation
 
 # --- rule ids ----------------------------------------------------------------------------------
@@ -220,6 +225,9 @@ VALUE_RULES: dict[str, tuple[str, ValueCheck]] = {
     "leaveTime": (TIME, check_time),
     "startTime": (TIME, check_time),
     "endTime": (TIME, check_time),
+    # transport mode, country, unit, packaging and customs/port codes: the customs code
+    # tables (gateway/ecx/codetables.py; manual 3.1 parameter fields, issue #16 gap 9)
+    **codetables.value_rules(),
 }
 
 #: checks by (element, field)

@@ -150,7 +150,7 @@ def export_query(
     page_size: int,
     enterprise: str | None,
 ) -> None:
-    """List an export LIST (inventories, b2b, revokes, returns, tallies, summaries,
+    """List an export LIST (inventories, b2b_lists, revokes, returns, tallies, summaries,
     arrivals, departures, waybill_totals, orders, waybills) by status group and entry time
     (R-COM-7)."""
     from gateway.ecx import queries as export_queries

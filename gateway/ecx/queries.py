@@ -1,8 +1,9 @@
 """Queries of the export set (R-COM-7, R-ECX-3..7, R-ECX-9; manual chapters 1.1-2.7, 3.3-3.10,
 4.2-4.3, 5.2, 6.1): orders and waybills (未审结 / 已审结), inventory lists by status group,
 revoke applications, returns, tallies, summary applications, arrivals, departures, total/sub
-waybill lists and B2B lists. Inventory lists are also filtered by 业务类型 (statisticsFlag),
-申报地海关 (customsCode) and 汇总状态 (`summaryState`, from `summary_lists`); returns by the
+waybill lists and the inventory lists of the B2B trade modes (`b2b_lists`; the B2B customs
+declarations themselves are queried in `gateway.ecx.b2b`). Inventory lists are also filtered
+by 业务类型 (statisticsFlag), 申报地海关 (customsCode) and 汇总状态 (`summaryState`, from `summary_lists`); returns by the
 business type and summary state of the list they return (its invtNo).
 
 Every query is scoped to the caller (an enterprise sees its own records, an admin all) and
@@ -156,7 +157,9 @@ LISTS: dict[str, ExportList] = {
     for x in (
         ExportList("inventories", INVENTORY, INVENTORY_GROUPS, _INVENTORY_FILTERS,
                    _INVENTORY_SHOWN),
-        ExportList("b2b", INVENTORY, INVENTORY_GROUPS, _INVENTORY_FILTERS, _INVENTORY_SHOWN,
+        # inventory lists of B2B trade modes; B2B报关单查询 itself (manual 6.1) queries the
+        # customs declarations: gateway/ecx/b2b.py, GET /v1/export/b2b
+        ExportList("b2b_lists", INVENTORY, INVENTORY_GROUPS, _INVENTORY_FILTERS, _INVENTORY_SHOWN,
                    {"tradeMode": B2B_TRADE_MODES}),
         ExportList("revokes", INVT_CANCEL, REVOKE_GROUPS, {"copNo": _K, "invtNo": _X},
                    ("copNo", "invtNo", "reason", "ebcCode")),

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gateway.core.system import BusinessSystem, Job
-from gateway.ecx import api, checks, cli, console, demo, kinds, kinds_full
+from gateway.ecx import (
+    api,
+    b2b_api,
+    b2b_cli,
+    checks,
+    cli,
+    codetables,
+    console,
+    declarations,
+    demo,
+    kinds,
+    kinds_full,
+)  # fmt: skip
+from gateway.ecx.sim import b2b as sim_b2b
 from gateway.ecx.sim import four_documents, lifecycle, numbers
 from gateway.ecx.sim import summary as sim_summary
 from gateway.ecx.status import EcxStatus
@@ -25,7 +40,16 @@ def _sim() -> tuple[dict[str, Callable[..., list[Any]]], list[Callable[[Any], No
     four_documents.register(behaviours, ticks)
     lifecycle.register(behaviours, ticks)
     sim_summary.register(behaviours)
+    sim_b2b.register(behaviours, ticks)  # B2B lists' customs declarations (R-ECX-9)
     return behaviours, ticks
+
+
+def _code_tables(gateway: Any, stop: threading.Event) -> None:
+    """Every process keeps its copy of the customs code tables in step (no lease)."""
+    codetables.run_refresher(gateway.db, stop)
+
+
+_HERE = Path(__file__).resolve().parent
 
 
 _BEHAVIOURS, _TICKS = _sim()
@@ -39,9 +63,16 @@ SYSTEM = BusinessSystem(
     lifecycle=(EcxStatus.FINALISED,),  # after closed (899): merged into a declaration
     sim_behaviours=_BEHAVIOURS,
     sim_ticks=tuple(_TICKS),
-    routers=(api.router, summary_api.router),
-    commands=(*cli.COMMANDS, *summary_cli.COMMANDS, demo.demo_command),
-    jobs=(Job("summary", schedule.run_job, lambda config: config.summary.enabled),),
+    xsd_dir=_HERE / "xsd",  # ECX910Message, customs' B2B declarations (docs/b2b.md)
+    # b2b_api first: /v1/export/b2b is the declarations, not a list of /v1/export/{list}
+    routers=(b2b_api.router, api.router, summary_api.router),
+    commands=(*cli.COMMANDS, *b2b_cli.COMMANDS, *summary_cli.COMMANDS, demo.demo_command),
+    jobs=(
+        Job("summary", schedule.run_job, lambda config: config.summary.enabled),
+        Job("ecx-codes", _code_tables),
+    ),
+    reference_data=(declarations.handle_envelope,),
     results={"CEB792Message": results.apply_summary_result},
+    migrations=_HERE / "migrations",
     console_panels=console.PANELS,
 )
