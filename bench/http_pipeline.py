@@ -71,6 +71,8 @@ from tests.transport_fixtures import delete_topology, unique_prefix  # noqa: E40
 #: the layout README "Several workers" recommends for production on a 2-core machine
 PRODUCTION = "--workers 2 --pipelines 1"
 REQUEST_SECONDS = 30.0
+#: customs-sim processes competing on customs' queue (one store): customs must keep up
+SIM_PROCESSES = 1
 CLIENT_COUNTS = (1, 8, 32, 128)
 
 
@@ -265,6 +267,7 @@ def run_point(
     serve_args: str,
     drain: float,
     profile: Path | None = None,
+    sim_processes: int = 1,
 ) -> Point:
     base = Path(tempfile.mkdtemp(prefix="gw-http-pipeline-"))
     url = fresh_database(db, base)
@@ -276,10 +279,13 @@ def run_point(
         ["--config", str(path), "serve", "--port", str(port), *shlex.split(serve_args)],
         base / "serve.log",
     )
-    sim = None
+    sims: list[subprocess.Popen[bytes]] = []
     try:
         wait_healthy(f"http://127.0.0.1:{port}", serve)
-        sim = start(["--config", str(path), "customs-sim"], base / "sim.log")
+        sims = [
+            start(["--config", str(path), "customs-sim"], base / f"sim-{i}.log")
+            for i in range(sim_processes)
+        ]
         warm = _warm_up(cfg, port, drain)
         point.raw = raw_sign_rate(cfg)
         spies = _profile(path, seconds, profile) if profile else []
@@ -289,7 +295,7 @@ def run_point(
         _drain(point, cfg, drain, warm)
         _measure(point, cfg, warm)
     finally:
-        for proc in (serve, sim):
+        for proc in (serve, *sims):
             if proc is not None:
                 proc.terminate()
                 try:
@@ -552,7 +558,9 @@ def series(args: argparse.Namespace) -> bool:
         for db in ("postgresql", "sqlite"):
             for c in CLIENT_COUNTS:
                 print(f"-- run {run + 1}/{args.runs}: {db}, {c} clients", flush=True)
-                p = run_point(db, c, args.seconds, args.serve_args, args.drain)
+                p = run_point(
+                    db, c, args.seconds, args.serve_args, args.drain, None, args.sim_processes
+                )
                 report(p)
                 points.append(p)
     before: dict[tuple[str, int], list[dict[str, float]]] = {}
@@ -579,6 +587,9 @@ def main() -> None:
     parser.add_argument("--serve-args", default=PRODUCTION, help="options given to serve")
     parser.add_argument("--series", action="store_true", help="the full table (README)")
     parser.add_argument("--profile", type=Path, help="py-spy every gateway process into DIR")
+    parser.add_argument(
+        "--sim-processes", type=int, default=SIM_PROCESSES, help="customs-sim processes"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per point in --series")
     parser.add_argument("--before-runs", type=int, default=1, help="bench/pipeline.py runs")
     args = parser.parse_args()
@@ -590,7 +601,11 @@ def main() -> None:
     for db in dbs:
         for c in (int(x) for x in args.clients.split(",")):
             profile = args.profile / f"{db}-{c}" if args.profile else None
-            points.append(run_point(db, c, args.seconds, args.serve_args, args.drain, profile))
+            points.append(
+                run_point(
+                    db, c, args.seconds, args.serve_args, args.drain, profile, args.sim_processes
+                )
+            )
             report(points[-1])
     print()
     print(table(points))

@@ -15,9 +15,13 @@ from gateway.core.config import Config
 from gateway.core.customs_sim.service import CustomsSim, Registry
 from gateway.core.db import Database
 from gateway.core.runtime import ensure_test_keys, topology_for
-from transports import Consumer, Publisher
+from transports import Consumer
+from transports.batch import BatchPublisher
 
 log = logging.getLogger(__name__)
+
+#: envelopes judged in one transaction at most (and the consumer's prefetch)
+SIM_BATCH = 100
 
 
 def build(config: Config) -> CustomsSim:
@@ -32,13 +36,17 @@ def build(config: Config) -> CustomsSim:
 def start(config: Config, stop: threading.Event) -> tuple[CustomsSim, list[threading.Thread]]:
     sim = build(config)
     url = config.amqp.customs_url
-    publisher = Publisher(url, sim.topology, name="customs-sim", declare=False)
+    publisher = BatchPublisher(url, name="customs-sim")
+    # Envelopes that arrived together are judged in one transaction (CustomsSim.handle_batch):
+    # customs must keep up with the gateway, or end-to-end figures measure the simulator.
     consumer = Consumer(
         url,
         sim.topology.customs_inbound_queue,
         sim.handle,
         name="customs-sim",
         retry_limit=sim.topology.consumer_retry_limit,
+        batch_handler=sim.handle_batch,
+        prefetch=SIM_BATCH,
     )
     threads = [
         threading.Thread(target=consumer.run, args=(stop,), name="sim-consumer", daemon=True),
