@@ -77,24 +77,27 @@ class Rates:
 
 
 def pct(x: float) -> str:
-    return f"{100 * x:.2f} %"
+    return f"{100 * x:.3f} %"
 
 
 def report(title: str, rates: Rates, shipped: float, show: Callable[[float], str]) -> None:
     """Print the figures; `show` turns an internal score back into the matcher's units."""
     eer, eer_t = rates.eer()
     far_t, far_frr = rates.at_far(TARGET_FAR)
+    rejected = int((rates.genuine < shipped).sum())
+    accepted = int((rates.impostor >= shipped).sum())
     print(f"\n{title}: {len(rates.genuine)} genuine, {len(rates.impostor)} impostor pairs")
     print(
-        f"  shipped threshold {show(shipped)}: FRR {pct(rates.frr(shipped))}, "
-        f"FAR {pct(rates.far(shipped))}"
+        f"  shipped threshold {show(shipped)}: FRR {pct(rates.frr(shipped))} "
+        f"({rejected}/{len(rates.genuine)}), FAR {pct(rates.far(shipped))} "
+        f"({accepted}/{len(rates.impostor)})"
     )
     print(f"  EER {pct(eer)} at threshold {show(eer_t)}")
     print(f"  FAR <= {pct(TARGET_FAR)}: threshold {show(far_t)}, FRR {pct(far_frr)}")
     print(
-        f"  genuine min/median {show(float(rates.genuine.min()))} / "
-        f"{show(float(np.median(rates.genuine)))}; impostor max/median "
-        f"{show(float(rates.impostor.max()))} / {show(float(np.median(rates.impostor)))}"
+        f"  worst genuine {show(float(rates.genuine.min()))}, median "
+        f"{show(float(np.median(rates.genuine)))}; closest impostor "
+        f"{show(float(rates.impostor.max()))}, median {show(float(np.median(rates.impostor)))}"
     )
 
 
