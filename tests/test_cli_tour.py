@@ -152,3 +152,59 @@ def test_every_tour_command_runs_on_a_fresh_database_without_a_traceback(
                 out.close()
             text = log.read_text(encoding="utf-8", errors="replace")
             assert "Traceback" not in text, f"{step.line}\n{text[-4000:]}"
+
+
+# --- the first hour's failures: one line saying what to do, never a traceback ----------------
+
+
+def _run(config: Path, *args: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), *args],
+        cwd=ROOT,
+        env=_environment(config),
+        capture_output=True,
+        timeout=600,
+    )
+    return done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
+
+
+def test_ops_before_serve_ever_ran_says_to_start_it(config: tuple[Path, int]) -> None:
+    path, _port = config
+    code, out = _run(path, "ops", "dead-letters", "gateway.inbound")
+    assert code == 1 and "Traceback" not in out, out
+    assert "does not exist yet: start `customs-gateway serve` once" in out
+    code, out = _run(path, "ops", "queues")
+    assert code == 0 and "pika" not in out and "WARNING" not in out, out
+    assert "not declared yet" in out
+
+
+def test_an_unreachable_broker_and_an_unmigrated_database_are_one_line_each(
+    config: tuple[Path, int], tmp_path: Path
+) -> None:
+    path, _port = config
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["amqp"]["url"] = f"amqp://guest:guest@127.0.0.1:{_free_port()}/%2F"  # nothing listens
+    unreachable = tmp_path / "unreachable.yaml"
+    unreachable.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    code, out = _run(unreachable, "ops", "queues")
+    assert code == 1 and "Traceback" not in out and "pika" not in out, out
+    assert out.strip().startswith("Error: RabbitMQ at 127.0.0.1:") and len(out.splitlines()) == 1
+    code, out = _run(path, "summary", "preview")  # nothing has created the tables yet
+    assert code == 1 and "Traceback" not in out, out
+    assert "run `customs-gateway db upgrade`" in out
+
+
+def test_the_appointment_example_on_a_fresh_clone_names_what_is_missing(
+    config: tuple[Path, int],
+) -> None:
+    """Before `apt-refdata --sample` the request is refused naming each unknown code (R-APT-1),
+    no `no such table` crash; after it, accepted."""
+    path, _port = config
+    request = "examples/appointments/APT101-request.xml"
+    code, out = _run(path, "check", request, "--at", "2026-12-03 10:00")
+    assert code == 1 and "Traceback" not in out and "no such table" not in out, out
+    assert "[R-APT-1]" in out and "is not a known port" in out
+    code, out = _run(path, "apt-refdata", "--sample")
+    assert code == 0, out
+    code, out = _run(path, "check", request, "--at", "2026-12-03 10:00")
+    assert code == 0, out
