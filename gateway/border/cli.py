@@ -258,6 +258,12 @@ def bdr_sim_answer(ctx: click.Context, pre_entry_no: str, code: str, info: str) 
     click.echo(f"{pre_entry_no}: {step.value} scheduled ({sent})")
 
 
+def _demo() -> click.Command:
+    from gateway.border.demo import demo_command
+
+    return demo_command
+
+
 COMMANDS = (
     bdr_records,
     bdr_documents,
@@ -266,4 +272,5 @@ COMMANDS = (
     bdr_expire,
     bdr_samples,
     bdr_sim_answer,
+    _demo(),  # bdr-demo: a resident and a cooperative representative end to end
 )
