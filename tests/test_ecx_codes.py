@@ -1,0 +1,198 @@
+"""Coded export fields against the customs code tables (gateway/ecx/codetables.py; manual 004
+§3.1 parameter fields; R-COM-1.code; issue #16 gap 9): transport mode, country, unit,
+packaging and customs/port codes are refused when the table lacks them, not only when their
+length is wrong; a table loaded with `ecx-codes load` replaces the shipped one in every
+process."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from gateway.cli import main
+from gateway.core import checks
+from gateway.core.api import create_app
+from gateway.core.db import Database
+from gateway.core.migrate import upgrade
+from gateway.core.runtime import Gateway
+from gateway.ecx import codetables
+from gateway.ecx import samples_lists as ecx
+from gateway.ecx.samples import DEMO_EBC, logistics_numbers, order_numbers
+from gateway.errors import InvalidMessage
+from gateway.xmlsafe import parse
+from schemas import validate
+from tests.stack import EBC_KEY, make_config, raw_config
+
+ORDERS, PARCEL_NOS = order_numbers(2, start=71), logistics_numbers(2, start=71)
+PARCELS = [ecx.Parcel(o, n) for o, n in zip(ORDERS, PARCEL_NOS, strict=True)]
+
+
+@pytest.fixture(autouse=True)
+def shipped_tables() -> Iterator[None]:
+    codetables.CURRENT.reset()
+    yield
+    codetables.CURRENT.reset()
+
+
+def _inventory(**changes: str) -> bytes:
+    """A sample inventory list with the first occurrence of each field set to a value."""
+    data = ecx.inventory_message(DEMO_EBC, PARCELS).decode()
+    for name, value in changes.items():
+        data, count = re.subn(rf"<ceb:{name}>[^<]*<", f"<ceb:{name}>{value}<", data, count=1)
+        assert count == 1, name
+    return data.encode()
+
+
+def _violations(data: bytes) -> list:
+    root = parse(data).getroot()
+    assert validate(root) == []  # the XSD lets these through: only the tables refuse them
+    return checks.check_message(root)
+
+
+def test_the_sample_uses_codes_of_the_tables() -> None:
+    assert _violations(_inventory()) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "table"),
+    [
+        ("country", "998", "国别(地区)代码表"),
+        ("trafMode", "K", "运输方式代码表"),
+        ("unit", "024", "计量单位代码表"),  # 024 is a gap in the unit table
+        ("unit1", "900", "计量单位代码表"),
+        ("wrapType", "8", "包装种类代码表"),
+        ("customsCode", "9999", "关区代码表"),
+        ("portCode", "0000", "关区代码表"),
+    ],
+)
+def test_a_code_missing_from_its_table_is_refused(field: str, value: str, table: str) -> None:
+    (v,) = _violations(_inventory(**{field: value}))
+    assert (v.rule, v.value) == ("R-COM-1.code", value)
+    assert v.field.endswith(f"/{field}")
+    assert v.message.startswith(field) and f"{value} is not" in v.message and table in v.message
+
+
+def test_the_tables_are_complete_where_customs_publishes_them() -> None:
+    shipped = codetables.shipped()
+    assert len(shipped["country"]) >= 240 and shipped["country"]["142"] == "中国"
+    assert shipped["country"]["502"] == "美国" and shipped["country"]["304"] == "德国"
+    assert len(shipped["unit"]) >= 120 and shipped["unit"]["035"] == "千克"
+    assert shipped["traf_mode"]["5"] == "航空运输"
+    assert all(len(c) == 4 and c.isdigit() for c in shipped["customs"])
+
+
+# --- loading a table ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'codes.db'}")
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def test_a_loaded_table_replaces_the_shipped_one(db: Database) -> None:
+    countries = {c: n for c, n in codetables.shipped()["country"].items() if c != "304"}
+    countries["398"] = "测试国"
+    with db.session() as session:
+        assert codetables.load(session, "country", countries, "country.csv") == 1
+    with db.session() as session:
+        assert codetables.refresh(session) == ["country"]
+        assert codetables.refresh(session) == []  # nothing new: nothing read
+    found = _violations(_inventory(country="304"))  # withdrawn by the new table
+    assert found and {(v.rule, v.value) for v in found} == {("R-COM-1.code", "304")}
+    assert _violations(_inventory().replace(b">304<", b">398<")) == []
+
+
+def test_another_process_takes_the_new_version(db: Database) -> None:
+    other = codetables.Tables()  # what a second gateway process holds
+    with db.session() as session:
+        codetables.load(session, "traf_mode", {"5": "航空运输"}, "a.csv")
+    with db.session() as session:
+        assert codetables.refresh(session, other) == ["traf_mode"]
+        codetables.load(session, "traf_mode", {"4": "公路运输"}, "b.csv")
+    with db.session() as session:
+        assert codetables.refresh(session, other) == ["traf_mode"]
+    assert dict(other.codes("traf_mode")) == {"4": "公路运输"}
+    assert "142" in other.codes("country")  # the tables not loaded stay the shipped ones
+
+
+@pytest.mark.parametrize(
+    ("table", "codes", "field"),
+    [
+        ("colour", {"1": "红"}, "table"),
+        ("country", {}, "country"),
+        ("country", {"1420": "中国"}, "country/1420"),
+        ("customs", {"22 3": "x"}, "customs/22 3"),
+    ],
+)
+def test_a_bad_table_is_refused_and_nothing_changes(
+    db: Database, table: str, codes: dict[str, str], field: str
+) -> None:
+    with db.session() as session, pytest.raises(InvalidMessage) as caught:
+        codetables.load(session, table, codes, "x.csv")
+    assert caught.value.violations[0].field == field
+    with db.session() as session:
+        assert codetables.refresh(session) == []
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def _run(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def config(tmp_path: Path, keys_dir: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="ecxcodes."),
+                                   allow_unicode=True))  # fmt: skip
+    return path
+
+
+def test_ecx_codes_load_and_show(config: Path, tmp_path: Path) -> None:
+    table = tmp_path / "wrap_type.csv"
+    table.write_text("code,name\n1,木箱\n2,纸箱\n", encoding="utf-8")
+    code, out = _run(config, "ecx-codes", "load", str(table))
+    assert code == 0, out
+    assert '"codes": 2' in out and '"version": 1' in out
+    code, out = _run(config, "ecx-codes", "show")
+    assert code == 0 and '"source": "wrap_type.csv"' in out and '"source": "shipped"' in out
+    (v,) = _violations(_inventory(wrapType="3"))  # this process took the loaded table
+    assert v.value == "3"
+
+
+def test_ecx_codes_load_refuses_a_file_without_the_header(config: Path, tmp_path: Path) -> None:
+    table = tmp_path / "country.csv"
+    table.write_text("142,中国\n", encoding="utf-8")
+    code, out = _run(config, "ecx-codes", "load", str(table))
+    assert code == 1 and "code,name" in out and "Traceback" not in out
+
+
+# --- through intake ----------------------------------------------------------------------------
+
+
+def test_intake_refuses_an_unknown_country_naming_field_rule_and_table(
+    tmp_path: Path, keys_dir: Path
+) -> None:
+    gw = Gateway(make_config(tmp_path, keys_dir, prefix="ecxcodes."))
+    gw.prepare(broker=False)
+    try:
+        with TestClient(create_app(gw)) as client:
+            answer = client.post("/v1/messages", content=_inventory(country="998"),
+                                 headers={"X-API-Key": EBC_KEY})  # fmt: skip
+    finally:
+        gw.db.dispose()
+    assert answer.status_code == 422, answer.text
+    (v,) = answer.json()["violations"]
+    assert v["rule"] == "R-COM-1.code" and v["value"] == "998"
+    assert "国别(地区)代码表" in v["message"]
