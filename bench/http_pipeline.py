@@ -8,8 +8,9 @@ customs in its own process, until every accepted declaration is stored by custom
 
 For each database and client count it starts, on loopback only: a fresh database and broker
 prefix; `python -m gateway.cli --config … serve --port P <serve-args>` (default: the layout the
-README recommends for production, `--workers 2 --pipelines 1`); `customs-sim` in its own
-process, answering at once; and the clients, in a process of their own (asyncio, one
+README recommends for production: `--workers 2 --pipelines 2` on PostgreSQL, `--workers 2` on
+SQLite); `customs-sim` in two processes of its own sharing its store (`--sim-processes`),
+answering at once; and the clients, in a process of their own (asyncio, one
 keep-alive connection each, requests sent one after the other on it) so that they never share
 the benchmark's or the gateway's interpreter. The clients post for `--seconds`; the benchmark
 then waits (bounded) until every accepted declaration is confirmed by the broker and stored by
@@ -68,11 +69,12 @@ from gateway.ecx import samples  # noqa: E402
 from tests.stack import EBC_KEY, PLATFORM, raw_config  # noqa: E402
 from tests.transport_fixtures import delete_topology, unique_prefix  # noqa: E402
 
-#: the layout README "Several workers" recommends for production on a 2-core machine
-PRODUCTION = "--workers 2 --pipelines 1"
+#: the layouts README "Several workers" recommends for production on a 2-core machine: two
+#: HTTP processes; two worker processes on PostgreSQL (SQLite has no row locks: one)
+PRODUCTION = {"postgresql": "--workers 2 --pipelines 2", "sqlite": "--workers 2 --pipelines 1"}
 REQUEST_SECONDS = 30.0
 #: customs-sim processes competing on customs' queue (one store): customs must keep up
-SIM_PROCESSES = 1
+SIM_PROCESSES = 2
 CLIENT_COUNTS = (1, 8, 32, 128)
 
 
@@ -264,11 +266,12 @@ def run_point(
     db: str,
     clients: int,
     seconds: float,
-    serve_args: str,
+    serve_args: str | None,
     drain: float,
     profile: Path | None = None,
     sim_processes: int = 1,
 ) -> Point:
+    serve_args = PRODUCTION[db] if serve_args is None else serve_args
     base = Path(tempfile.mkdtemp(prefix="gw-http-pipeline-"))
     url = fresh_database(db, base)
     port = free_port()
@@ -570,7 +573,10 @@ def series(args: argparse.Namespace) -> bool:
                 print(f"-- bench/pipeline.py {db}, {per} per message, {n}", flush=True)
                 before.setdefault((db, per), []).append(run_pipeline(db, per, n))
     minutes = (time.monotonic() - started) / 60
-    print(f"\n### HTTP pipeline, `serve {args.serve_args}`, {args.seconds:g} s of load per run, "
+    layout = args.serve_args or "; ".join(
+        f"{_db_name(d)} `serve {a}`" for d, a in PRODUCTION.items()
+    )
+    print(f"\n### HTTP pipeline, {layout}, {args.seconds:g} s of load per run, "
           f"medians of {args.runs} runs ({minutes:.1f} min in all)\n")  # fmt: skip
     print(table(points))
     print(f"\n### In-process (bench/pipeline.py), medians of {args.before_runs} run(s)\n")
@@ -584,7 +590,9 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32,128", help="client counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="load per point")
     parser.add_argument("--drain", type=float, default=120.0, help="longest wait for customs")
-    parser.add_argument("--serve-args", default=PRODUCTION, help="options given to serve")
+    parser.add_argument(
+        "--serve-args", default=None, help="options given to serve (default: per database)"
+    )
     parser.add_argument("--series", action="store_true", help="the full table (README)")
     parser.add_argument("--profile", type=Path, help="py-spy every gateway process into DIR")
     parser.add_argument(

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.core.config import Config
+from gateway.errors import ConfigError
 
 log = logging.getLogger("gateway")
 
@@ -71,6 +72,12 @@ def address(sock: socket.socket) -> str:
 
 
 def run(cfg: Config, config_path: str | None, layout: Layout) -> None:
+    if layout.pipelines > 1 and cfg.database_url.startswith("sqlite"):
+        # SQLite has no row locks: two signers would both claim (and send) one message
+        raise ConfigError(
+            "serve --pipelines: several worker processes need PostgreSQL (claims with "
+            "SELECT … FOR UPDATE SKIP LOCKED); on SQLite run one (--workers N still works)"
+        )
     if layout.supervised:
         Supervisor(cfg, config_path, layout).run()
     else:
