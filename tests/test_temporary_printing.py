@@ -190,7 +190,9 @@ def test_without_a_cjk_font_a_config_error_names_the_package(
     with pytest.raises(ConfigError, match=printing.FONT_ENV):
         printing.font_path()
     monkeypatch.delenv(printing.FONT_ENV)
-    monkeypatch.setattr(printing, "FONT_PATHS", (str(tmp_path / "missing.ttc"),))
+    from gateway.core import printing as forms  # the machinery's own font search
+
+    monkeypatch.setattr(forms, "FONT_PATHS", (str(tmp_path / "missing.ttc"),))
     with pytest.raises(ConfigError, match="fonts-wqy-microhei"):
         printing.font_path()
 

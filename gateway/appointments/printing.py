@@ -44,6 +44,7 @@ TEMPLATE = printing.Template(
     ("本申请单由申报单位打印留存，海关审批结果以预约通关申请回执为准。",
      "申报单位（盖章）：                    联系人（签字）：                    日期："),
     (("序号", 14), ("商品HS编码", 40), ("商品名称", 0)),
+    number_key="pre_no",
 )  # fmt: skip
 IE_NAMES = {"I": "进口", "E": "出口"}
 #: 申请状态 as the screens name them; another status prints as its code

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -62,6 +62,17 @@ class Template:
     closing: tuple[str, ...]
     #: the goods table's (heading, width in mm; 0: the rest of the line); none: no table
     columns: tuple[tuple[str, float], ...] = ()
+    #: the value the footer names the record by on every page (its pre-entry number)
+    number_key: str = "pre_entry_no"
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A table after the goods (the attached files' list…): its caption, columns and rows."""
+
+    caption: str
+    columns: tuple[tuple[str, float], ...]
+    rows: list[list[str]]
 
 
 def quantity(value: str) -> str:
@@ -107,8 +118,12 @@ def _style(size: float, align: int = 0) -> ParagraphStyle:
     )  # fmt: skip
 
 
-def build(tpl: Template, values: dict[str, str], rows: list[list[str]], at: datetime) -> bytes:
-    """The form's PDF: title, head box, goods table (header repeated on every page), closing."""
+def build(
+    tpl: Template, values: dict[str, str], rows: list[list[str]], at: datetime,
+    extras: Sequence[Extra] = (),
+) -> bytes:  # fmt: skip
+    """The form's PDF: title, head box, goods table (header repeated on every page), the
+    `extras` that have rows, closing."""
     _register_font()
     size = landscape(A4) if tpl.landscape else A4
     out = io.BytesIO()
@@ -129,12 +144,19 @@ def build(tpl: Template, values: dict[str, str], rows: list[list[str]], at: date
             Spacer(1, 1.5 * mm),
             _goods(tpl.columns, rows, width),
         ]
+    for extra in (e for e in extras if e.rows):
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(f"{extra.caption}（共 {len(extra.rows)} 份）", _style(10)),
+            Spacer(1, 1.5 * mm),
+            _goods(extra.columns, extra.rows, width),
+        ]
     story += [
         Spacer(1, 6 * mm),
         *[Paragraph(line.replace(" ", "&nbsp;"), _style(9.5)) for line in tpl.closing],
     ]
     stamp = f"打印时间：{at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M:%S}（北京时间）"
-    footer = _footer(tpl.title, values.get("pre_entry_no", ""), stamp)
+    footer = _footer(tpl.title, values.get(tpl.number_key, ""), stamp)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
 

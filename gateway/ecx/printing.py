@@ -98,7 +98,9 @@ def _template(
     pairs += [(LABELS.get(k, k), k) for k in head if k not in HIDDEN]
     title = (kind.title or kind.name).split("(")[-1].rstrip(")") or kind.name
     closing = ("本页为申报数据打印件，不作为海关单证。",)
-    return printing.Template("record", title, tuple(pairs), bool(columns), closing, columns)
+    return printing.Template(
+        "record", title, tuple(pairs), bool(columns), closing, columns, number_key="_pre_no"
+    )
 
 
 def _lines(
