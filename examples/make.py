@@ -111,6 +111,21 @@ def temporary_examples() -> dict[str, bytes]:
     }
 
 
+def border_examples() -> dict[str, bytes]:
+    """Border residents' trade (边民互市): entry, import and revoke, sent by the sample
+    supervised place's operator (the simulated customs' reference data knows it)."""
+    from gateway.border import samples as bdr
+
+    def pretty(data: bytes) -> bytes:
+        return _edit(data, lambda _root: None)
+
+    return {
+        "BDR101-entry.xml": pretty(bdr.entry_message(AT)),
+        "BDR103-import.xml": pretty(bdr.import_message(AT)),
+        "BDR105-revoke.xml": pretty(bdr.revoke_message(AT)),
+    }
+
+
 def _attachment() -> bytes:
     """TMP113: a PDF of a saved confirmation, as `tmp-attach` sends it (the intake takes one
     only for a file uploaded to that confirmation: validate passes it, submit refuses it)."""
@@ -192,6 +207,7 @@ def main() -> None:
         "ecx": ecx_examples(),
         "appointments": appointment_examples(),
         "temporary": temporary_examples(),
+        "border": border_examples(),
     }
     for system, files in {**valid, "broken": broken_examples(valid)}.items():
         folder = HERE / system
