@@ -208,3 +208,27 @@ def test_the_appointment_example_on_a_fresh_clone_names_what_is_missing(
     assert code == 0, out
     code, out = _run(path, "check", request, "--at", "2026-12-03 10:00")
     assert code == 0, out
+
+
+def test_json_output_for_scripts_and_times_with_their_zone(config: tuple[Path, int]) -> None:
+    """`--json` where a script would want it parses as JSON; history times carry a zone."""
+    import json
+    from datetime import datetime
+
+    path, _port = config
+    code, out = _run(path, "submit", "examples/ecx/CEB303-order.xml")
+    assert code == 0, out
+    code, out = _run(path, "status", "1", "--json")
+    assert code == 0, out
+    view = json.loads(out)
+    assert view["status"] == "pending_sign"
+    for at in [view["created_at"], *(h["at"] for h in view["history"])]:
+        assert datetime.fromisoformat(at).utcoffset() is not None, at
+    code, out = _run(path, "status", "1")  # the table: Beijing time with its offset
+    assert code == 0 and "+08:00" in out and "pending_sign" in out, out
+    code, out = _run(path, "ops", "stuck", "--older-than", "0s", "--json")
+    stuck = json.loads(out)
+    assert code == 0 and [r["id"] for r in stuck["records"]] == [1, 2], out
+    assert all(datetime.fromisoformat(r["since"]).utcoffset() is not None for r in stuck["records"])
+    code, out = _run(path, "ops", "queues", "--json")
+    assert code == 0 and all(q["messages"] is None for q in json.loads(out)), out
