@@ -323,3 +323,39 @@ def test_pre_entry_numbers_follow_each_other_per_form(env: BorderEnv) -> None:
     with env.db.session() as session:
         assert session.scalar(select(BrdDeclaration).where(BrdDeclaration.id == 99)) is None
     assert messages.ENTRY_MESSAGE == "BDR101Message"
+
+
+def test_a_ready_declaration_not_sent_is_sent_by_the_job(env: BorderEnv) -> None:
+    """The process stopped after the last resident's authentication committed, before the
+    send: the job's round sends it (R-BDR-7)."""
+    done = _declare(env, Form.IMPORT, who=samples.representative())
+    with env.db.session() as session:
+        row = store.row(session, done.pre_entry_no)
+        assert row is not None
+        for delegate in store.delegates(session, row):
+            delegate.state, delegate.at = "passed", utcnow()
+    assert d.resend_ready(env.db, env.intake) == 1
+    assert env.status(done.record_id) == Status.PENDING_SIGN
+    assert d.resend_ready(env.db, env.intake) == 0
+
+
+def test_terminals_declaring_at_once_get_distinct_numbers(env: BorderEnv) -> None:
+    import threading
+
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def terminal() -> None:
+        try:
+            for _ in range(3):
+                results.append(_declare(env).pre_entry_no)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=terminal) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(results) == 12 and len(set(results)) == 12

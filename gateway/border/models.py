@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.models import Base, Id, UTCDateTime, utcnow
@@ -82,6 +82,15 @@ class BrdDeclaration(Base):
 
 
 Index("ix_brd_declarations_person", BrdDeclaration.id_number, BrdDeclaration.form)
+
+
+class BrdSequence(Base):
+    """The last pre-entry number drawn per year and form (prefix YYYY + 01/03)."""
+
+    __tablename__ = "brd_sequences"
+
+    prefix: Mapped[str] = mapped_column(String(6), primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger)
 
 
 class BrdDelegate(Base):

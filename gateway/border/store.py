@@ -9,12 +9,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.border.codes import BdrStatus, DeclType, Form, status_name
 from gateway.border.identity import BiometricMethod
-from gateway.border.models import BrdCatalogue, BrdDeclaration, BrdDelegate, BrdPlace
+from gateway.border.models import (
+    BrdCatalogue,
+    BrdDeclaration,
+    BrdDelegate,
+    BrdPlace,
+    BrdSequence,
+)
 from gateway.border.rules import DELEGATION_RULE, ENTRY_RULE, IMPORT_RULE, STATE_RULE
 from gateway.codes import CHINA_TZ
 from gateway.core.models import Document, Enterprise
@@ -28,16 +34,25 @@ CATALOGUE_RULE = "R-BDR-4.catalogue"
 
 def next_pre_entry_no(session: Session, form: Form, at: datetime) -> str:
     """预录入编号: YYYY + 01 (entry) / 03 (import) + a 12-digit sequence per year and form
-    (manual §4.1, §5.1). A race for the same number fails the unique constraint; the caller's
-    intake runs again (see `declarations`)."""
+    (manual §4.1, §5.1), drawn from its counter row by one UPDATE (which takes the row's —
+    on SQLite the database's — write lock before reading it): the caller commits at once, so
+    concurrent declares wait a moment and never share a number. A number whose declare then
+    fails is not reused (a gap, as customs' own sequences have)."""
     prefix = f"{at.astimezone(CHINA_TZ).year:04d}{form.value}"
-    top = session.scalar(
-        select(func.max(BrdDeclaration.pre_entry_no)).where(
-            BrdDeclaration.pre_entry_no.like(f"{prefix}%")
-        )
+    seq = BrdSequence.__table__.c
+    bumped = session.execute(
+        update(BrdSequence).where(seq.prefix == prefix).values(last=seq.last + 1)
     )
-    seq = int(top[6:]) + 1 if top else 1
-    return f"{prefix}{seq:012d}"
+    if not bumped.rowcount:  # type: ignore[attr-defined]
+        top = session.scalar(
+            select(func.max(BrdDeclaration.pre_entry_no)).where(
+                BrdDeclaration.pre_entry_no.like(f"{prefix}%")
+            )
+        )
+        session.add(BrdSequence(prefix=prefix, last=(int(top[6:]) if top else 0) + 1))
+        session.flush()  # a second first row fails here (primary key): the caller tries again
+    last = session.scalar(select(BrdSequence.last).where(seq.prefix == prefix))
+    return f"{prefix}{last:012d}"
 
 
 # --- reference data ------------------------------------------------------------------------------

@@ -26,12 +26,14 @@ EXPIRY_JOB, EXPIRY_EVERY = "border-auth-timeout", 60.0
 
 
 def _expiry(gateway: Any, stop: threading.Event) -> None:
-    """R-BDR-7: 待认证 past its deadline → 认证超时, one process per round (the lease)."""
+    """R-BDR-7: 待认证 past its deadline → 认证超时, and one whose residents all passed but
+    was not sent is sent; one process per round (the lease)."""
     owner = jobs.owner_id()
     while not stop.wait(EXPIRY_EVERY):
         now = utcnow()
         if jobs.take_lease(gateway.db, owner, now, timedelta(seconds=EXPIRY_EVERY * 3), EXPIRY_JOB):
             declarations.expire(gateway.db, now)
+            declarations.resend_ready(gateway.db, gateway.intake, now)
 
 
 SYSTEM = BusinessSystem(
