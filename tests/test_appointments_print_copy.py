@@ -140,3 +140,37 @@ def test_the_http_routes(tmp_path: Path, keys_dir: Path) -> None:
             assert client.post(url, json={"cop_no": "HP-9"}, headers=theirs).status_code == 404
     finally:
         gw.db.dispose()
+
+
+def test_the_commands(tmp_path: Path, keys_dir: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from gateway.core.cli import main
+    from tests.stack import raw_config
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config(tmp_path, keys_dir, prefix="aptprintcli."),
+                                     allow_unicode=True))  # fmt: skip
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--config", str(config), *args])
+        return result.exit_code, result.output
+
+    assert run("apt-refdata", "--sample")[0] == 0
+    draft = tmp_path / "draft.xml"
+    draft.write_bytes(
+        apt.request_message(EBC, [apt.Request("CL-1", bj("2026-12-05 20:00"), app_status="1")])
+    )
+    code, out = run("submit", str(draft))
+    assert code == 0, out
+    out_pdf = tmp_path / "cl1.pdf"
+    code, out = run("apt-print", "1", "-o", str(out_pdf))
+    assert code == 0 and str(out_pdf) in out, out
+    assert "CL-1" in _text(out_pdf.read_bytes(), tmp_path)
+    code, out = run("apt-print", "99", "-o", str(tmp_path / "none.pdf"))
+    assert code != 0 and "Traceback" not in out and not (tmp_path / "none.pdf").exists()
+    code, out = run("apt-copy", "1", "--cop-no", "CL-2")
+    assert code == 0 and "|CL-2 saved" in out, out
+    code, out = run("apt-copy", "1", "--cop-no", "CL-1")
+    assert code != 0 and "Traceback" not in out and "key must differ" in out, out

@@ -66,3 +66,32 @@ def test_an_inventory_list_prints_its_head_lines_numbers_and_state(
             assert missing.status_code == 404
     finally:
         gw.db.dispose()
+
+
+def test_the_command(tmp_path: Path, keys_dir: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from gateway.core.cli import main
+    from tests.stack import raw_config
+
+    config = tmp_path / "config.yaml"
+    raw = raw_config(tmp_path, keys_dir, prefix="exportprintcli.")
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--config", str(config), *args])
+        return result.exit_code, result.output
+
+    e = raw["enterprises"][0]
+    ebc = samples.Party(e["code"], e["name"], e["dxp_id"])
+    order = tmp_path / "order.xml"
+    order.write_bytes(samples.order_message(ebc, PLATFORM, samples.order_numbers(1, start=5)))
+    code, out = run("submit", str(order))
+    assert code == 0, out
+    pdf = tmp_path / "order.pdf"
+    code, out = run("ecx-print", "1", "-o", str(pdf))
+    assert code == 0 and str(pdf) in out, out
+    assert "订单编号" in _text(pdf.read_bytes(), tmp_path)
+    code, out = run("ecx-print", "42", "-o", str(tmp_path / "none.pdf"))
+    assert code != 0 and "Traceback" not in out and not (tmp_path / "none.pdf").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from gateway.appointments import api, cli, console, deadlines, kinds, refmessage, sim
+from gateway.appointments import api, cli, console, deadlines, kinds, print_cli, refmessage, sim
 from gateway.appointments.codes import AptStatus
 from gateway.core.system import BusinessSystem, Job
 
@@ -22,7 +22,7 @@ SYSTEM = BusinessSystem(
     statuses=(AptStatus,),
     sim_behaviours=sim.behaviours(),
     routers=(api.router,),
-    commands=cli.COMMANDS,
+    commands=(*cli.COMMANDS, *print_cli.COMMANDS),
     jobs=(Job("apt-deadlines", _deadlines),),
     reference_data=(refmessage.handle_envelope,),
     console_panels=console.PANELS,

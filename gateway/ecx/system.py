@@ -20,6 +20,7 @@ from gateway.ecx import (
     demo,
     kinds,
     kinds_full,
+    print_cli,
 )  # fmt: skip
 from gateway.ecx.sim import b2b as sim_b2b
 from gateway.ecx.sim import four_documents, lifecycle, numbers
@@ -66,7 +67,10 @@ SYSTEM = BusinessSystem(
     xsd_dir=_HERE / "xsd",  # ECX910Message, customs' B2B declarations (docs/b2b.md)
     # b2b_api first: /v1/export/b2b is the declarations, not a list of /v1/export/{list}
     routers=(b2b_api.router, api.router, summary_api.router),
-    commands=(*cli.COMMANDS, *b2b_cli.COMMANDS, *summary_cli.COMMANDS, demo.demo_command),
+    commands=(
+        *cli.COMMANDS, *b2b_cli.COMMANDS, *summary_cli.COMMANDS, *print_cli.COMMANDS,
+        demo.demo_command,
+    ),
     jobs=(
         Job("summary", schedule.run_job, lambda config: config.summary.enabled),
         Job("ecx-codes", _code_tables),
