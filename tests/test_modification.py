@@ -86,8 +86,9 @@ def test_a_list_customs_holds_unreleased_is_modified_and_a_released_one_refused(
     make_stack: MakeStack,
 ) -> None:
     """R-ECX-5 / R-COM-5 at the boundary: stored, in review, in inspection and concluded
-    take a modification (version 3 after saved and declared, on its way to customs); released (the first state that
-    refuses it) and closed are refused naming the rule and the states that allow it."""
+    take a modification (version 3, after the saved and the declared one, on its way to
+    customs); released (the first state that refuses it) and closed are refused naming the
+    rule and the states that allow it."""
     stack = make_stack("s").start(sim=False)
     lists = _lists_in(stack, {**ALLOWED, **REFUSED}, start=2001)
     for state in ALLOWED:

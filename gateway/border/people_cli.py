@@ -203,7 +203,6 @@ def vault_rotate(ctx: click.Context) -> None:
     """Re-seal every stored template under the vault's newest key (R-BDR-3)."""
     from gateway.border import biokit, enrolment
     from gateway.core.admin import cli_acting
-
     from gateway.errors import GatewayError
 
     try:
