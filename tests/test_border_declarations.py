@@ -359,3 +359,32 @@ def test_terminals_declaring_at_once_get_distinct_numbers(env: BorderEnv) -> Non
         thread.join()
     assert not errors, errors
     assert len(results) == 12 and len(set(results)) == 12
+
+
+def test_residents_authenticating_at_once_send_it_once(tmp_path: Path, pg_url: str) -> None:
+    """On PostgreSQL (the document's row lock): both members pass at the same moment; the
+    one who was last sends it, once."""
+    import threading
+
+    env = make_env(tmp_path, pg_url)
+    done = _declare(env, Form.IMPORT, who=samples.representative())
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def passes(number: str) -> None:
+        barrier.wait()
+        try:
+            d.delegate_authenticated(env.db, done.record_id, number, True, intake=env.intake)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=passes, args=(n,)) for n in samples.MEMBER_IDS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert env.status(done.record_id) == Status.PENDING_SIGN
+    sends = [h for h in env.history(done.record_id) if h.startswith("pending_sign")]
+    assert len(sends) == 1
+    env.db.dispose()
