@@ -37,6 +37,7 @@ from tests.stack import (
     EBC_KEY,
     Stack,
     declare_documents,
+    declare_waybills,
     make_config,
     publish_receipt,
     wait_value,
@@ -107,6 +108,23 @@ def test_customs_reports_a_b2b_list_as_a_declaration_the_query_follows(
         # the inventory lists themselves are still listed, under their own name
         lists = _get(client, "/v1/export/b2b_lists").json()["items"]
         assert [i["id"] for i in lists] == [b2b.doc_id]
+
+
+def test_a_list_stored_once_its_waybill_came_gets_its_declaration_then(
+    make_stack: MakeStack,
+) -> None:
+    stack = make_stack(missing_document_wait=60.0, **NO_SAMPLING).start()
+    (parcel,) = parcels(stack, 1, 9103)
+    declare_documents(stack, [parcel.order_no], [parcel.logistics_no], waybill=False)
+    data = ecx.inventory_message(stack.ebc, [parcel]).replace(b">9610<", b">9810<")
+    (doc,) = stack.declare_lists(data).documents
+    assert stack.wait_status(doc.id, "declaring") == "declaring"  # customs waits for the waybill
+    with TestClient(create_app(stack.gateway)) as client:
+        assert _declarations(client) == []
+        declare_waybills(stack, [parcel.order_no], [parcel.logistics_no])
+        found = wait_value(lambda: _declarations(client), lambda items: len(items) == 1, 60)
+    expected = ("9810", ecx.inventory_cop_no(parcel.order_no))
+    assert [(i["tradeMode"], i["copNo"]) for i in found] == [expected]
 
 
 # --- what customs says, applied --------------------------------------------------------------

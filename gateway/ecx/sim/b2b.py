@@ -6,9 +6,10 @@
 When customs stores such a list it opens a declaration: a 统一编号 (seqNo: "E", the year and
 13 digits, derived from the list so a repeat gives the same number) and the 报关单号 (entryId:
 customs 4 + year 4 + export flag 0 + 9 digits), the list's head (申报地海关, 出境关别, 贸易方式,
-业务类型, consignor, totals) and its lines, in business status 120 (入库). It follows the list
-afterwards: when the lifecycle moves the list (`Tracked`: concluded 399, released 800, closed
-899), the next tick sends the declaration again with that status; a summary-mode list's
+业务类型, consignor, totals) and its lines, in business status 120 (入库); a list stored only
+once its four-document comparison got the missing document is opened by the tick then. It
+follows the list afterwards: when the lifecycle moves it (`Tracked`: concluded 399, released
+800, closed 899), the next tick sends the declaration again with that status; a summary-mode list's
 declaration shows 汇总状态 "declared" once a summary application names it and "summarised"
 once customs has merged it (`SimSummaryList.sum_no`, CEB792). A deleted list closes nothing
 here: customs keeps the declaration it took.
@@ -44,6 +45,11 @@ B2B_TRADE_MODES = frozenset({"9710", "9810"})
 _STATUS = {"100": "100", "399": "399", "800": "800", "899": "899"}
 _LINE = ("gnum", "gcode", "gname", "qty", "unit", "totalPrice", "currency", "country")
 TICK_LIMIT = 500
+#: a declaration whose list customs has not stored yet
+PENDING = "000"
+#: the list's statuses from customs' storing it on (before: e-port steps "1"–"4", and "2"
+#: while the four-document comparison waits for a document; "100" returned)
+STORED_ON = ("120", "300", "399", "500", "505", "600", "800", "899")
 
 
 class SimB2BDeclaration(SimBase):
@@ -125,7 +131,7 @@ def _stored(session: Session, key: str) -> bool:
     status = session.scalar(
         select(Tracked.status).where(Tracked.kind == INVENTORY.name, Tracked.business_key == key)
     )
-    return status is not None and status != "100"
+    return status in STORED_ON
 
 
 def _b2b(rec: Record) -> bool:
@@ -144,22 +150,27 @@ def reporting_declarations(inner: Callable[..., list[Any]]) -> Callable[..., lis
         answers = inner(sim, session, kind, records, cop_msg_id, sender)
         session.flush()
         now, told = time.time(), []
-        for rec in records:
+        for rec in (r for r in records if _b2b(r)):
             key = key_text(rec.business_key)
-            if _b2b(rec) and _stored(session, key):
-                told.append(_open(session, opened(rec, now), key, sender))
+            stored = _stored(session, key)
+            made = _open(session, opened(rec, now), key, sender, stored=stored)
+            if stored:
+                told.append(made)
         return answers + ([_answer(sim, told)] if told else [])
 
     return behaviour
 
 
-def _open(session: Session, reported: Reported, key: str, sender: str) -> Reported:
+def _open(session: Session, reported: Reported, key: str, sender: str, *, stored: bool
+          ) -> Reported:  # fmt: skip
+    """Keep the declaration; one whose list customs has not stored yet (its four-document
+    comparison waits for a document) is `PENDING`, opened by the tick once the list is."""
     row = session.scalar(select(SimB2BDeclaration).where(SimB2BDeclaration.business_key == key))
     if row is None:
         row = SimB2BDeclaration(seq_no=reported.head["seqNo"], business_key=key)
         session.add(row)
     row.invt_no, row.sender_id = reported.head["invtNo"], sender
-    row.status, row.summary_state = "120", "unsummarised"
+    row.status, row.summary_state = "120" if stored else PENDING, "unsummarised"
     row.data = json.dumps({"head": reported.head, "lines": reported.lines}, ensure_ascii=False)
     return reported
 
@@ -200,30 +211,35 @@ def tick(sim: Any) -> None:
             .where(Tracked.kind == INVENTORY.name)
             .where(
                 or_(
-                    and_(*moved), and_(SimB2BDeclaration.summary_state != "summarised", summarising)
+                    and_(*moved),
+                    and_(SimB2BDeclaration.summary_state != "summarised", summarising),
+                    and_(SimB2BDeclaration.status == PENDING, Tracked.status.in_(STORED_ON)),
                 )
-            )  # fmt: skip
+            )
             .limit(TICK_LIMIT)
         ).all()
         summary = _summary_states(session, [r[0].invt_no for r in rows])
         now = time.time()
         by_sender: dict[str, list[Reported]] = {}
         for decl, list_status in rows:
-            status = _STATUS.get(list_status, decl.status)
+            status = _STATUS.get(list_status, "120" if decl.status == PENDING else decl.status)
             state = summary.get(decl.invt_no, decl.summary_state)
             if (status, state) == (decl.status, decl.summary_state):
                 continue
+            opening = decl.status == PENDING
             decl.status, decl.summary_state = status, state
-            by_sender.setdefault(decl.sender_id, []).append(_updated(decl, now))
+            by_sender.setdefault(decl.sender_id, []).append(_updated(decl, now, opening))
         for sender, told in by_sender.items():
             for start in range(0, len(told), 100):
                 sim._schedule(session, sender, _answer(sim, told[start : start + 100]))
 
 
-def _updated(decl: SimB2BDeclaration, now: float) -> Reported:
+def _updated(decl: SimB2BDeclaration, now: float, opening: bool) -> Reported:
     data = json.loads(decl.data)
     head = {**data["head"], "guid": new_guid(), "entryStatus": decl.status,
             "summaryState": decl.summary_state, "updateTime": _stamp(now)}  # fmt: skip
+    if opening:
+        head["storeTime"] = head["updateTime"]  # stored only now
     decl.data = json.dumps({"head": head, "lines": data["lines"]}, ensure_ascii=False)
     return Reported(head, data["lines"])
 
