@@ -20,7 +20,7 @@ from gateway.border.models import BrdDeclaration
 from gateway.core import registry
 from gateway.core.models import Message, utcnow
 from gateway.core.status import Status
-from gateway.errors import BiometricRefused, InvalidMessage, NotFound, StateConflict
+from gateway.errors import BiometricRefused, ConfigError, InvalidMessage, NotFound, StateConflict
 from tests.border_fixtures import BorderEnv, ScriptedGate, make_env, prepare
 
 registry.ensure_installed()
@@ -388,3 +388,26 @@ def test_residents_authenticating_at_once_send_it_once(tmp_path: Path, pg_url: s
     sends = [h for h in env.history(done.record_id) if h.startswith("pending_sign")]
     assert len(sends) == 1
     env.db.dispose()
+
+
+def test_the_authentication_time_limit_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert d.auth_hours_configured() == 24.0
+    monkeypatch.setenv(d.AUTH_HOURS_ENV, "2.5")
+    assert d.auth_hours_configured() == 2.5
+    monkeypatch.setenv(d.AUTH_HOURS_ENV, "0")
+    with pytest.raises(ConfigError):
+        d.auth_hours_configured()
+
+
+def test_a_shorter_limit_times_out_sooner(env: BorderEnv) -> None:
+    done = d.declare(
+        env.db,
+        env.intake,
+        samples.representative(),
+        Form.IMPORT,
+        samples.import_form(),
+        ScriptedGate(),
+        auth_hours=1,
+    )
+    assert d.expire(env.db, utcnow() + timedelta(minutes=61)) == 1
+    assert env.status(done.record_id) == BdrStatus.AUTH_TIMEOUT

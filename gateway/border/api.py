@@ -139,7 +139,10 @@ def _declaring(api: APIRouter) -> None:
         request: Request, form: FormName, who: TerminalDeclarant, gate: Gate, body: FormIn
     ) -> dict[str, Any]:
         gw = gateway_of(request)
-        done = declarations.declare(gw.db, gw.intake, who, _FORMS[form], body.values(), gate)
+        hours = declarations.auth_hours_configured()
+        done = declarations.declare(
+            gw.db, gw.intake, who, _FORMS[form], body.values(), gate, auth_hours=hours
+        )
         return done.as_dict()
 
     @api.put("/v1/border/{form}/declarations/{record_id}")
@@ -152,8 +155,16 @@ def _declaring(api: APIRouter) -> None:
         body: FormIn,
     ) -> dict[str, Any]:
         gw = gateway_of(request)
+        hours = declarations.auth_hours_configured()
         return declarations.declare(
-            gw.db, gw.intake, who, _FORMS[form], body.values(), gate, record_id=record_id
+            gw.db,
+            gw.intake,
+            who,
+            _FORMS[form],
+            body.values(),
+            gate,
+            record_id=record_id,
+            auth_hours=hours,
         ).as_dict()
 
     @api.delete("/v1/border/{form}/declarations/{record_id}")
@@ -180,8 +191,9 @@ def _declaring(api: APIRouter) -> None:
     ) -> dict[str, Any]:
         gw = gateway_of(request)
         values = body.values() if body.goods else None
+        hours = declarations.auth_hours_configured()
         return declarations.change(
-            gw.db, gw.intake, who, record_id, body.reason, gate, values
+            gw.db, gw.intake, who, record_id, body.reason, gate, values, auth_hours=hours
         ).as_dict()
 
     @api.post("/v1/border/{form}/declarations/{record_id}/revoke", status_code=201)

@@ -27,6 +27,7 @@ covers (docs/border-messages.md).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.status import Status, status_of
 from gateway.errors import (
     BiometricRefused,
+    ConfigError,
     DuplicateDocument,
     InvalidMessage,
     NotFound,
@@ -61,11 +63,27 @@ from gateway.errors import (
     Violation,
 )
 
-#: 认证超时 after this long in 待认证 (ours: the manual gives no limit)
+#: 认证超时 after this long in 待认证 (ours: the manual gives no limit); a deployment sets
+#: CUSTOMS_GATEWAY_BDR_AUTH_HOURS (`auth_hours_configured`)
 AUTH_HOURS = 24.0
+AUTH_HOURS_ENV = "CUSTOMS_GATEWAY_BDR_AUTH_HOURS"
 #: the fields the terminal's form may carry; the declarant's own come from the session
 USER_HEAD = frozenset(messages.HEAD_FIELDS) | {"entryDeclNo"}
 _NUMBER_ATTEMPTS = 5
+
+
+def auth_hours_configured() -> float:
+    """The 待认证 time limit: the environment's, else 24 h; a bad value is a ConfigError."""
+    raw = os.environ.get(AUTH_HOURS_ENV, "").strip()
+    if not raw:
+        return AUTH_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 30:
+        raise ConfigError(f"{AUTH_HOURS_ENV}={raw!r}: hours, more than 0 and at most 720")
+    return hours
 
 
 @dataclass(frozen=True)
