@@ -9,25 +9,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from gateway.cli import main
 from gateway.core import checks
 from gateway.core.api import create_app
 from gateway.core.db import Database
 from gateway.core.migrate import upgrade
+from gateway.core.models import Receipt
 from gateway.core.runtime import Gateway
-from gateway.ecx import codetables
+from gateway.ecx import codemessage, codetables
 from gateway.ecx import samples_lists as ecx
 from gateway.ecx.samples import DEMO_EBC, logistics_numbers, order_numbers
 from gateway.errors import InvalidMessage
 from gateway.xmlsafe import parse
 from schemas import validate
-from tests.stack import EBC_KEY, make_config, raw_config
+from tests.stack import AMQP_URL, EBC_KEY, make_config, publish_receipt, raw_config, wait_value
+from transports import wrap
+
+CUSTOMS = "DXPEDCCEB0000003"
 
 ORDERS, PARCEL_NOS = order_numbers(2, start=71), logistics_numbers(2, start=71)
 PARCELS = [ecx.Parcel(o, n) for o, n in zip(ORDERS, PARCEL_NOS, strict=True)]
@@ -196,3 +202,40 @@ def test_intake_refuses_an_unknown_country_naming_field_rule_and_table(
     (v,) = answer.json()["violations"]
     assert v["rule"] == "R-COM-1.code" and v["value"] == "998"
     assert "国别(地区)代码表" in v["message"]
+
+
+# --- customs announces a table: ECX110Message --------------------------------------------------
+
+
+def test_a_table_customs_announces_is_taken_and_one_not_from_customs_is_not(
+    make_stack: Any,
+) -> None:
+    stack = make_stack().start(sim=False)
+    countries = {c: n for c, n in codetables.shipped()["country"].items() if c != "304"}
+    data = codemessage.build({"country": countries})  # Germany withdrawn
+
+    def send(url: str = "") -> None:
+        env = wrap(data, msg_type=codemessage.MESSAGE_TYPE, sender_id=CUSTOMS,
+                   receiver_ids=(stack.ebc.dxp_id,))  # fmt: skip
+        publish_receipt(stack, env.body, env.cop_msg_id, url)
+
+    def receipts() -> list[tuple[str, str]]:
+        with stack.gateway.db.session() as session:
+            return [(r.outcome, r.error or "") for r in session.scalars(select(Receipt))]
+
+    send(url=AMQP_URL)  # the right envelope from the wrong broker user (R-COM-4)
+    (kept,) = wait_value(receipts, lambda rows: len(rows) >= 1, 30)
+    assert kept[0] == "untrusted"
+    assert _violations(_inventory()) == []  # 304 (Germany) still a country
+    send()
+    assert wait_value(receipts, lambda rows: len(rows) >= 2, 30)[1][0] == "matched"
+    found = _violations(_inventory())
+    assert found and {v.value for v in found} == {"304"}
+
+
+def test_a_table_message_with_a_bad_code_loads_nothing(db: Database) -> None:
+    data = codemessage.build({"unit": {"011": "件"}, "country": {"1420": "中国"}})
+    with db.session() as session:
+        row = codemessage.take(session, data, "cop-1")
+        assert row.outcome == "unreadable" and "1420" in (row.error or "")
+        assert codetables.refresh(session) == []

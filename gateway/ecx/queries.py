@@ -3,8 +3,9 @@
 revoke applications, returns, tallies, summary applications, arrivals, departures, total/sub
 waybill lists and the inventory lists of the B2B trade modes (`b2b_lists`; the B2B customs
 declarations themselves are queried in `gateway.ecx.b2b`). Inventory lists are also filtered
-by 业务类型 (statisticsFlag), 申报地海关 (customsCode) and 汇总状态 (`summaryState`, from `summary_lists`); returns by the
-business type and summary state of the list they return (its invtNo).
+by 业务类型 (statisticsFlag), 申报地海关 (customsCode) and 汇总状态 (`summaryState`, from
+`summary_lists`); returns by the business type and summary state of the list they return
+(its invtNo).
 
 Every query is scoped to the caller (an enterprise sees its own records, an admin all) and
 bounded by the entry time (入库时间) to one calendar month, as the manual's

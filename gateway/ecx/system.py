@@ -14,6 +14,7 @@ from gateway.ecx import (
     b2b_cli,
     checks,
     cli,
+    codemessage,
     codetables,
     console,
     declarations,
@@ -75,7 +76,8 @@ SYSTEM = BusinessSystem(
         Job("summary", schedule.run_job, lambda config: config.summary.enabled),
         Job("ecx-codes", _code_tables),
     ),
-    reference_data=(declarations.handle_envelope,),
+    # customs' B2B declarations (ECX910) and code tables (ECX110), trusted from customs only
+    reference_data=(declarations.handle_envelope, codemessage.handle_envelope),
     results={"CEB792Message": results.apply_summary_result},
     migrations=_HERE / "migrations",
     console_panels=console.PANELS,
