@@ -279,15 +279,6 @@ def status(ctx: click.Context, doc_id: int, last: int, as_json: bool) -> None:
     _print_document(view)
 
 
-def _beijing(iso: str) -> str:
-    """A stored time (ISO, zoned) as Beijing time with its offset, to the second."""
-    from datetime import datetime
-
-    from gateway.codes import CHINA_TZ
-
-    return datetime.fromisoformat(iso).astimezone(CHINA_TZ).isoformat(sep=" ", timespec="seconds")
-
-
 def _print_document(view: dict[str, Any]) -> None:
     click.echo(
         f"document {view['id']}  {view['kind']}  {view['business_key']}  "
@@ -298,7 +289,7 @@ def _print_document(view: dict[str, Any]) -> None:
     total, shown = view.get("history_total", 0), len(view["history"])
     rows = [
         (
-            _beijing(h["at"]),
+            tables.beijing(h["at"]),
             h["source"],
             h["from"] or "(new)",
             h["to"],
@@ -352,7 +343,7 @@ def receipts(ctx: click.Context, outcome: str, as_json: bool) -> None:
         tables.echo_json(rows, lines=True)
         return
     shown = [
-        (r["id"], _beijing(r["received_at"]), r["msg_type"], r["cop_msg_id"], r["error"])
+        (r["id"], tables.beijing(r["received_at"]), r["msg_type"], r["cop_msg_id"], r["error"])
         for r in rows
     ]
     tables.table(("id", "received (Beijing)", "type", "CopMsgId", "reason"), shown, right=("id",))

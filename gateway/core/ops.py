@@ -549,10 +549,10 @@ def dead_letters_command(ctx: click.Context, queue: str, limit: int, as_json: bo
         return
     rows = [
         (d.id, d.reason, d.deaths, f"{d.exchange or '(default)'} / {d.routing_key}",
-         d.died_at, len(d.body))
+         tables.beijing(d.died_at), len(d.body))
         for d in letters
     ]  # fmt: skip
-    columns = ("id", "reason", "deaths", "from", "died at", "chars")
+    columns = ("id", "reason", "deaths", "from", "died at (Beijing)", "chars")
     tables.table(columns, rows, right=("deaths", "chars"))
     click.echo(f"{len(letters)} dead letter(s) in {queue}")
 
@@ -608,9 +608,10 @@ def stuck_command(
         tables.echo_json(found)
         return
     rows = [
-        (r["id"], r["kind"], r["business_key"], r["status"], r["since"]) for r in found["records"]
+        (r["id"], r["kind"], r["business_key"], r["status"], tables.beijing(r["since"]))
+        for r in found["records"]
     ]
-    tables.table(("id", "kind", "business key", "status", "since"), rows, right=("id",))
+    tables.table(("id", "kind", "business key", "status", "since (Beijing)"), rows, right=("id",))
     click.echo(
         f"{len(found['records'])} record(s) stuck; {found['outbox_unsent']} outbox row(s)"
         " unpublished"

@@ -69,6 +69,15 @@ def table(
     console().print(out)
 
 
+def beijing(iso: str | None) -> str | None:
+    """A zoned ISO time as Beijing time with its offset, to the second (customs' clock)."""
+    from gateway.codes import CHINA_TZ
+
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso).astimezone(CHINA_TZ).isoformat(sep=" ", timespec="seconds")
+
+
 def echo_json(value: Any, *, lines: bool = False) -> None:
     """`value` as JSON (UTF-8 text kept as is); `lines`: one object a line for a list."""
     if lines and isinstance(value, list):
