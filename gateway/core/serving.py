@@ -3,8 +3,10 @@
 One process by default: the HTTP API and every worker (signing, relay, receipts, inbound
 queue, folder, jobs) as threads. With `--workers N` (N HTTP processes) or `--pipelines M`
 (M processes of workers), this process becomes a supervisor instead: it prepares the store
-and the broker once, binds the listening socket, and starts N processes serving HTTP on that
-one socket (the kernel hands each connection to one of them) and M running the workers, each
+and the broker once, binds N listening sockets to the one port (SO_REUSEPORT: the kernel
+spreads new connections evenly over them; one shared socket let the busiest process accept
+nearly every keep-alive connection), and starts N processes serving HTTP, one socket each,
+and M running the workers, each
 a `serve` of its own (`--no-workers --http-fd`, `--no-http`). Python runs one thread at a time
 per process: intake (parse, XSD, checks) and the workers then use every core. They share the
 database and the broker the way several machines do (README "Several workers"): claims with
@@ -56,11 +58,14 @@ class Layout:
         return self.http_fd is None and (self.http_processes > 1 or self.pipelines > 1)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before any process serves on it."""
+def bind(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """A listening socket, bound before any process serves on it; `shared`: one of several
+    on the same port (SO_REUSEPORT), one per HTTP process."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     return sock
@@ -146,18 +151,18 @@ class Supervisor:
         from gateway.core.runtime import Gateway
 
         layout = self.layout
-        sock = bind(layout.host, layout.port) if layout.http else None
-        where = address(sock) if sock else "no HTTP"
+        socks = self._sockets()
+        where = address(socks[0]) if socks else "no HTTP"
         log.info(
             "gateway listening on %s (database %s): %d HTTP processes, %d worker processes",
             where,
             _db(self.cfg),
-            layout.http_processes if sock else 0,
+            len(socks),
             layout.pipelines if layout.workers else 0,
         )
         Gateway(self.cfg).prepare_when_ready()  # migrations and topology once, before all
-        commands = self._commands(sock)
-        for name, argv in commands.items():
+        commands = self._commands(socks)
+        for name, (argv, sock) in commands.items():
             self._start(name, argv, sock)
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
@@ -166,24 +171,35 @@ class Supervisor:
                 if proc.poll() is not None:
                     log.warning("%s exited with %s; starting it again", name, proc.returncode)
                     time.sleep(RESTART_PAUSE)
-                    self._start(name, commands[name], sock)
+                    self._start(name, *commands[name])
         self._stop_all()
 
-    def _commands(self, sock: socket.socket | None) -> dict[str, list[str]]:
+    def _sockets(self) -> list[socket.socket]:
+        """One listening socket per HTTP process, all on one port (the first picks it)."""
+        layout = self.layout
+        if not layout.http:
+            return []
+        first = bind(layout.host, layout.port, shared=True)
+        port = first.getsockname()[1]
+        rest = [bind(layout.host, port, shared=True) for _ in range(layout.http_processes - 1)]
+        return [first, *rest]
+
+    def _commands(
+        self, socks: list[socket.socket]
+    ) -> dict[str, tuple[list[str], socket.socket | None]]:
         base = [sys.executable, "-m", "gateway.cli"]
         if self.config_path:
             base += ["--config", self.config_path]
         base += self.layout.cli_flags
-        out: dict[str, list[str]] = {}
-        if sock is not None:
+        out: dict[str, tuple[list[str], socket.socket | None]] = {}
+        for i, sock in enumerate(socks):
             http = [*base, "serve", "--no-workers", "--http-fd", str(sock.fileno())]
-            for i in range(self.layout.http_processes):
-                out[f"http-{i + 1}"] = http
+            out[f"http-{i + 1}"] = (http, sock)
         if self.layout.workers:
-            poll = min(self.layout.poll, APART_POLL) if sock is not None else self.layout.poll
+            poll = min(self.layout.poll, APART_POLL) if socks else self.layout.poll
             pipeline = [*base, "serve", "--no-http", "--poll", str(poll)]
             for i in range(self.layout.pipelines):
-                out[f"workers-{i + 1}"] = pipeline
+                out[f"workers-{i + 1}"] = (pipeline, None)
         return out
 
     def _start(self, name: str, argv: list[str], sock: socket.socket | None) -> None:
