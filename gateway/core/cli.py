@@ -59,7 +59,11 @@ class SystemsGroup(click.Group):
         # No readable config: the shipped systems; the command itself will say why.
         with contextlib.suppress(GatewayError):
             extra = config_mod.load(ctx.params.get("config_path")).systems
-        installed = registry.ensure_installed(extra)
+        try:
+            installed = registry.ensure_installed(extra)
+        except Exception as exc:  # noqa: BLE001 - `--help` lists commands outside invoke
+            log.debug("installing the business systems failed", exc_info=exc)
+            raise click.ClickException(f"business systems: {describe_failure(exc)}") from exc
         return {c.name or "": c for s in installed.systems.values() for c in s.commands}
 
     def invoke(self, ctx: click.Context) -> Any:
