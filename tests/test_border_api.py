@@ -5,10 +5,12 @@ tests); everything else is the gateway's own."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pypdf import PdfWriter
 
 from gateway.border import samples, store
 from gateway.border.codes import BdrStatus, BusinessMode, TransportMode
@@ -156,3 +158,51 @@ def test_no_session_no_declaration(env: PeopleEnv) -> None:
         f"{ENTRY}/declarations", headers=env.terminals["T1"], json=samples.entry_form()
     )
     assert answer.status_code == 401
+
+
+def _pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_attachments_uploaded_then_named_by_digest(env: PeopleEnv) -> None:
+    """随附单证 (R-COM-6 applied to border): PDFs only, 4 MB at most, the declarant's own."""
+    li = env.login_as(LI)
+    params = {"file_name": "产地证明.pdf", "doc_type": "01"}
+    up = env.client.post("/v1/border/attachments", headers=li, params=params, content=_pdf())
+    assert up.status_code == 201, up.text
+    line = up.json()
+    form = samples.entry_form()
+    form["attachments"] = [{"seqNo": "1", **line}]
+    done = env.client.post(f"{ENTRY}/declarations", headers=li, json=form)
+    assert done.status_code == 201, done.text
+    detail = env.client.get(f"/v1/border/declarations/{done.json()['id']}", headers=li).json()
+    assert detail["form"]["attachments"][0]["sha256"] == line["sha256"]
+    back = env.client.get(f"/v1/border/attachments/{line['sha256']}", headers=li)
+    assert back.status_code == 200 and back.content.startswith(b"%PDF-")
+    assert back.headers["content-type"] == "application/pdf"
+
+    form["attachments"] = [{"seqNo": "1", **line, "sha256": "0" * 64}]
+    refused = env.client.post(f"{ENTRY}/declarations", headers=li, json=form)
+    assert refused.status_code == 422
+    (bad,) = refused.json()["violations"]
+    assert bad["rule"] == "R-COM-6" and bad["field"].endswith("Attachment[1]/sha256")
+
+    text = env.client.post(
+        "/v1/border/attachments", headers=li, params=params, content=b"not a pdf at all"
+    )
+    assert text.status_code == 422 and "PDF only" in text.text
+    big = env.client.post(
+        "/v1/border/attachments",
+        headers=li,
+        params=params,
+        content=b"%PDF-" + b"0" * (4 * 1024 * 1024),
+    )
+    assert big.status_code == 413
+
+    huang = env.login_as(HUANG, terminal="T2")
+    other = env.client.get(f"/v1/border/attachments/{line['sha256']}", headers=huang)
+    assert other.status_code == 404

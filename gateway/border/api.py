@@ -18,6 +18,10 @@ GET    /v1/border/{form}/records                 申请记录查询 (district, p
 GET    /v1/border/{form}/documents               单据查询 (the same without pre_entry_no and
                                                  decl_type)
 GET    /v1/border/declarations/{id}              详情, with delegates (masked) and history
+POST   /v1/border/attachments?file_name=…&doc_type=…
+                                                 随附单证: the body is the PDF (≤ 4 MB); the
+                                                 answer is the form's `Attachment` line
+GET    /v1/border/attachments/{sha256}           the declarant's PDF back
 PUT    /v1/border/places/{place_code}            admin: a supervised place, its operator and
                                                  its biometric method
 PUT    /v1/border/catalogue                      admin: the goods catalogue (商品分类表)
@@ -30,16 +34,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from gateway.border import declarations, queries, store
+from gateway.border import attachments, declarations, queries, store
 from gateway.border.codes import Form
-from gateway.border.identity import BiometricGate, BiometricMethod
+from gateway.border.identity import BiometricGate, BiometricMethod, Declarant
 from gateway.border.people_deps import TerminalDeclarant
-from gateway.core.deps import Auth, Db, gateway_of
-from gateway.errors import AccessDenied, ConfigError
+from gateway.core.deps import Auth, Db, gateway_of, read_limited
+from gateway.errors import AccessDenied, BodyTooLarge, ConfigError
 
 FormName = Literal["entry", "import"]
 _FORMS = {"entry": Form.ENTRY, "import": Form.IMPORT}
@@ -128,6 +134,7 @@ Cond = Annotated[queries.Conditions, Depends(_conditions)]
 def router() -> APIRouter:
     api = APIRouter(tags=["border trade"])
     _declaring(api)
+    _attachments(api)
     _pages(api)
     _admin(api)
     return api
@@ -202,6 +209,36 @@ def _declaring(api: APIRouter) -> None:
     ) -> dict[str, Any]:
         gw = gateway_of(request)
         return declarations.revoke(gw.db, gw.intake, who, record_id, body.reason).as_dict()
+
+
+def _attachments(api: APIRouter) -> None:
+    @api.post("/v1/border/attachments", status_code=201)
+    async def attach(
+        request: Request,
+        who: TerminalDeclarant,
+        file_name: Annotated[str, Query(min_length=1, max_length=attachments.MAX_NAME)],
+        doc_type: Annotated[str, Query(min_length=1, max_length=10)],
+    ) -> dict[str, Any]:
+        try:  # one byte over is enough to refuse: never more is read
+            data = await read_limited(request, attachments.MAX_BYTES)
+        except BodyTooLarge:
+            raise BodyTooLarge([attachments.too_large()]) from None
+        return await run_in_threadpool(_attach, request, who, file_name, doc_type, data)
+
+    @api.get("/v1/border/attachments/{sha256}")
+    def download(
+        sha256: Annotated[str, Path(max_length=64)], who: TerminalDeclarant, s: Db
+    ) -> Response:
+        name, data = attachments.download(s, who, sha256)
+        headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"}
+        return Response(data, media_type="application/pdf", headers=headers)
+
+
+def _attach(
+    request: Request, who: Declarant, file_name: str, doc_type: str, data: bytes
+) -> dict[str, Any]:
+    with gateway_of(request).db.session() as session:
+        return attachments.upload(session, who, file_name, doc_type, data)
 
 
 def _pages(api: APIRouter) -> None:

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.border import kinds, messages, rules, store
+from gateway.border import attachments, kinds, messages, rules, store
 from gateway.border.codes import (
     BdrStatus,
     DeclType,
@@ -249,6 +249,7 @@ def _refuse_invalid(db: Database, form: Form, filled: dict[str, Any], operator: 
     with db.session() as session:
         found += store.place_problems(session, operator, record, filled["head"])
         found += store.catalogue_problems(session, record, filled)
+        found += attachments.problems(session, record, filled)
     found = [v for v in found if not v.field.endswith("/preEntryNo")]
     if found:
         raise InvalidMessage(found)

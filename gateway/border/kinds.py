@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.border import messages, rules, store
+from gateway.border import attachments, messages, rules, store
 from gateway.border.codes import (
     CHANGEABLE,
     EDITABLE,
@@ -58,6 +58,7 @@ def _declaration_hook(form: Form) -> Hook:
         problems = rules.check_form(form, values)
         problems += store.place_problems(session, ent, record, head)
         problems += store.catalogue_problems(session, record, values)
+        problems += attachments.problems(session, record, values)
         doc = _live(session, KIND_NAMES[form], head.get("preEntryNo", ""))
         problems += store.editable_problems(session, doc, record, rec.app_type)
         original = None

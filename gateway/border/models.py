@@ -14,7 +14,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.models import Base, Id, UTCDateTime, utcnow
@@ -82,6 +91,25 @@ class BrdDeclaration(Base):
 
 
 Index("ix_brd_declarations_person", BrdDeclaration.id_number, BrdDeclaration.form)
+
+
+class BrdAttachment(Base):
+    """A PDF a declarant uploaded for their entry declarations (随附单证), by digest."""
+
+    __tablename__ = "brd_attachments"
+    __table_args__ = (
+        UniqueConstraint("id_number", "declarant_type", "sha256", name="uq_brd_attachment"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18))
+    declarant_type: Mapped[str] = mapped_column(String(1))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(100))
+    doc_type: Mapped[str] = mapped_column(String(10))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BrdSequence(Base):
