@@ -232,3 +232,25 @@ def test_json_output_for_scripts_and_times_with_their_zone(config: tuple[Path, i
     assert all(datetime.fromisoformat(r["since"]).utcoffset() is not None for r in stuck["records"])
     code, out = _run(path, "ops", "queues", "--json")
     assert code == 0 and all(q["messages"] is None for q in json.loads(out)), out
+
+
+def test_every_command_and_subcommand_answers_help() -> None:
+    """Every command of the core and of the installed systems says what it does (`--help`)."""
+    import click
+    from click.testing import CliRunner
+
+    from gateway.core.cli import main
+
+    runner = CliRunner()
+    ctx = click.Context(main)
+    names = main.list_commands(ctx)
+    assert {"validate", "check", "submit", "status", "ops", "serve", "summary"} <= set(names)
+    for name in names:
+        command = main.get_command(ctx, name)
+        assert command is not None, name
+        paths = [[name]]
+        if isinstance(command, click.Group):
+            paths += [[name, sub] for sub in command.list_commands(ctx)]
+        for path in paths:
+            result = runner.invoke(main, [*path, "--help"])
+            assert result.exit_code == 0 and "Usage:" in result.output, (path, result.output)
