@@ -239,3 +239,32 @@ def test_a_table_message_with_a_bad_code_loads_nothing(db: Database) -> None:
         row = codemessage.take(session, data, "cop-1")
         assert row.outcome == "unreadable" and "1420" in (row.error or "")
         assert codetables.refresh(session) == []
+
+
+def test_a_process_serving_http_only_takes_a_table_loaded_elsewhere(
+    tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(codetables, "REFRESH_SECONDS", 0.2)
+    gw = Gateway(make_config(tmp_path, keys_dir, prefix="ecxcodes."))
+    gw.prepare(broker=False)
+    countries = {c: n for c, n in codetables.shipped()["country"].items() if c != "304"}
+
+    attempts = iter(range(100, 1000))
+
+    def rules(client: TestClient) -> set[str]:
+        """The rules a new saved list from Germany (304) breaks, if any."""
+        n = next(attempts)
+        parcel = ecx.Parcel(order_numbers(1, start=n)[0], logistics_numbers(1, start=n)[0])
+        data = ecx.inventory_message(DEMO_EBC, [parcel], app_status="1")
+        answer = client.post("/v1/messages", content=data, headers={"X-API-Key": EBC_KEY})
+        return {v["rule"] for v in answer.json().get("violations", [])}
+
+    try:
+        with TestClient(create_app(gw)) as client:  # no workers: the app's lifespan refreshes
+            with gw.db.session() as session:  # as `ecx-codes load` in another process
+                codetables.load(session, "country", countries, "country.csv")
+            codetables.CURRENT.reset()  # this process has not read it: only the refresher may
+            found = wait_value(lambda: rules(client), lambda r: "R-COM-1.code" in r, 30)
+            assert found == {"R-COM-1.code"}
+    finally:
+        gw.db.dispose()

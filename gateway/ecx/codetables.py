@@ -13,15 +13,18 @@ with `customs-gateway ecx-codes load FILE` (kept in `ecx_code_entries`, migratio
 the shipped one entirely, so a code customs withdraws is refused from then on.
 
 The check engine's value checks take no session: they read `CURRENT`, one in-memory table
-set per process. A process reads the loaded tables from the database when the system's job
-`ecx-codes` starts and again whenever their version changes (it looks every
-`REFRESH_SECONDS`); the command that loads them updates its own process at once.
+set per process. Every gateway process reads the loaded tables from the database when it
+starts and again whenever their version changes (it looks every `REFRESH_SECONDS`): a
+process with workers through the system's job `ecx-codes`, one serving HTTP (`serve
+--no-workers` too) through the export routes' lifespan (`gateway.ecx.b2b_api`). The command
+and the customs message that load a table update their own process at once.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Integer, String, delete, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.core.models import Base, UTCDateTime, utcnow
@@ -37,6 +41,7 @@ from gateway.errors import InvalidMessage, Violation
 
 DATA = Path(__file__).resolve().parent / "data" / "codes"
 RULE = "R-COM-1.code"
+log = logging.getLogger(__name__)
 REFRESH_SECONDS = 30.0
 
 
@@ -222,13 +227,25 @@ def counts(session: Session) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run_refresher(db: Any, stop: threading.Event, every: float = REFRESH_SECONDS) -> None:
-    """The system job: every process keeps its tables in step with the database (no lease:
-    each process checks against its own copy)."""
-    while not stop.is_set():
-        with db.session() as session:
-            refresh(session)
-        stop.wait(every)
+_refresher = threading.Lock()  # held by the one thread of this process that refreshes
+
+
+def run_refresher(db: Any, stop: threading.Event, every: float | None = None) -> None:
+    """Keep this process's tables in step with the database until `stop`. Started by the
+    system's job (processes with workers) and by the HTTP app's lifespan (processes with
+    HTTP intake); the second in one process returns at once, one refresher being enough."""
+    if not _refresher.acquire(blocking=False):
+        return
+    try:
+        while not stop.is_set():
+            try:
+                with db.session() as session:
+                    refresh(session)
+            except SQLAlchemyError as exc:  # the database is restarting: try next round
+                log.warning("code tables not refreshed: %s", type(exc).__name__)
+            stop.wait(every or REFRESH_SECONDS)
+    finally:
+        _refresher.release()
 
 
 def parse_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
