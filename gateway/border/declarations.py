@@ -46,7 +46,6 @@ from gateway.border.codes import (
 )
 from gateway.border.identity import BiometricGate, BiometricMethod, Declarant, Verification, mask_id
 from gateway.border.models import BrdDeclaration, BrdDelegate, BrdPlace
-from gateway.codes import CHINA_TZ
 from gateway.core.db import Database
 from gateway.core.history import Change, Source, record
 from gateway.core.intake import Intake
@@ -692,7 +691,3 @@ def _operator(session: Session, place: BrdPlace) -> Enterprise:
             ]
         )
     return ent
-
-
-def beijing(at: datetime) -> datetime:
-    return at.astimezone(CHINA_TZ)
