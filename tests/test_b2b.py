@@ -321,3 +321,23 @@ def test_a_declaration_not_from_customs_is_kept_untrusted_and_applied_to_nothing
         assert owner == session.scalar(
             select(Enterprise.id).where(Enterprise.code == stack.ebc.code)
         )
+
+
+def test_declarations_and_their_query_on_postgresql(
+    tmp_path: Path, keys_dir: Path, pg_url: str
+) -> None:
+    gateway = Gateway(make_config(tmp_path, keys_dir, prefix="b2bpg.", db_url=pg_url))
+    gateway.prepare(broker=False)
+    try:
+        first = reported("P1", NOW - timedelta(days=1))
+        _take(gateway, first, reported("P2", NOW - timedelta(days=2), statisticsFlag="B"))
+        later = dict(first.head, entryStatus="899", updateTime=_stamp(NOW))
+        assert _take(gateway, decl.Reported(later, first.lines)).outcome == "matched"
+        with TestClient(create_app(gateway)) as client:
+            assert _seq(client, **WINDOW) == ["P1", "P2"]
+            assert _seq(client, entryStatus="899", **WINDOW) == ["P1"]
+            assert _seq(client, statisticsFlag="B", **WINDOW) == ["P2"]
+            detail = _get(client, f"/v1/export/b2b/{first.head['seqNo']}").json()
+            assert detail["lines"] == first.lines and detail["head"]["totalPrice"] == "30"
+    finally:
+        gateway.db.dispose()

@@ -268,3 +268,19 @@ def test_a_process_serving_http_only_takes_a_table_loaded_elsewhere(
             assert found == {"R-COM-1.code"}
     finally:
         gw.db.dispose()
+
+
+def test_a_table_loaded_on_postgresql(pg_url: str) -> None:
+    database = Database(pg_url)
+    try:
+        upgrade(database)
+        with database.session() as session:
+            codetables.load(session, "unit", {"011": "件", "007": "个"}, "unit.csv")
+        with database.session() as session:
+            codetables.load(session, "unit", {"011": "件"}, "unit.csv")  # a second version
+        with database.session() as session:
+            assert codetables.refresh(session) == ["unit"]
+            assert codetables.counts(session)["unit"]["version"] == 2
+        assert dict(codetables.CURRENT.codes("unit")) == {"011": "件"}
+    finally:
+        database.dispose()
