@@ -10,6 +10,7 @@ rules of applying and querying against a real SQLite store; the trust of the mes
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from gateway.cli import main
 from gateway.codes import CHINA_TZ
 from gateway.core.api import create_app
 from gateway.core.models import Enterprise, Receipt
@@ -40,6 +44,7 @@ from tests.stack import (
     declare_waybills,
     make_config,
     publish_receipt,
+    raw_config,
     wait_value,
 )
 from transports import wrap
@@ -341,3 +346,35 @@ def test_declarations_and_their_query_on_postgresql(
             assert detail["lines"] == first.lines and detail["head"]["totalPrice"] == "30"
     finally:
         gateway.db.dispose()
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+def test_b2b_query_and_b2b_show_on_the_command_line(tmp_path: Path, keys_dir: Path) -> None:
+    raw = raw_config(tmp_path, keys_dir, prefix="b2bcli.")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--config", str(config), *args])
+        return result.exit_code, result.output
+
+    assert run("db", "upgrade")[0] == 0
+    gateway = Gateway(make_config(tmp_path, keys_dir, prefix="b2bcli."))
+    gateway.prepare(broker=False)
+    try:
+        now = datetime.now(CHINA_TZ)
+        _take(gateway, reported("C1", now - timedelta(days=1), entryStatus="800"))
+    finally:
+        gateway.db.dispose()
+    code, out = run("b2b-query", "--filter", "entryStatus=800")
+    assert code == 0, out
+    (item,) = json.loads(out)["items"]
+    assert item["copNo"] == "C1"
+    code, out = run("b2b-show", item["seqNo"])
+    assert code == 0 and json.loads(out)["lines"][0]["unit"] == "011"
+    code, out = run("b2b-query", "--filter", "tradeMode=9610")
+    assert code == 1 and "tradeMode" in out and "R-ECX-9" in out and "Traceback" not in out
+    code, out = run("b2b-show", "E00000000000000000")
+    assert code == 1 and "统一编号" in out
