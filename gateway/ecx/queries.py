@@ -280,7 +280,9 @@ class ExportFilter:
 def export_list(name: str) -> ExportList:
     found = LISTS.get(name)
     if found is None:
-        raise NotFound(f"no export list {name!r}; lists: {', '.join(LISTS)}")
+        # `b2b` is B2B报关单查询 over customs declarations (gateway/ecx/b2b.py), not a list
+        elsewhere = " (B2B customs declarations: b2b-query)" if name == "b2b" else ""
+        raise NotFound(f"no export list {name!r}{elsewhere}; lists: {', '.join(LISTS)}")
     return found
 
 
