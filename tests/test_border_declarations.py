@@ -411,3 +411,49 @@ def test_a_shorter_limit_times_out_sooner(env: BorderEnv) -> None:
     )
     assert d.expire(env.db, utcnow() + timedelta(minutes=61)) == 1
     assert env.status(done.record_id) == BdrStatus.AUTH_TIMEOUT
+
+
+def test_an_import_links_only_the_declarants_own_entry(env: BorderEnv) -> None:
+    """R-BDR-5: 关联进境申报单编号 is optional; given, it is one of the declarant's entries."""
+    entry = _numbered(env, BdrStatus.DOC_RELEASED)
+    with env.db.session() as session:
+        number = store.row(session, _pre_entry(env, entry)).decl_no  # type: ignore[union-attr]
+    assert number
+    linked = d.declare(
+        env.db,
+        env.intake,
+        samples.resident(),
+        Form.IMPORT,
+        samples.import_form(entryDeclNo=number),
+        ScriptedGate(),
+    )
+    assert linked.status == Status.PENDING_SIGN
+    with pytest.raises(InvalidMessage) as info:
+        d.declare(
+            env.db,
+            env.intake,
+            samples.resident(),
+            Form.IMPORT,
+            samples.import_form(entryDeclNo="860952601151199999"),
+            ScriptedGate(),
+        )
+    assert info.value.violations[0].field == "ImportDeclaration/entryDeclNo"
+    other = samples.resident(id_number="532822199909093314")
+    with pytest.raises(InvalidMessage):
+        d.declare(
+            env.db,
+            env.intake,
+            other,
+            Form.IMPORT,
+            samples.import_form(entryDeclNo=number),
+            ScriptedGate(),
+        )
+
+
+def _pre_entry(env: BorderEnv, record_id: int) -> str:
+    from gateway.core.models import Document
+
+    with env.db.session() as session:
+        doc = session.get(Document, record_id)
+        assert doc is not None
+        return doc.business_key

@@ -249,6 +249,7 @@ def _refuse_invalid(db: Database, form: Form, filled: dict[str, Any], operator: 
         found += store.place_problems(session, operator, record, filled["head"])
         found += store.catalogue_problems(session, record, filled)
         found += attachments.problems(session, record, filled)
+        found += store.linked_entry_problems(session, record, filled["head"])
     found = [v for v in found if not v.field.endswith("/preEntryNo")]
     if found:
         raise InvalidMessage(found)

@@ -59,6 +59,7 @@ def _declaration_hook(form: Form) -> Hook:
         problems += store.place_problems(session, ent, record, head)
         problems += store.catalogue_problems(session, record, values)
         problems += attachments.problems(session, record, values)
+        problems += store.linked_entry_problems(session, record, head)
         doc = _live(session, KIND_NAMES[form], head.get("preEntryNo", ""))
         problems += store.editable_problems(session, doc, record, rec.app_type)
         original = None

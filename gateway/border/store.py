@@ -193,6 +193,31 @@ def by_customs_number(session: Session, form: Form, number: str) -> BrdDeclarati
     )
 
 
+def linked_entry_problems(
+    session: Session, record: str, head: Mapping[str, str]
+) -> list[Violation]:
+    """An import's 关联进境申报单编号, when given, is an entry declaration customs numbered for
+    the same declarant (R-BDR-5); another's is not told apart from none."""
+    number = head.get("entryDeclNo", "")
+    if record != "ImportDeclaration" or not number:
+        return []
+    entry = by_customs_number(session, Form.ENTRY, number)
+    same = entry is not None and (entry.id_number, entry.declarant_type) == (
+        head.get("idNumber"),
+        head.get("declarantType"),
+    )
+    if same:
+        return []
+    return [
+        Violation(
+            IMPORT_RULE,
+            f"{record}/entryDeclNo",
+            "no entry declaration (进境申报单) of this declarant with this number",
+            value=number,
+        )
+    ]
+
+
 def delegates_pending(session: Session, decl: BrdDeclaration) -> list[BrdDelegate]:
     return [d for d in delegates(session, decl) if d.state != "passed"]
 
