@@ -42,7 +42,7 @@ T = TypeVar("T")
 #: callers in one shared transaction at most
 MAX_BATCH = 64
 #: transactions written at once: SQLite has one writer; PostgreSQL overlaps round trips
-SLOTS_SQLITE, SLOTS_SERVER = 1, 4
+SLOTS_SQLITE, SLOTS_SERVER = 1, 8
 #: session.info key set by work that has begun to write
 WRITING = "group_commit_writing"
 
