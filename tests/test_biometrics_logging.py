@@ -105,3 +105,26 @@ def test_no_log_record_holds_a_template_or_descriptor(
             leaked = [t for t in texts if shown in t]
             assert leaked == [], f"{template!r} leaked as {shown!r}"
     assert not any(RESIDENT in t for t in texts)
+
+
+def test_the_scan_sees_a_leak_in_any_of_its_renderings(
+    every_logger_at_debug: pytest.LogCaptureFixture,
+) -> None:
+    # the check above must be able to fail: each way a careless line could log a template
+    image = cv2.imread(str(DATA / "faces-orl" / "s9" / "1.pgm"), cv2.IMREAD_GRAYSCALE)
+    assert image is not None
+    face = FaceMatcher().extract(image)
+    leak = logging.getLogger("gateway.border.biometrics.leaky")
+    renderings = [
+        face.data,
+        face.data.hex(),
+        base64.b64encode(face.data).decode(),
+        descriptor_of(face),
+        descriptor_of(face).tolist(),
+    ]
+    for rendering in renderings:
+        every_logger_at_debug.clear()
+        leak.debug("template %s", rendering)
+        [record] = [r for r in every_logger_at_debug.records if r.name == leak.name]
+        text = record.getMessage()
+        assert any(shown in text for shown in forbidden(face)), type(rendering)
