@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.core.group_commit import GroupCommit
+from gateway.core.group_commit import GroupCommit, writing
 from gateway.core.history import OUTBOX
 from gateway.core.models import DOCUMENTS
 from gateway.ecx import samples
@@ -171,7 +171,7 @@ def test_a_group_that_cannot_commit_is_written_caller_by_caller(gw_stack: Stack)
 
 
 def test_a_refused_caller_notifies_nothing(gw_stack: Stack) -> None:
-    """A caller rolled back to its savepoint leaves no notification in the shared
+    """A caller refused before it wrote leaves no notification in the shared
     transaction's outbox row (history.py: only committed changes are told)."""
     stack = gw_stack
     group = stack.gateway.intake.group
@@ -222,3 +222,32 @@ def test_many_concurrent_callers_lose_nothing_and_double_nothing(gw_stack: Stack
     # each rival lost (its key was taken), or, had it overtaken, the original and its resend
     assert len(rivals) <= len(refusals) <= len(rivals) * 2
     assert documents_with_key(stack, "EOGCLOAD") == n
+
+
+def test_a_caller_failing_after_it_began_to_write_leaves_nothing(gw_stack: Stack) -> None:
+    """Work refused once it has written (marked by `writing`) cannot be undone alone: the
+    group is redone caller by caller, and nothing of that caller is committed."""
+    stack = gw_stack
+    group = stack.gateway.intake.group
+    notifier = stack.gateway.notifier
+    assert group is not None
+
+    def wrote_then_refused(session: Session) -> None:
+        writing(session)
+        notifier.send(session, "PARTIAL", {"marker": "EOGCPARTIAL"}, "partial-1")
+        raise InvalidMessage([Violation(rule="R-COM-1", field="x", message="refused late")])
+
+    bodies = [samples.order_message(stack.ebc, PLATFORM, [f"EOGCLATE{i:04d}"]) for i in range(3)]
+    calls: list[Callable[[], Any]] = [partial(stack.submit, b) for b in bodies]
+    calls.insert(1, partial(group.run, wrote_then_refused))
+    with HeldOpen(group) as held:
+        outcomes = run_all(calls, held)
+    assert isinstance(outcomes[1], InvalidMessage)
+    assert all(not isinstance(o, Exception) for i, o in enumerate(outcomes) if i != 1)
+    for i in range(3):
+        assert documents_with_key(stack, f"EOGCLATE{i:04d}") == 1
+    with stack.gateway.db.session() as session:
+        partial_rows = session.scalar(
+            select(func.count()).select_from(OUTBOX).where(OUTBOX.c.routing_key == "PARTIAL")
+        )
+    assert partial_rows == 0

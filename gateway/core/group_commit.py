@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import text
@@ -61,8 +61,6 @@ class _Ticket(Generic[T]):
     finished: bool = False
     #: in a leader's batch: its outcome comes from that leader's transaction
     taken: bool = False
-    #: work that succeeded in its savepoint; it stands only once the transaction commits
-    pending: bool = field(default=False)
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -72,8 +70,9 @@ class _Ticket(Generic[T]):
 
 class GroupCommit:
     """Runs `work(session)` callables from many threads, those waiting together in one
-    transaction. `retry_on` errors (a race another transaction won) are retried once in a
-    fresh savepoint, as the single-caller path retries in a fresh transaction."""
+    transaction. `retry_on` refusals (a race another transaction won: raised before the
+    work's first write) are retried once at once, as the single-caller path retries in a
+    fresh transaction; a result stands only once its transaction has committed."""
 
     def __init__(
         self,
@@ -141,7 +140,7 @@ class GroupCommit:
                     self._one(session, ticket)
         except Exception as exc:  # the shared transaction is gone, with every caller's rows
             for t in batch:
-                t.pending, t.result = False, None
+                t.result = None
             if len(batch) == 1:
                 if isinstance(exc, IntegrityError) and not again:
                     # A concurrent transaction took the message or key first: run again,
@@ -162,8 +161,6 @@ class GroupCommit:
         with self._mutex:
             self.transactions += 1
             self.callers += len(batch)
-        for t in batch:
-            t.pending = False
 
     def _one(self, session: Session, ticket: _Ticket[Any]) -> None:
         """The caller's work; a refusal before it writes is its own, the transaction goes on."""
@@ -182,7 +179,6 @@ class GroupCommit:
                 return
             session.info.pop(WRITING, None)
             _restore(session, notes, kept=True)
-            ticket.pending = True
             return
 
 
@@ -194,7 +190,7 @@ def _own_fault(exc: BaseException) -> bool:
 
 
 def _restore(session: Session, before: dict[int, list[Any]] | None, *, kept: bool) -> None:
-    """The notifications queued before this caller, plus this caller's own if its savepoint
+    """The notifications queued before this caller, plus this caller's own if its work
     stands; a rolled-back caller's changes are never notified (history.py: only committed
     changes are told)."""
     mine: dict[int, list[Any]] = session.info.pop(Notifier.KEY, {})
