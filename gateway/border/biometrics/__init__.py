@@ -36,6 +36,7 @@ from gateway.border.biometrics.enrolment import (
     FingerReason,
     PressDecision,
     enrol_face,
+    enrol_finger,
     prompt_for,
 )
 from gateway.border.biometrics.face import FaceDecision, FaceLocation, FaceMatcher, FaceReason
@@ -70,5 +71,6 @@ __all__ = [
     "check_face",
     "check_finger",
     "enrol_face",
+    "enrol_finger",
     "prompt_for",
 ]

@@ -31,6 +31,7 @@ from enum import StrEnum
 from devices.camera import Camera, CaptureRules, FrameRefusal, capture_portrait
 from devices.fingerprint import FingerprintMatcher, Impression
 from gateway.border.biometrics.face import FaceMatcher
+from gateway.border.biometrics.fingerprint import MinutiaeMatcher
 from gateway.border.biometrics.templates import Template, TemplateKind, pack_parts, unpack_parts
 from gateway.errors import InvalidInput
 
@@ -172,6 +173,16 @@ class FingerEnroller:
         passed = score >= self.matcher.threshold
         reason = FingerReason.MATCH if passed else FingerReason.NO_MATCH
         return FingerCheck(passed, round(score, 4), self.matcher.threshold, reason)
+
+
+def enrol_finger(
+    presses: Sequence[Impression],
+    others: Sequence[Template] = (),
+    matcher: FingerprintMatcher | None = None,
+) -> FingerDecision:
+    """Three presses → one finger's decision, with the default matcher unless given one
+    (a FingerEnroller kept by the caller avoids building the matcher each time)."""
+    return FingerEnroller(matcher or MinutiaeMatcher()).enrol(presses, others)
 
 
 @dataclass(frozen=True)
