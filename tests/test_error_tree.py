@@ -54,6 +54,7 @@ OUTSIDE_THE_TREE = {
     # A demo's stop: click's one-line message and exit status 1, raised only by the demo
     # command itself (never by library code a caller would catch).
     "gateway.temporary.demo.DemoFailed": "the demo command's one-line stop (ClickException)",
+    "gateway.border.demo.DemoFailed": "the demo command's one-line stop (ClickException)",
 }
 
 #: `raise ValueError/TypeError/RuntimeError/Exception` that may stay ("path:line": why).
