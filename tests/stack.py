@@ -224,7 +224,7 @@ class Stack:
         with self.gateway.db.session() as session:
             return queries.document_view(session, ADMIN, doc_id)
 
-    def wait_status(self, doc_id: int, wanted: set[str] | str, timeout: float = 20.0) -> str:
+    def wait_status(self, doc_id: int, wanted: set[str] | str, timeout: float = 60.0) -> str:
         want = {wanted} if isinstance(wanted, str) else wanted
         return wait_value(lambda: self.status(doc_id), lambda s: s in want, timeout)
 
@@ -232,7 +232,7 @@ class Stack:
         """The statuses the record was moved to, in order (receipts not applied left out)."""
         return [h["to"] for h in self.view(doc_id)["history"] if h["applied"]]
 
-    def wait_reached(self, doc_id: int, wanted: str, timeout: float = 20.0) -> list[str]:
+    def wait_reached(self, doc_id: int, wanted: str, timeout: float = 60.0) -> list[str]:
         """Wait until the record has passed through `wanted`; its path so far. For a step
         the lifecycle leaves again after a moment (an inventory list's `stored`), which a
         poll of the current status can miss on a loaded machine."""
