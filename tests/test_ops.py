@@ -114,12 +114,12 @@ def test_a_dead_letter_from_a_real_refusal_replays_into_the_gateway(  # type: ig
     props = pika.BasicProperties(message_id="refused-1", headers={"x-api-key": EBC_KEY})
     channel.basic_publish(topo.intake_exchange, "declaration", b"<not-xml", props)
     dead = topo.dead_queue(topo.inbound_queue)
-    assert wait_for(lambda: ready_count(channel, dead) == 1, timeout=20)
+    assert wait_for(lambda: ready_count(channel, dead) == 1, timeout=60)
     (letter,) = ops.list_dead_letters(stack.config, topo, "gateway.inbound")
     assert letter.reason == "rejected" and letter.body == "<not-xml"
     ops.replay_dead_letters(stack.config, topo, "gateway.inbound", [letter.id])
     # Refused again by the gateway, so dead again: now it has died twice.
-    assert wait_for(lambda: ready_count(channel, dead) == 1, timeout=20)
+    assert wait_for(lambda: ready_count(channel, dead) == 1, timeout=60)
     (again,) = ops.list_dead_letters(stack.config, topo, "gateway.inbound")
     assert again.id == "refused-1"
 

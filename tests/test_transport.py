@@ -76,7 +76,7 @@ def consume_until(
 ) -> None:
     consumer = Consumer(AMQP_URL, topology.customs_inbound_queue, handler, **kw)  # type: ignore[arg-type]
     with consuming(consumer):
-        assert wait_for(done, timeout=20), "consumer did not get there in time"
+        assert wait_for(done, timeout=60), "consumer did not get there in time"
 
 
 # --- topology -----------------------------------------------------------------------------
@@ -317,4 +317,4 @@ def test_consumer_reconnects_after_connection_loss(channel: BlockingChannel, pub
         assert wait_for(lambda: got == ["one"])
         assert close_connections_named(name) == 1
         send(publisher, message_id="two")
-        assert wait_for(lambda: got == ["one", "two"], timeout=20)
+        assert wait_for(lambda: got == ["one", "two"], timeout=60)
