@@ -114,37 +114,47 @@ def shipped() -> dict[str, dict[str, str]]:
 
 
 class Tables:
-    """The table set one process checks against: shipped, overlaid by the loaded ones."""
+    """The table set one process checks against: shipped, overlaid by the loaded ones.
+    `active` maps each table to its codes in use; a reload swaps one entry (atomic), so a
+    check in another thread sees the old table or the new one, never a mix."""
 
     def __init__(self) -> None:
         self._shipped = shipped()
-        self._loaded: dict[str, dict[str, str]] = {}
+        self.active: dict[str, frozenset[str]] = {}
+        self._names: dict[str, Mapping[str, str]] = {}
         self.versions: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.reset()
 
     def codes(self, table: str) -> Mapping[str, str]:
-        return self._loaded.get(table) or self._shipped[table]
+        return self._names[table]
 
     def replace(self, loaded: Mapping[str, dict[str, str]], versions: Mapping[str, int]) -> None:
         with self._lock:
-            self._loaded = {**self._loaded, **loaded}
+            for table, codes in loaded.items():
+                chosen = codes or self._shipped[table]
+                self._names[table] = chosen
+                self.active[table] = frozenset(chosen)
             self.versions = {**self.versions, **versions}
 
     def reset(self) -> None:
         """Back to the shipped tables (tests)."""
         with self._lock:
-            self._loaded, self.versions = {}, {}
+            for table, codes in self._shipped.items():
+                self._names[table] = codes
+                self.active[table] = frozenset(codes)
+            self.versions = {}
 
 
 CURRENT = Tables()
 
 
-def check_of(table: str) -> Any:
+def check_of(table: str, tables: Tables = CURRENT) -> Any:
     """A value check of the core's engine: the value is a code of `table` as it is now."""
-    spec = SPECS[table]
+    spec, active = SPECS[table], tables.active  # the same dict for the process's lifetime
 
     def check(value: str) -> str | None:
-        if value in CURRENT.codes(table):
+        if value in active[table]:
             return None
         return f"{value} is not {spec.what} of the customs table ({spec.title})"
 
