@@ -80,12 +80,13 @@ class SystemsGroup(click.Group):
 
 def describe_failure(exc: BaseException) -> str:
     """One line for an error a command did not handle itself: what failed and what to do."""
+    from pika.adapters.utils.connection_workflow import AMQPConnectorException
     from pika.exceptions import AMQPError
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, GatewayError):
         return exc.message
-    if isinstance(exc, AMQPError):
+    if isinstance(exc, AMQPError | AMQPConnectorException):
         return (
             f"RabbitMQ: {type(exc).__name__} {exc}: is it running (bash scripts/setup.sh)"
             " and amqp.url right?"

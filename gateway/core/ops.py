@@ -32,6 +32,7 @@ import click
 import pika
 from fastapi import APIRouter, Depends, Query, Request
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from pika.exceptions import AMQPConnectionError, ChannelClosedByBroker, NackError, UnroutableError
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from gateway.core.db import Database
 
 NOT_FOUND = 404
+#: how long an ops tool waits for the broker's handshake
+HANDSHAKE_SECONDS = 60.0
 #: headers the broker or the retry path added; a replay starts the message's life afresh
 _DEATH_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue",
                   "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
@@ -90,9 +93,12 @@ def _channel(config: Config, name: str = "gateway-ops") -> Iterator[_Channels]:
     """One broker connection; a broker that does not answer, or a queue that does not exist
     yet, is a one-line error naming it, never pika's traceback (issue 17, item 6)."""
     params = connection_parameters(config.amqp.url, name)
+    # pika's 15 s for the whole handshake failed an ops tool on a busy machine; a broker that
+    # is down still refuses at once
+    params.stack_timeout = HANDSHAKE_SECONDS
     try:
         connection = pika.BlockingConnection(params)
-    except AMQPConnectionError as exc:
+    except (AMQPConnectionError, AMQPConnectorException) as exc:
         raise TransportError(
             f"RabbitMQ at {params.host}:{params.port} did not answer ({type(exc).__name__}):"
             " start it (bash scripts/setup.sh) or check amqp.url"
