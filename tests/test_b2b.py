@@ -27,11 +27,17 @@ from sqlalchemy import select
 from gateway.cli import main
 from gateway.codes import CHINA_TZ
 from gateway.core.api import create_app
+from gateway.core.config import SimConfig
+from gateway.core.customs_sim.state import SimBase
+from gateway.core.db import Database
 from gateway.core.models import Enterprise, Receipt
 from gateway.core.runtime import Gateway
 from gateway.ecx import declarations as decl
 from gateway.ecx import samples_lists as ecx
-from gateway.ecx.sim.b2b import declaration_numbers
+from gateway.ecx.sim import b2b as sim_b2b
+from gateway.ecx.sim.b2b import SimB2BDeclaration, declaration_numbers
+from gateway.ecx.sim.state import Tracked
+from gateway.ecx.sim.summary import SimSummaryList, SimSummaryPart
 from receipts.build import new_guid
 from tests.lifecycle_fixtures import NO_SAMPLING, MakeStack, parcels, release
 from tests.lifecycle_fixtures import Listed as LifecycleListed
@@ -378,3 +384,80 @@ def test_b2b_query_and_b2b_show_on_the_command_line(tmp_path: Path, keys_dir: Pa
     assert code == 1 and "tradeMode" in out and "R-ECX-9" in out and "Traceback" not in out
     code, out = run("b2b-show", "E00000000000000000")
     assert code == 1 and "统一编号" in out
+
+
+# --- the simulated customs follows a declaration ------------------------------------------------
+
+
+class _Customs:
+    """What `gateway.ecx.sim.b2b.tick` uses of the simulator: its store, its settings and
+    the scheduling of a message (recorded here)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.sim, self.sent = db, SimConfig(), []
+
+    def _schedule(self, _session: Any, receiver: str, answer: Any) -> None:
+        self.sent.append((receiver, decl.read(answer.body)))
+
+
+@pytest.fixture
+def customs(tmp_path: Path) -> Iterator[_Customs]:
+    db = Database(f"sqlite:///{tmp_path / 'sim.db'}")
+    SimBase.metadata.create_all(db.engine)
+    yield _Customs(db)
+    db.dispose()
+
+
+def _follow(customs: _Customs, key: str, list_status: str, status: str = "120") -> str:
+    opened = reported(key, NOW)
+    head = opened.head
+    with customs.db.session() as session:
+        session.add(Tracked(kind="inventory", business_key=key, sender_id="DXPENT1",
+                            invt_no=head["invtNo"], status=list_status, step_at=0.0,
+                            entity="{}"))  # fmt: skip
+        session.add(SimB2BDeclaration(seq_no=head["seqNo"], business_key=key,
+                                      invt_no=head["invtNo"], sender_id="DXPENT1",
+                                      data=json.dumps({"head": head, "lines": opened.lines}),
+                                      status=status, summary_state="unsummarised"))  # fmt: skip
+    return head["invtNo"]
+
+
+def _set_list(customs: _Customs, key: str, status: str) -> None:
+    with customs.db.session() as session:
+        row = session.scalar(select(Tracked).where(Tracked.business_key == key))
+        assert row is not None
+        row.status = status
+
+
+def test_customs_sends_a_declaration_again_when_its_list_moves_or_is_summarised(
+    customs: _Customs,
+) -> None:
+    invt_no = _follow(customs, "S1", "120")
+    sim_b2b.tick(customs)
+    assert customs.sent == []  # nothing changed since it was opened
+    _set_list(customs, "S1", "899")
+    sim_b2b.tick(customs)
+    ((receiver, (moved,)),) = customs.sent
+    assert receiver == "DXPENT1" and moved.head["entryStatus"] == "899"
+    with customs.db.session() as session:  # a summary application names the list, merged
+        session.add(SimSummaryList(invt_no=invt_no, business_key="S1", sender_id="DXPENT1",
+                                   data="{}", sum_no="299120260000000001"))  # fmt: skip
+        session.add(SimSummaryPart(cop_no="SA1", msg_seq_no=1, msg_count=1,
+                                   sum_no="299120260000000001", sender_id="DXPENT1",
+                                   data="{}", merged=True))  # fmt: skip
+    sim_b2b.tick(customs)
+    summarised = customs.sent[-1][1][0].head
+    assert (summarised["entryStatus"], summarised["summaryState"]) == ("899", "summarised")
+    sim_b2b.tick(customs)
+    assert len(customs.sent) == 2  # told once each
+
+
+def test_a_pending_declaration_is_opened_when_customs_stores_its_list(customs: _Customs) -> None:
+    _follow(customs, "S2", "2", status=sim_b2b.PENDING)  # the comparison waits for a waybill
+    sim_b2b.tick(customs)
+    assert customs.sent == []
+    _set_list(customs, "S2", "120")
+    sim_b2b.tick(customs)
+    ((_receiver, (opened,)),) = customs.sent
+    assert opened.head["entryStatus"] == "120"
+    assert opened.head["storeTime"] == opened.head["updateTime"] > opened.head["declTime"]
