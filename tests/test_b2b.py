@@ -394,7 +394,8 @@ class _Customs:
     the scheduling of a message (recorded here)."""
 
     def __init__(self, db: Database) -> None:
-        self.db, self.sim, self.sent = db, SimConfig(), []
+        self.db, self.sim = db, SimConfig()
+        self.sent: list[tuple[str, list[decl.Reported]]] = []
 
     def _schedule(self, _session: Any, receiver: str, answer: Any) -> None:
         self.sent.append((receiver, decl.read(answer.body)))
