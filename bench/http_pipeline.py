@@ -537,7 +537,10 @@ PIPELINE_LINES = {
 def run_pipeline(db: str, per_message: int, n: int) -> dict[str, float]:
     argv = [sys.executable, str(ROOT / "bench" / "pipeline.py"), "--n", str(n),
             "--per-message", str(per_message), "--db", db]  # fmt: skip
-    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=900).stdout
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=900).stdout
+    except subprocess.TimeoutExpired:
+        out = ""  # shown as nan in the table
     found = {k: re.search(rx, out) for k, rx in PIPELINE_LINES.items()}
     return {k: float(m.group(1)) if m else float("nan") for k, m in found.items()}
 
@@ -562,13 +565,19 @@ def before_table(results: dict[tuple[str, int], list[dict[str, float]]]) -> str:
 def series(args: argparse.Namespace) -> bool:
     started = time.monotonic()
     points: list[Point] = []
+    failed = 0
     for run in range(args.runs):
         for db in ("postgresql", "sqlite"):
             for c in CLIENT_COUNTS:
                 print(f"-- run {run + 1}/{args.runs}: {db}, {c} clients", flush=True)
-                p = run_point(
-                    db, c, args.seconds, args.serve_args, args.drain, None, args.sim_processes
-                )
+                try:
+                    p = run_point(
+                        db, c, args.seconds, args.serve_args, args.drain, None, args.sim_processes
+                    )
+                except (Exception, SystemExit) as exc:  # one point failing ends no series
+                    print(f"   point failed, left out of the table: {exc!r}", flush=True)
+                    failed += 1
+                    continue
                 report(p)
                 points.append(p)
     before: dict[tuple[str, int], list[dict[str, float]]] = {}
@@ -586,7 +595,9 @@ def series(args: argparse.Namespace) -> bool:
     print(table(points))
     print(f"\n### In-process (bench/pipeline.py), medians of {args.before_runs} run(s)\n")
     print(before_table(before))
-    return all(p.ok for p in points)
+    if failed:
+        print(f"\n{failed} point(s) failed and are left out")
+    return not failed and all(p.ok for p in points)
 
 
 def main() -> None:
