@@ -39,12 +39,27 @@ def start_emulated_cards(config: Config) -> CardRig | None:
         raise ConfigError(f"emulated cards cannot start: {exc}") from exc
 
 
-def _start(config: Config) -> CardRig:
+def rig_with_spare_slots(config: Config, spare: int) -> tuple[CardRig, int]:
+    """The process's rig with `spare` empty readers after the configured cards (a demo that
+    also puts other emulated cards in, e.g. the border demo's ID cards: one pcscd per
+    process); the index of the first spare reader. ConfigError when this host cannot run the
+    rig, or when it was started earlier without the spare readers."""
+    try:
+        rig = _start(config, spare)
+    except pcsc.DeviceError as exc:
+        raise ConfigError(f"emulated cards cannot start: {exc}") from exc
+    first = len(config.emulated_cards)
+    if len(rig.slots) < first + spare:
+        raise ConfigError("the emulated-card rig was started without spare readers")
+    return rig, first
+
+
+def _start(config: Config, spare: int = 0) -> CardRig:
     global _rig
     with _lock:
         if _rig is None:
             workdir = Path(tempfile.mkdtemp(prefix="emulated-cards-"))
-            _rig = CardRig(workdir, slots=len(config.emulated_cards)).start()
+            _rig = CardRig(workdir, slots=len(config.emulated_cards) + spare).start()
         for index, card in enumerate(config.emulated_cards):
             if not _rig.slots[index].present:
                 _rig.insert(index, _card(card))
