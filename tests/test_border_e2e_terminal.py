@@ -225,20 +225,29 @@ def test_the_whole_journey(journey: Journey) -> None:
         assert body["biometric"] == ("passed" if required else "skipped"), cell
         assert body["status"] == "pending_sign", body  # 已申报: a resident's own goes on
         entries[cell] = body["id"]
-    journey.show("T1", LI)
-    own_import = journey.declare(li, "import", samples.import_form())
-    assert own_import["biometric"] == "passed" and gate.asked[-1] == LI.id_number
+    # an import declaration is checked whatever its mode and transport
+    imports: list[int] = []
+    for mode, transport in CELLS:
+        journey.show("T1", LI)
+        before = len(gate.asked)
+        body = journey.declare(li, "import", samples.import_form(mode=mode, transport=transport))
+        assert gate.asked[before:] == [LI.id_number], (mode, transport)
+        assert body["biometric"] == "passed" and body["status"] == "pending_sign", body
+        imports.append(body["id"])
 
-    # every cell reaches customs and is released; the record page says so
-    for record_id in [*entries.values(), own_import["id"]]:
+    # every cell reaches customs and is released; the record pages say so
+    for record_id in [*entries.values(), *imports]:
         journey.wait(record_id, BdrStatus.DOC_RELEASED.value)
+    page = journey.client.get("/v1/border/import/records", headers=li, params={"size": 50})
+    assert {r["statusName"] for r in page.json()["records"]} == {"11-单证放行"}
+    assert page.json()["total"] == len(CELLS)
     page = journey.client.get("/v1/border/entry/records", headers=li, params={"size": 50})
     statuses = {r["statusName"] for r in page.json()["records"]}
     assert statuses == {"11-单证放行"} and page.json()["total"] == len(CELLS)
 
     _cooperative(journey)
     _returns(journey, li)
-    _change_and_revoke(journey, li, entries, own_import["id"])
+    _change_and_revoke(journey, li, entries, imports[0])
 
 
 def _cooperative(journey: Journey) -> None:
@@ -309,6 +318,12 @@ def _returns(journey: Journey, li: dict[str, str]) -> None:
             "import",
             samples.import_form(vehicleNo="云K00001"),
             "车辆云K00001未备案或不在有效期；",
+        ),
+        (
+            default,
+            "import",
+            samples.import_form(vehicleNo="粤B09002"),
+            "车辆粤B09002未备案或不在有效期；",
         ),
         (
             replace(default, catalogue=frozenset({"0801"})),
