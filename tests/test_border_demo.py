@@ -14,6 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from devices import pcsc
 from devices.rig import CardRig
 from gateway.core import emulated_cards
 from gateway.core.cli import main
@@ -90,3 +91,18 @@ def test_the_demo_says_what_failed_without_a_traceback(tmp_path: Path, keys_dir:
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))
     code, out = _run(config, "bdr-demo", "--faces", str(FACES), "--timeout", "5")
     assert code == 1 and "Traceback" not in out and "set-up failed" in out, out
+
+
+def test_without_pcsc_the_declarants_come_from_the_registry_labelled(
+    tmp_path: Path, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host without pcscd: said in one line, and each declarant is marked as not logged in
+    by ID card."""
+    monkeypatch.setattr(pcsc, "missing_tools", lambda: ["pcscd"])
+    config = _config(tmp_path, keys_dir, "bdrdemonopcsc.")
+    code, out = _run(config, "bdr-demo", "--faces", str(tmp_path / "none"), "--timeout", "120")
+    assert code == 0 and "Traceback" not in out, out
+    (said,) = [line for line in out.splitlines() if "no private pcscd" in line]
+    assert "missing: pcscd" in said and "built from the registry" in said
+    assert "[no PC/SC: 岩温 built from the registry, not logged in by ID card]" in out
+    assert "身份证识别: 岩温" not in out and "贸易国别非法；" in out
