@@ -67,12 +67,12 @@ from gateway.border.verification import TerminalGate, authenticate_delegate
 from gateway.core import emulated_cards
 from gateway.core.config import Config, load
 from gateway.core.customs_sim import run as sim_run
+from gateway.core.demo_setup import enterprise_raw, reset_broker
 from gateway.core.keys import new_key, write_keys_file
 from gateway.core.models import Document, utcnow
 from gateway.core.runtime import Gateway
 from gateway.core.status import Status
 from gateway.errors import GatewayError
-from transports.publisher import connection_parameters
 
 PREFIX = "bdrdemo."
 FACES_ENV = "CUSTOMS_GATEWAY_DEMO_FACES"
@@ -123,7 +123,7 @@ def demo_config(config: Config, base: Path) -> Config:
         },
         "admin_api_keys_file": str(keys),
         "default_enterprise": config.default_enterprise,
-        "enterprises": [_enterprise(e) for e in config.enterprises],
+        "enterprises": [enterprise_raw(e) for e in config.enterprises],
         "emulated_cards": [
             {k: str(v) if isinstance(v, Path) else v for k, v in vars(c).items()}
             for c in config.emulated_cards
@@ -141,29 +141,6 @@ def demo_config(config: Config, base: Path) -> Config:
     return load(path)
 
 
-def _enterprise(ent: Any) -> dict[str, Any]:
-    key = ent.key
-    fields = (
-        "backend",
-        "key_file",
-        "cert_file",
-        "suite",
-        "generate",
-        "key_type",
-        "reader",
-        "card_number",
-        "pin_file",
-    )
-    values = {name: getattr(key, name) for name in fields}
-    values = {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
-    return {
-        "code": ent.code,
-        "name": ent.name,
-        "dxp_id": ent.dxp_id,
-        "key": {**values, "cards": list(key.cards)},
-    }
-
-
 def _frame(faces: Path, subject: int, image: int) -> np.ndarray[Any, Any]:
     """An ORL portrait as a kiosk camera frame (twice the size, inside the portrait frame)."""
     face = cv2.imread(str(faces / f"s{subject}" / f"{image}.pgm"), cv2.IMREAD_GRAYSCALE)
@@ -175,21 +152,6 @@ def _frame(faces: Path, subject: int, image: int) -> np.ndarray[Any, Any]:
     left = (canvas.shape[1] - w) // 2
     canvas[20 : 20 + h, left : left + w] = face
     return canvas
-
-
-def _reset_broker(config: Config, gw: Gateway) -> None:
-    """Drop the demo's queues: an interrupted earlier run leaves nothing behind."""
-    connection = pika.BlockingConnection(connection_parameters(config.amqp.url, "bdr-demo"))
-    try:
-        channel = connection.channel()
-        topo = gw.topology
-        names = [topo.customs_inbound_queue, topo.receipts_queue, topo.inbound_queue]
-        names += [topo.notify_queue(e.code) for e in config.enterprises]
-        for name in names:
-            channel.queue_delete(name)
-            channel.queue_delete(topo.dead_queue(name))
-    finally:
-        connection.close()
 
 
 class Story:
@@ -469,7 +431,7 @@ def run_demo(config: Config, faces: Path | None, timeout: float = 90.0) -> None:
         cfg = demo_config(config, base)
         gw = Gateway(cfg)
         gw.prepare()
-        _reset_broker(cfg, gw)
+        reset_broker(cfg, gw, "bdr-demo")
         gw.prepare()
     except (GatewayError, pika.exceptions.AMQPError, OSError) as exc:
         raise DemoFailed(f"set-up failed (database, keys or RabbitMQ): {exc}") from None

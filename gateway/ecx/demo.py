@@ -22,7 +22,6 @@ from typing import Any
 
 import click
 import httpx
-import pika
 import uvicorn
 import yaml
 from lxml import etree
@@ -31,11 +30,10 @@ from gateway import xmlsafe
 from gateway.core import queries, tables
 from gateway.core.api import create_app
 from gateway.core.config import Config, load
+from gateway.core.demo_setup import enterprise_raw, new_keys_file, reset_broker
 from gateway.core.enterprises import Caller
-from gateway.core.keys import new_key, write_keys_file
 from gateway.core.runtime import Gateway
 from gateway.ecx import samples
-from transports.publisher import connection_parameters
 
 DEMO_PREFIX = "demo."
 #: statuses at which the demo stops waiting: customs has answered. Only `stored` (and
@@ -70,9 +68,9 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
         "http": {"host": "127.0.0.1", "port": port},
         "intake": {"folder": str(base / "inbound")},
         # Fresh keys for this run, in private files (no well-known key is shipped).
-        "admin_api_keys_file": str(_new_keys_file(base, "admin")),
+        "admin_api_keys_file": str(new_keys_file(base, "admin")),
         "default_enterprise": config.default_enterprise,
-        "enterprises": [_enterprise_raw(e, base) for e in config.enterprises],
+        "enterprises": [enterprise_raw(e, base) for e in config.enterprises],
         "emulated_cards": [
             {k: str(v) if isinstance(v, Path) else v for k, v in vars(c).items()}
             for c in config.emulated_cards
@@ -91,55 +89,13 @@ def demo_config(config: Config, base: Path, port: int) -> tuple[Config, Path]:
     return load(path), path
 
 
-def _new_keys_file(base: Path, name: str) -> Path:
-    return write_keys_file(base / "api-keys" / f"{name}.keys", [new_key()])
-
-
-def _enterprise_raw(ent: Any, base: Path) -> dict[str, Any]:
-    key = ent.key
-    return {
-        "code": ent.code,
-        "name": ent.name,
-        "dxp_id": ent.dxp_id,
-        "api_keys_file": str(_new_keys_file(base, ent.code)),
-        "key": {
-            "backend": key.backend,
-            "key_file": str(key.key_file),
-            "cert_file": str(key.cert_file),
-            "suite": key.suite,
-            "generate": key.generate,
-            "key_type": key.key_type,
-            # IC card binding (backend "card"); the PIN stays in its file
-            "reader": key.reader,
-            "card_number": key.card_number,
-            "pin_file": str(key.pin_file) if key.pin_file else None,
-            "cards": list(key.cards),
-        },
-    }
+# --- the declarations -------------------------------------------------------------------------
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _reset_broker(config: Config, gw: Gateway) -> None:
-    """Drop the demo's queues so a previous, interrupted demo leaves nothing behind."""
-    connection = pika.BlockingConnection(connection_parameters(config.amqp.url, "demo-reset"))
-    try:
-        channel = connection.channel()
-        topo = gw.topology
-        names = [topo.customs_inbound_queue, topo.receipts_queue, topo.inbound_queue]
-        names += [topo.notify_queue(e.code) for e in config.enterprises]
-        for name in names:
-            channel.queue_delete(name)
-            channel.queue_delete(topo.dead_queue(name))
-    finally:
-        connection.close()
-
-
-# --- the declarations -------------------------------------------------------------------------
 
 
 def _party(config: Config, index: int) -> samples.Party:
@@ -331,7 +287,7 @@ def run_demo(config: Config, *, count: int = 6, timeout: float = 90.0) -> int:
     cfg, path = demo_config(config, base, _free_port())
     gw = Gateway(cfg)
     gw.prepare()
-    _reset_broker(cfg, gw)
+    reset_broker(cfg, gw, "demo-reset")
     gw.prepare()
     stop = threading.Event()
     sim = subprocess.Popen(

@@ -35,8 +35,8 @@ import yaml
 from sqlalchemy import select
 
 from gateway.core.config import Config, load
+from gateway.core.demo_setup import enterprise_raw, new_keys_file, reset_broker
 from gateway.core.enterprises import Caller
-from gateway.core.keys import new_key, write_keys_file
 from gateway.core.models import Document, Enterprise, utcnow
 from gateway.core.parties import Party
 from gateway.core.runtime import Gateway
@@ -54,7 +54,6 @@ from gateway.temporary import (
 from gateway.temporary import samples as tmp
 from gateway.temporary.codes import STATUS_NAMES
 from gateway.temporary.models import TmpDeclarationGoods
-from transports.publisher import connection_parameters
 
 #: the demo's broker names: the configured prefix + this (`tmpdemo.` on a plain install)
 PREFIX = "tmpdemo."
@@ -84,9 +83,9 @@ def demo_config(config: Config, base: Path) -> tuple[Config, Path]:
             "queue_type": config.amqp.queue_type,
         },
         "intake": {"folder": str(base / "inbound")},
-        "admin_api_keys_file": str(_keys(base, "admin")),
+        "admin_api_keys_file": str(new_keys_file(base, "admin")),
         "default_enterprise": config.default_enterprise,
-        "enterprises": [_enterprise(e, base) for e in config.enterprises],
+        "enterprises": [enterprise_raw(e, base) for e in config.enterprises],
         "emulated_cards": [
             {k: str(v) if isinstance(v, Path) else v for k, v in vars(c).items()}
             for c in config.emulated_cards
@@ -103,47 +102,6 @@ def demo_config(config: Config, base: Path) -> tuple[Config, Path]:
     path = base / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
     return load(path), path
-
-
-def _keys(base: Path, name: str) -> Path:
-    return write_keys_file(base / "api-keys" / f"{name}.keys", [new_key()])
-
-
-def _enterprise(ent: Any, base: Path) -> dict[str, Any]:
-    key = ent.key
-    return {
-        "code": ent.code,
-        "name": ent.name,
-        "dxp_id": ent.dxp_id,
-        "api_keys_file": str(_keys(base, ent.code)),
-        "key": {
-            "backend": key.backend,
-            "key_file": str(key.key_file),
-            "cert_file": str(key.cert_file),
-            "suite": key.suite,
-            "generate": key.generate,
-            "key_type": key.key_type,
-            "reader": key.reader,
-            "card_number": key.card_number,
-            "pin_file": str(key.pin_file) if key.pin_file else None,
-            "cards": list(key.cards),
-        },
-    }
-
-
-def _reset_broker(config: Config, gw: Gateway) -> None:
-    """Drop the demo's queues: an interrupted earlier run leaves nothing behind."""
-    connection = pika.BlockingConnection(connection_parameters(config.amqp.url, "tmp-demo"))
-    try:
-        channel = connection.channel()
-        topo = gw.topology
-        names = [topo.customs_inbound_queue, topo.receipts_queue, topo.inbound_queue]
-        names += [topo.notify_queue(e.code) for e in config.enterprises]
-        for name in names:
-            channel.queue_delete(name)
-            channel.queue_delete(topo.dead_queue(name))
-    finally:
-        connection.close()
 
 
 # --- the story ---------------------------------------------------------------------------------
@@ -339,7 +297,7 @@ def run_demo(config: Config, *, timeout: float = 90.0) -> Path:
         cfg, path = demo_config(config, base)
         gw = Gateway(cfg)
         gw.prepare()
-        _reset_broker(cfg, gw)
+        reset_broker(cfg, gw, "tmp-demo")
         gw.prepare()
     except (GatewayError, pika.exceptions.AMQPError, OSError) as exc:
         raise DemoFailed(f"set-up failed (database, keys or RabbitMQ): {exc}") from None
