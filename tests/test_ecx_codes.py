@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from gateway.appointments import refdata
 from gateway.cli import main
 from gateway.core import checks
 from gateway.core.api import create_app
@@ -74,7 +75,8 @@ def test_the_sample_uses_codes_of_the_tables() -> None:
         ("unit1", "900", "计量单位代码表"),
         ("wrapType", "8", "包装种类代码表"),
         ("customsCode", "9999", "关区代码表"),
-        ("portCode", "0000", "关区代码表"),
+        ("portCode", "0199", "关区代码表"),  # 4 digits, Beijing's prefix, no such office
+        ("customsCode", "7299", "关区代码表"),
     ],
 )
 def test_a_code_missing_from_its_table_is_refused(field: str, value: str, table: str) -> None:
@@ -91,6 +93,25 @@ def test_the_tables_are_complete_where_customs_publishes_them() -> None:
     assert len(shipped["unit"]) >= 120 and shipped["unit"]["035"] == "千克"
     assert shipped["traf_mode"]["5"] == "航空运输"
     assert all(len(c) == 4 and c.isdigit() for c in shipped["customs"])
+
+
+@pytest.mark.parametrize("field", ["customsCode", "portCode"])
+@pytest.mark.parametrize("office", ["0000", "0100", "0101", "0801", "4300", "5301", "7208", "9900"])
+def test_a_real_customs_office_is_accepted(field: str, office: str) -> None:
+    """R-COM-1.code: the 关区代码表 lists customs' offices, not only the few the samples use
+    (0100 北京关区 or 7208 凭祥海关 were refused while it had 8 rows)."""
+    assert _violations(_inventory(**{field: office})) == []
+
+
+def test_the_customs_table_keeps_every_office_the_gateway_uses() -> None:
+    """The offices of the samples and examples and of the appointment reference data."""
+    offices = set(codetables.shipped()["customs"])
+    assert len(offices) >= 190
+    assert {ecx.DEMO_CUSTOMS} | {p["code"] for p in refdata.PORTS} <= offices
+    used = set()
+    for path in Path("examples").rglob("*.xml"):
+        used |= set(re.findall(r"<ceb:(?:customsCode|portCode)>(\d{4})<", path.read_text()))
+    assert used and used <= offices
 
 
 # --- loading a table ---------------------------------------------------------------------------
