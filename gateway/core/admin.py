@@ -170,6 +170,7 @@ def _key_routes(api: APIRouter) -> None:
         with _acting(request, who, "key.revoke", f"key:{key_id}") as (session, done):
             changed = keys.revoke(session, key_id)
             done.detail = {"changed": changed}
+        request.app.state.gateway.key_cache.forget_all()  # refused here at once (key_cache.py)
         return {"id": key_id, "revoked": True, "changed": changed}
 
     @api.post("/keys/{key_id}/rotate", status_code=201)
@@ -180,6 +181,7 @@ def _key_routes(api: APIRouter) -> None:
         with _acting(request, who, "key.rotate", f"key:{key_id}") as (session, done):
             issued = keys.rotate(session, key_id, by=audit.actor(who), lifetime=lifetime(days))
             done.detail = _issued_detail(issued)
+        request.app.state.gateway.key_cache.forget_all()
         return {**issued.as_dict(), "replaces": key_id}
 
 

@@ -125,10 +125,12 @@ class HttpConfig:
 class AuthConfig:
     """`auth:` — failed authentications (missing, unknown, revoked or expired API keys) one
     client address may make within `failure_window` seconds before it is answered 429 with
-    Retry-After (gateway/core/keys.py, FailureThrottle)."""
+    Retry-After (gateway/core/keys.py, FailureThrottle). A key found active is trusted by a
+    process for `cache_seconds` (gateway/core/key_cache.py; 0: looked up on every request)."""
 
     failure_limit: int = 10
     failure_window: float = 60.0
+    cache_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,11 @@ def _api_keys(base: Path, inline: list[str] | None, file: str | None, name: str)
 
 
 def _auth(raw: settings.AuthSettings) -> AuthConfig:
-    return AuthConfig(failure_limit=raw.failure_limit, failure_window=raw.failure_window)
+    return AuthConfig(
+        failure_limit=raw.failure_limit,
+        failure_window=raw.failure_window,
+        cache_seconds=raw.cache_seconds,
+    )
 
 
 def _http(raw: settings.HttpSettings) -> HttpConfig:

@@ -41,13 +41,18 @@ def session_of(request: Request) -> Iterator[Session]:
         yield session
 
 
-
-
 def caller_of(request: Request, x_api_key: ApiKey = None) -> Caller:
+    gateway = gateway_of(request)
+    known = gateway.key_cache.get(x_api_key) if x_api_key else None
+    if known is not None:  # found active within auth.cache_seconds (key_cache.py)
+        return known
     # A short session of its own: holding one for the whole request made every submission
     # need two connections at once, and a full pool then waited on itself (issue 11 #1).
-    with gateway_of(request).db.session() as session:
-        return enterprises.authenticate(session, x_api_key)
+    with gateway.db.session() as session:
+        caller, expires_at = enterprises.authenticate_until(session, x_api_key)
+    assert x_api_key is not None  # authenticate_until refuses a missing key
+    gateway.key_cache.put(x_api_key, caller, expires_at)
+    return caller
 
 
 Auth = Annotated[Caller, Depends(caller_of)]

@@ -8,6 +8,7 @@ request without adding safety, and the secret makes a stolen table useless for g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +80,22 @@ def register_keys(session: Session, config: Config) -> None:
 
 
 def authenticate(session: Session, api_key: str | None) -> Caller:
+    return authenticate_until(session, api_key)[0]
+
+
+def authenticate_until(session: Session, api_key: str | None) -> tuple[Caller, datetime | None]:
+    """The caller of an active key, and when the key expires (None: never)."""
     if not api_key:
         raise bad_key("missing API key (header X-API-Key)")
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(session, api_key)))
     if row is None or keys.state(row) != "active":
         raise bad_key("unknown, revoked or expired API key")
     if row.is_admin:
-        return Caller(enterprise_id=None, enterprise_code=None, is_admin=True, key_id=row.id)
+        admin = Caller(enterprise_id=None, enterprise_code=None, is_admin=True, key_id=row.id)
+        return admin, row.expires_at
     ent = session.get(Enterprise, row.enterprise_id)
     assert ent is not None  # foreign key
-    return Caller(enterprise_id=ent.id, enterprise_code=ent.code, key_id=row.id)
+    return Caller(enterprise_id=ent.id, enterprise_code=ent.code, key_id=row.id), row.expires_at
 
 
 def bad_key(message: str) -> AccessDenied:

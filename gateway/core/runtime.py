@@ -28,6 +28,7 @@ from gateway.core.db import Database
 from gateway.core.folder import FolderIntake
 from gateway.core.history import Notifier
 from gateway.core.intake import Intake
+from gateway.core.key_cache import KeyCache
 from gateway.core.migrate import upgrade
 from gateway.core.receipt_processor import ReceiptProcessor
 from gateway.core.receipt_trust import ReceiptTrust
@@ -91,6 +92,7 @@ class Gateway:
     receipts: ReceiptProcessor = field(init=False)
     receipt_trust: ReceiptTrust = field(init=False)
     webhooks: WebhookOutbox = field(init=False)
+    key_cache: KeyCache = field(init=False)
     #: called with the gateway and the queue stats at each scrape of /metrics
     scrape_hooks: list[Callable[[Gateway, list[Any] | None], Any]] = field(
         default_factory=lambda: [alerts.refresh]
@@ -102,6 +104,7 @@ class Gateway:
         self.db = Database(self.config.database_url, self.config.database)
         self.topology = topology_for(self.config)
         self.webhooks = WebhookOutbox(self.config)
+        self.key_cache = KeyCache(self.config.auth.cache_seconds)
         self.notifier = Notifier(self.topology, self.webhooks)
         self.db.before_commit.append(self.notifier.flush)
         self.keyring = Keyring(

@@ -125,6 +125,8 @@ class HttpSettings(Section):
 class AuthSettings(Section):
     failure_limit: Count = 10
     failure_window: Seconds = 60.0
+    #: an API key found active is trusted this long by the process (0: look up every request)
+    cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
 
 
 class DatabaseSettings(Section):
