@@ -60,6 +60,7 @@ from sqlalchemy import create_engine, func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import CpuWindow, per_declaration, roles_for  # noqa: E402
 from bench.throwaway import drop_database, free_port, fresh_database  # noqa: E402
 from gateway.core import registry  # noqa: E402
 from gateway.core.config import Config, load, topology_for  # noqa: E402
@@ -181,6 +182,9 @@ class Point:
     stages: dict[str, list[float]] = field(default_factory=dict)
     checks: dict[str, int] = field(default_factory=dict)
     drained: bool = True
+    #: CPU seconds by role during the load, and every core's busy seconds (bench/cpu.py)
+    cpu: dict[str, float] = field(default_factory=dict)
+    machine_busy: float = 0.0
 
     @property
     def accepted_rate(self) -> float:
@@ -295,7 +299,7 @@ def run_point(
         warm = _warm_up(cfg, port, drain)
         point.raw = raw_sign_rate(cfg)
         spies = _profile(path, seconds, profile) if profile else []
-        _load(point, cfg, port, clients, seconds)
+        _load(point, cfg, port, clients, seconds, str(path))
         for spy in spies:
             spy.wait(60)
         _drain(point, cfg, drain, warm)
@@ -312,7 +316,7 @@ def run_point(
     return point
 
 
-def _load(point: Point, cfg: Config, port: int, clients: int, seconds: float) -> None:
+def _load(point: Point, cfg: Config, port: int, clients: int, seconds: float, config: str) -> None:
     ent = cfg.enterprises[0]
     ctx = multiprocessing.get_context("spawn")
     results, go_at = ctx.Queue(), ctx.Queue()
@@ -322,9 +326,13 @@ def _load(point: Point, cfg: Config, port: int, clients: int, seconds: float) ->
     )
     proc.start()
     assert results.get(timeout=300) == "ready"
+    cpu = CpuWindow(roles_for(config, proc.pid))
+    cpu.start()
     go = time.time() + 0.2
     go_at.put(go)
     answers = results.get(timeout=seconds + REQUEST_SECONDS + 120)
+    cpu.stop()
+    point.cpu, point.machine_busy = cpu.used, cpu.machine_busy
     proc.join(30)
     point.load_seconds = max((a[2] for a in answers if a[0]), default=go) - go
     point.stages["HTTP answer"] = [(a[2] - a[1]) * 1000 for a in answers if 200 <= a[0] < 300]
@@ -481,8 +489,27 @@ def report(p: Point) -> None:
     for name, values in p.stages.items():
         print(f"  {name:<28}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}")
     print("  counts  " + ", ".join(f"{k} {v}" for k, v in p.checks.items()))
+    _report_cpu(p)
     if not p.drained:
         print("  NOT DRAINED: some accepted declarations were not stored by customs in time")
+
+
+def _report_cpu(p: Point) -> None:
+    """CPU ms per accepted declaration by role, and how busy the machine's cores were."""
+    if not p.cpu or not p.accepted:
+        return
+    window = CpuWindow(lambda _proc: None, used=p.cpu)
+    cores = os.cpu_count() or 1
+    seconds = p.load_seconds + 0.2
+    print(f"  CPU during the load (ms per accepted declaration; {cores} cores, {seconds:.1f} s)")
+    for which, ms in per_declaration(window, p.accepted):
+        print(f"    {which:<28}{ms:9.2f}")
+    counted = sum(p.cpu.values())
+    print(
+        f"    {'counted roles together':<28}{counted * 1000 / p.accepted:9.2f}"
+        f"   = {counted / seconds:.2f} of {cores} cores"
+    )
+    print(f"    machine busy (every process) {p.machine_busy / seconds:.2f} of {cores} cores")
 
 
 def table(points: list[Point]) -> str:
