@@ -178,8 +178,8 @@ _WORKING_WEEKENDS_2026 = ("2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09"
 
 PORTS = (
     {"code": "2233", "name": "浦东机场海关", "work_start": "08:30", "work_end": "17:30"},
-    {"code": "2248", "name": "外港海关", "work_start": "08:30", "work_end": "17:30"},
-    {"code": "2901", "name": "杭州萧山机场海关", "work_start": "09:00", "work_end": "17:00"},
+    {"code": "2248", "name": "洋山港区", "work_start": "08:30", "work_end": "17:30"},
+    {"code": "2901", "name": "杭州海关", "work_start": "09:00", "work_end": "17:00"},
     {"code": "3104", "name": "北仑海关", "work_start": "08:30", "work_end": "17:00"},
 )
 
