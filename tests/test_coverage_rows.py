@@ -185,24 +185,31 @@ def _listed(gw: Gateway, caller: Caller, name: str, group: str) -> list[int]:
         return [i["id"] for i in eq.search(session, caller, name, flt)["items"]]
 
 
-def test_departures_and_total_sub_waybill_lists_are_queryable(gw: Gateway) -> None:
-    """coverage 004 #20, #21 (未审结/已审结离境单查询) and #43 (清单总分单查询): the logistics
-    enterprise's departures and total/sub waybill lists, unconcluded until customs stores
-    them (120), then concluded."""
+def test_arrivals_departures_and_total_sub_waybill_lists_are_queryable(gw: Gateway) -> None:
+    """coverage 004 #15 (运抵单申报: the saved arrivals to declare), #18/#19, #20/#21
+    (未审结/已审结离境单查询) and #43 (清单总分单查询): the logistics enterprise's saved
+    records, then unconcluded until customs stores them (120), then concluded."""
     ebc, carrier = _parties(gw)
     nos = samples.logistics_numbers(2, start=981)
     parcels = [ecx.Parcel(o, n, ebc=ebc, ebp=PLATFORM, carrier=carrier)
                for o, n in zip(samples.order_numbers(2, start=981), nos, strict=True)]  # fmt: skip
     sent = {
-        "departures": ecx.departure_message(carrier, nos, ecx.Batch("DP981")),
-        "waybill_totals": ecx.waybill_list_message(carrier, parcels, ecx.Batch("WB981"),
-                                                   carrier=carrier),
+        "arrivals": lambda s: ecx.arrival_message(carrier, nos, ecx.Batch("AR981"),
+                                                  carrier=carrier, app_status=s),
+        "departures": lambda s: ecx.departure_message(carrier, nos, ecx.Batch("DP981"),
+                                                      app_status=s),
+        "waybill_totals": lambda s: ecx.waybill_list_message(carrier, parcels, ecx.Batch("WB981"),
+                                                             carrier=carrier, app_status=s),
     }  # fmt: skip
     me = _caller(gw, carrier)
-    for name, data in sent.items():
-        doc_id = gw.intake.submit(carrier.code, data, "test").documents[0].id
+    for name, message in sent.items():
+        doc_id = gw.intake.submit(carrier.code, message("1"), "test").documents[0].id
         with gw.db.session() as session:
             session.get(Document, doc_id).created_at = JAN  # type: ignore[union-attr]
+        assert _listed(gw, me, name, "saved") == [doc_id], name
+        assert _listed(gw, me, name, "unconcluded") == [], name
+        gw.intake.submit(carrier.code, message("2"), "test")
+        assert _listed(gw, me, name, "saved") == [], name
         assert _listed(gw, me, name, "unconcluded") == [doc_id], name
         assert _listed(gw, me, name, "concluded") == [], name
         _stored_in_january(gw, doc_id)
