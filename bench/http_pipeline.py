@@ -246,6 +246,8 @@ def raw_sign_rate(cfg: Config, seconds: float = 2.0) -> float:
 
 
 SPY = str(Path(sys.executable).parent / "py-spy")
+#: extra py-spy options (`--profile-gil`: only threads holding the GIL, i.e. Python's CPU)
+SPY_MODE: list[str] = []
 
 
 def _profile(config: Path, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
@@ -263,7 +265,7 @@ def _profile(config: Path, seconds: float, out: Path) -> list[subprocess.Popen[b
         name = out / f"{role}-{pid}.txt"
         spies.append(subprocess.Popen(
             [SPY, "record", "-p", pid, "-d", str(int(seconds) + 3), "-r", "50",
-             "-f", "raw", "-o", str(name), "--nonblocking"],
+             "-f", "raw", "-o", str(name), "--nonblocking", *SPY_MODE],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))  # fmt: skip
     return spies
@@ -639,12 +641,17 @@ def main() -> None:
     parser.add_argument("--series", action="store_true", help="the full table (README)")
     parser.add_argument("--profile", type=Path, help="py-spy every gateway process into DIR")
     parser.add_argument(
+        "--profile-gil", action="store_true", help="profile only threads holding the GIL (CPU)"
+    )
+    parser.add_argument(
         "--sim-processes", type=int, default=SIM_PROCESSES, help="customs-sim processes"
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per point in --series")
     parser.add_argument("--before-runs", type=int, default=1, help="bench/pipeline.py runs")
     args = parser.parse_args()
     registry.ensure_installed()
+    if args.profile_gil:
+        SPY_MODE.append("--gil")
     if args.series:
         sys.exit(0 if series(args) else 1)
     dbs = ("postgresql", "sqlite") if args.db == "both" else (args.db,)
