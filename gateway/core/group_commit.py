@@ -56,6 +56,9 @@ def writing(session: Session) -> None:
 @dataclass(eq=False)
 class _Ticket(Generic[T]):
     work: Callable[[Session], T]
+    #: on the group's mutex: each caller is woken alone, when it is its turn or its outcome
+    #: is known (one condition for all woke every waiting thread at each commit, issue 15)
+    turn: threading.Condition
     result: T | None = None
     error: BaseException | None = None
     finished: bool = False
@@ -87,7 +90,6 @@ class GroupCommit:
         self.slots = slots or (SLOTS_SQLITE if db.is_sqlite else SLOTS_SERVER)
         self.retry_on = retry_on
         self._mutex = threading.Lock()
-        self._turn = threading.Condition(self._mutex)
         self._waiting: list[_Ticket[Any]] = []
         self._writing = 0
         #: transactions written and callers they held (for the tests and the benchmark)
@@ -100,11 +102,11 @@ class GroupCommit:
             return len(self._waiting)
 
     def run(self, work: Callable[[Session], T]) -> T:
-        ticket: _Ticket[T] = _Ticket(work)
+        ticket: _Ticket[T] = _Ticket(work, threading.Condition(self._mutex))
         with self._mutex:
             self._waiting.append(ticket)
             while not ticket.finished and (ticket.taken or self._writing >= self.slots):
-                self._turn.wait()
+                ticket.turn.wait()
             if ticket.finished:  # a leader took it into its transaction
                 return ticket.outcome()
             self._writing += 1
@@ -115,8 +117,12 @@ class GroupCommit:
             with self._mutex:
                 for t in batch:
                     t.finished = True
+                    t.turn.notify()
                 self._writing -= 1
-                self._turn.notify_all()
+                # The oldest callers still queued lead next, one per free slot (whoever
+                # leads takes the others queued behind it).
+                for t in self._waiting[: self.slots - self._writing]:
+                    t.turn.notify()
         return ticket.outcome()
 
     def _take(self, leader: _Ticket[Any]) -> list[_Ticket[Any]]:
