@@ -2,7 +2,7 @@
 
 - 1.1/1.2, 2.1/2.2: 未审结 / 已审结 orders and waybills by 入库时间 — the time customs stored
   the record, from the 120 receipt's returnTime (Beijing time), not the update time — within
-  one calendar month (R-COM-7).
+  one calendar month (R-COM-7); one business state (业务状态) of the page at a time.
 - 3.3-3.6, 4.2: inventory and return queries by 业务类型 (statisticsFlag A/B), 汇总状态,
   申报地海关 (customsCode) and "not yet closed" (未结关).
 
@@ -203,6 +203,84 @@ def test_cli_order_query(pages: Pages, tmp_path: Path, keys_dir: Path) -> None:
     assert f'"id": {stored}' in ok.output and '"stored_at": "2026-02-20T10:00:00.123' in ok.output
     refused = CliRunner().invoke(cli, [*base, "--to", "2026-03-02"])
     assert refused.exit_code == 1 and "R-COM-7" in refused.output and "entry_to" in refused.output
+
+
+def test_an_order_is_found_by_its_business_state_within_its_page_R_COM_7(pages: Pages) -> None:
+    """Manual 1.1: the 业务状态 drop-down of 未审结订单查询 picks one state of the page."""
+    stored, refused, waiting = _orders(pages)
+    assert pages.ids("/v1/export/orders", group="unconcluded", status="returned",
+                     **JAN_WINDOW) == [refused]  # fmt: skip
+    assert pages.ids("/v1/export/orders", group="unconcluded", status="sent",
+                     **JAN_WINDOW) == [waiting]  # fmt: skip
+    found = pages.ok("/v1/export/orders", group="concluded", status="stored", **FEB_WINDOW)
+    assert [i["id"] for i in found["items"]] == [stored] and found["status"] == "stored"
+    # without a group, any state of the list's pages
+    assert pages.ids("/v1/export/orders", status="returned", **JAN_WINDOW) == [refused]
+
+
+@pytest.mark.parametrize(
+    ("group", "status"),
+    [
+        ("unconcluded", "stored"),  # 已审结's state on the 未审结 page
+        ("concluded", "returned"),
+        ("saved", "sent"),
+        ("all", "deleted"),  # on no page
+        ("unconcluded", "concluded"),  # an inventory list's 399, no order's
+    ],
+)
+def test_a_business_state_outside_the_page_is_refused_R_COM_7(
+    pages: Pages, group: str, status: str
+) -> None:
+    for name in ("orders", "waybills"):
+        resp = pages.get(f"/v1/export/{name}", group=group, status=status, **JAN_WINDOW)
+        assert resp.status_code == 422, resp.text
+        (v,) = resp.json()["violations"]
+        assert (v["rule"], v["field"], v["value"]) == ("R-COM-7", "status", status)
+
+
+def test_a_business_state_keeps_the_one_month_window_R_COM_7(pages: Pages) -> None:
+    _orders(pages)
+    params = {"group": "unconcluded", "status": "returned"}
+    resp = pages.get("/v1/export/orders", entry_from="2026-01-01", entry_to="2026-02-02", **params)
+    assert resp.status_code == 422
+    assert [(v["rule"], v["field"]) for v in resp.json()["violations"]] == [("R-COM-7", "entry_to")]
+    resp = pages.get("/v1/export/orders", entry_from="2020-01-01", **params)
+    assert [(v["rule"], v["field"]) for v in resp.json()["violations"]] == [
+        ("R-COM-7", "entry_from")
+    ]
+
+
+def test_a_waybill_is_found_by_its_business_state_within_its_page(pages: Pages) -> None:
+    """Manual 2.1 refers to 1.1 for its fields: the same drop-down."""
+    carrier, ebc = pages.carrier, pages.ebc
+    first, second = pages.sent(carrier, samples.waybill_message(carrier, [(n, ebc) for n in NOS]))
+    key = {"logisticsCode": carrier.code, "returnStatus": "100"}
+    pages.receipt("CEB506Message", {**key, "logisticsNo": NOS[0]}, STORED_FEB)
+
+    def found(status: str) -> list[int]:
+        return pages.ids("/v1/export/waybills", CARRIER_KEY, group="unconcluded", status=status,
+                         **JAN_WINDOW)  # fmt: skip
+
+    assert found("returned") == [first]
+    assert found("sent") == [second]
+    assert found("store_failed") == []
+
+
+def test_cli_order_query_by_business_state(pages: Pages, tmp_path: Path, keys_dir: Path) -> None:
+    _stored, refused, waiting = _orders(pages)
+    config = tmp_path / "cli.yaml"
+    raw = raw_config(tmp_path, keys_dir, prefix="pages.", db_url=pages.gw.config.database_url)
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    base = ["--config", str(config), "export-query", "orders", "--from", "2026-01-01",
+            "--to", "2026-02-01"]  # fmt: skip
+    ok = CliRunner().invoke(cli, [*base, "--group", "unconcluded", "--status", "returned"])
+    assert ok.exit_code == 0, ok.output
+    assert f'"id": {refused}' in ok.output and f'"id": {waiting}' not in ok.output
+    refused_query = CliRunner().invoke(cli, [*base, "--group", "concluded", "--status", "returned"])
+    assert refused_query.exit_code == 1, refused_query.output
+    assert "status:" in refused_query.output and "[R-COM-7]" in refused_query.output
+    too_long = CliRunner().invoke(cli, [*base[:-1], "2026-02-02", "--status", "returned"])
+    assert too_long.exit_code == 1 and "entry_to" in too_long.output
 
 
 def test_migration_0006_takes_the_stored_time_from_the_history(tmp_path: Path) -> None:

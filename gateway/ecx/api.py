@@ -6,7 +6,9 @@ POST /v1/parcels/{kind}                   {"head": {...}, "parcels": [...]}: kin
                                           departure or waybill_total, split and submitted
 GET  /v1/export/{list}                    list inventories, b2b_lists, revokes, returns, tallies,
                                           summaries, arrivals, departures, waybill_totals,
-                                          orders, waybills by group, entry_from/entry_to
+                                          orders, waybills by group, status (one business
+                                          state of the group, 业务状态, R-COM-7; outside
+                                          it: 422 naming status), entry_from/entry_to
                                           (≤ 1 calendar month, R-COM-7; a missing entry_to
                                           is now, a missing entry_from a month before the
                                           end; longer: 422 naming the parameter), copNo,
@@ -79,13 +81,16 @@ def router() -> APIRouter:
         who: Auth,
         s: Db,
         group: str = export_queries.ALL,
+        status: str | None = None,
         entry_from: datetime | None = None,
         entry_to: datetime | None = None,
         page: Annotated[int, page_param(export_queries.MAX_PAGE_SIZE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=export_queries.MAX_PAGE_SIZE)] = 50,
     ) -> dict[str, Any]:
         match = {k: v for k in FILTERS if (v := request.query_params.get(k))}
-        flt = export_queries.ExportFilter(group, entry_from, entry_to, match, page, page_size)
+        flt = export_queries.ExportFilter(
+            group, entry_from, entry_to, match, page, page_size, status or None
+        )
         return export_queries.search(s, who, name, flt)
 
     return api

@@ -118,6 +118,11 @@ def _time(value: str | None) -> datetime | None:
 @click.argument("name", metavar="LIST")
 @click.option("--group", default="all", help="status group, e.g. unconcluded, concluded, closed")
 @click.option(
+    "--status",
+    default=None,
+    help="one business state (业务状态) of the group, e.g. returned, store_failed, sent",
+)
+@click.option(
     "--from",
     "entry_from",
     default=None,
@@ -143,6 +148,7 @@ def export_query(
     ctx: click.Context,
     name: str,
     group: str,
+    status: str | None,
     entry_from: str | None,
     entry_to: str | None,
     filters: tuple[str, ...],
@@ -151,14 +157,14 @@ def export_query(
     enterprise: str | None,
 ) -> None:
     """List an export LIST (inventories, b2b_lists, revokes, returns, tallies, summaries,
-    arrivals, departures, waybill_totals, orders, waybills) by status group and entry time
-    (R-COM-7)."""
+    arrivals, departures, waybill_totals, orders, waybills) by status group, business state
+    within the group and entry time (R-COM-7)."""
     from gateway.ecx import queries as export_queries
 
     gw, caller = _gateway(ctx, enterprise)
     match = dict(f.split("=", 1) for f in filters if "=" in f)
     flt = export_queries.ExportFilter(
-        group, _time(entry_from), _time(entry_to), match, page, page_size
+        group, _time(entry_from), _time(entry_to), match, page, page_size, status
     )
     try:
         with gw.db.session() as session:

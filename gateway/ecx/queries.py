@@ -5,7 +5,8 @@ waybill lists and the inventory lists of the B2B trade modes (`b2b_lists`; the B
 declarations themselves are queried in `gateway.ecx.b2b`). Inventory lists are also filtered
 by 业务类型 (statisticsFlag), 申报地海关 (customsCode) and 汇总状态 (`summaryState`, from
 `summary_lists`); returns by the business type and summary state of the list they return
-(its invtNo).
+(its invtNo). Every list may be narrowed to one business state (业务状态, `status`), one of
+its page's group: 未审结订单查询 offers `returned`, `store_failed`, `sent`…, never `stored`.
 
 Every query is scoped to the caller (an enterprise sees its own records, an admin all) and
 bounded by the entry time (入库时间) to one calendar month, as the manual's
@@ -275,6 +276,9 @@ class ExportFilter:
     match: Mapping[str, str] = field(default_factory=dict)
     page: int = 1
     page_size: int = 50
+    #: one business state (业务状态, manual 1.1's drop-down) by its status value (`returned`,
+    #: `stored`…), which must be one of the group's: the drop-down lists the page's states
+    status: str | None = None
 
 
 def export_list(name: str) -> ExportList:
@@ -286,7 +290,7 @@ def export_list(name: str) -> ExportList:
     return found
 
 
-def _statuses(listing: ExportList, group: str) -> frozenset[StrEnum] | None:
+def _group(listing: ExportList, group: str) -> frozenset[StrEnum] | None:
     if group == ALL:
         return None
     statuses = listing.groups.get(group)
@@ -295,6 +299,27 @@ def _statuses(listing: ExportList, group: str) -> frozenset[StrEnum] | None:
         text = f"is not a status group of {listing.name}; groups: {allowed}"
         raise InvalidMessage([Violation(QUERY, "group", text, value=group)])
     return statuses
+
+
+def _every_state(listing: ExportList) -> frozenset[StrEnum]:
+    return frozenset[StrEnum]().union(*listing.groups.values())
+
+
+def _statuses(listing: ExportList, group: str, status: str | None) -> frozenset[StrEnum] | None:
+    """The statuses the page shows: its group's, or the one business state chosen in it
+    (manual 1.1: "通过业务状态下拉菜单选择相应的状态"), which must be one of the group's —
+    an order's `returned` is on the 未审结 page, never on the 已审结 one."""
+    statuses = _group(listing, group)
+    if status is None:
+        return statuses
+    offered = statuses if statuses is not None else _every_state(listing)
+    chosen = frozenset(s for s in offered if s.value == status)
+    if not chosen:
+        where = f"the {group} group of {listing.name}" if statuses is not None else listing.name
+        allowed = ", ".join(sorted(s.value for s in offered))
+        text = f"is not a business state (业务状态) of {where}; states: {allowed}"
+        raise InvalidMessage([Violation(QUERY, "status", text, value=status)])
+    return chosen
 
 
 def _check_match(listing: ExportList, match: Mapping[str, str]) -> list[Violation]:
@@ -544,7 +569,7 @@ def search(
     if problems:
         raise InvalidMessage(problems)
     window = entry_window(flt.entry_from, flt.entry_to, now)
-    stmt = _base(listing, caller, _statuses(listing, flt.group), window)
+    stmt = _base(listing, caller, _statuses(listing, flt.group, flt.status), window)
     stmt = _sql_filters(stmt, listing, flt.match).order_by(
         _entry(listing).desc(), Document.id.desc()
     )
@@ -559,8 +584,8 @@ def search(
         docs, total, more = _page_by_sql(stmt, session, page, size)
     return {
         "list": listing.name, "kind": listing.kind.name, "group": flt.group,
-        "window": window.as_dict(), "page": page, "page_size": size, "total": total,
-        "has_more": more, "items": _items(listing, docs, records),
+        "status": flt.status, "window": window.as_dict(), "page": page, "page_size": size,
+        "total": total, "has_more": more, "items": _items(listing, docs, records),
     }  # fmt: skip
 
 
