@@ -16,13 +16,17 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
-from sqlalchemy import bindparam, select, text, update
+from lxml import etree
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,13 +34,15 @@ from gateway import xmlsafe
 from gateway.codes import EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID, AppType, ReturnStatus
 from gateway.core import registry as systems
 from gateway.core.config import Config, SimConfig
+from gateway.core.customs_sim.books import Holdings, Run
 from gateway.core.customs_sim.state import (
+    RECEIVED,
     REVOKED,
+    SCHEDULED,
     Declaration,
     Received,
     Scheduled,
     SimBase,
-    held_declaration,
 )
 from gateway.core.db import Database
 from gateway.core.kinds import DocumentKind, Record, key_text
@@ -71,6 +77,8 @@ class Answer:
 
     due: float
     msg_type: str
+    #: b"" when `entries` are given: the receipt is built from them when it is scheduled
+    #: (a batch's answers of one step are built as one receipt, never one by one)
     body: bytes
     note: str
     #: the receipt's entities, for a step customs may answer together with the same step of
@@ -114,11 +122,9 @@ class Reply:
 
     def answers(self) -> list[Answer]:
         receipt = self.kind.receipt_type
-        first = build_receipt(receipt, self.first)
-        out = [Answer(self.declared_epoch, receipt, first, "declaring", tuple(self.first))]
+        out = [Answer(self.declared_epoch, receipt, b"", "declaring", tuple(self.first))]
         if self.later:
-            body = build_receipt(receipt, self.later)
-            out.append(Answer(self.result_epoch, receipt, body, "result", tuple(self.later)))
+            out.append(Answer(self.result_epoch, receipt, b"", "result", tuple(self.later)))
         return out
 
 
@@ -145,8 +151,48 @@ def exchange_error(code: str, desc: str) -> str:
 RECEIPT_ENTRIES = 100
 
 
+#: an envelope, the exchange platform's refusal or None, and its message parsed when accepted
+_Checked = tuple[Unwrapped, "Answer | None", "etree._Element | None"]
+
+
 class _Repeat(Exception):
     """The CopMsgId was received before: the exchange platform drops the repeat."""
+
+
+B = TypeVar("B", bound=Callable[..., Any])
+
+#: behaviours that keep their books in the run (`CustomsSim.run_for`), not in the store
+_BATCHED: set[Callable[..., Any]] = set()
+
+
+def batched(behaviour: B) -> B:
+    """Mark a system's behaviour as reading and writing customs' records only through
+    `CustomsSim.run_for` (books.Run): the envelopes it answers join a run, judged against
+    records read once and written once (books.py). A behaviour that queries the store
+    itself must not be marked: it would not see what the run has not written yet."""
+    _BATCHED.add(behaviour)
+    return behaviour
+
+
+@dataclass
+class _Parsed:
+    """An envelope taken in, with its records and the behaviour that answers them."""
+
+    env: Unwrapped
+    #: the exchange platform's refusal (CEB900), when its checks failed
+    failure: Answer | None
+    kind: DocumentKind | None = None
+    records: list[Record] = field(default_factory=list)
+    behaviour: Callable[..., list[Any]] | None = None
+
+    @property
+    def in_run(self) -> bool:
+        return self.failure is not None or self.behaviour in (None, *_BATCHED)
+
+    def held_keys(self) -> list[tuple[str, str]]:
+        if self.kind is None:
+            return []
+        return [(self.kind.name, key_text(r.business_key)) for r in self.records]
 
 
 class Registry:
@@ -186,78 +232,127 @@ class CustomsSim:
             log.warning("customs dropped an unreadable envelope: %s", exc.message)
             return
         try:
-            with self.db.session() as session:
-                self._receive(
-                    session, env.cop_msg_id, env.msg_type, env.sender_id, env.receiver_ids, env.data
-                )
+            self._judge_together([(env, *self._exchange_check(*_route(env)))], alone=True)
         except _Repeat:
             self._count_repeat(env.cop_msg_id)
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         """The envelopes that arrived together, judged in one transaction (one commit, one
-        fsync of customs' store) in arrival order, each in a savepoint of its own so that a
-        repeated CopMsgId is dropped alone. Why: a transaction per envelope made customs the
-        slowest part of the chain, so end-to-end figures measured the simulator (issue 15).
+        fsync of customs' store) in arrival order. Why: a transaction per envelope made
+        customs the slowest part of the chain, so end-to-end figures measured the simulator
+        (issue 15). A repeated CopMsgId, in the batch or from an earlier one, is found with
+        one query and dropped alone; the records are read and written once a run (books.py).
         If this raises, the consumer redoes the envelopes one by one (`handle`)."""
         # The exchange platform's checks (format, signature: most of the cost) need no store:
         # made before the transaction, which then holds the write lock only for the records.
         # Several customs-sim processes on one store can then check in parallel.
-        checked = [(env, self._exchange_check(*_route(env))) for env in _readable(deliveries)]
+        checked = [(env, *self._exchange_check(*_route(env))) for env in _readable(deliveries)]
+        self._judge_together(checked, alone=False)
+
+    def _judge_together(self, checked: list[_Checked], *, alone: bool) -> None:
+        """Judge `checked` in one transaction; a batch's receipts of one step go together."""
         with self.db.together(), self.db.session() as session:
             if self.db.is_sqlite:
-                # pysqlite opens no transaction before the first write: the first savepoint's
-                # release would commit on its own
+                # the CopMsgIds and records read under the write lock: another customs-sim
+                # process on this store waits instead of judging the same ones
                 session.execute(text("BEGIN IMMEDIATE"))
-            self._batch.answers = []
+            fresh = self._take_in(session, checked, alone=alone)
+            self._batch.answers = None if alone else []
             try:
-                for env, failure in checked:
-                    self._receive_one(session, env, failure)
-                self._schedule_gathered(session, self._batch.answers)
+                self._judge_runs(session, [_parse(*item) for item in fresh])
+                if not alone:
+                    self._schedule_gathered(session, self._batch.answers)
             finally:
                 self._batch.answers = None
 
-    def _receive_one(self, session: Session, env: Unwrapped, failure: Answer | None) -> None:
-        try:
-            with session.begin_nested():
-                self._receive(session, *_route(env), checked=(failure,))
-        except _Repeat:
-            self._count_repeat(env.cop_msg_id, session)
+    def _take_in(self, session: Session, checked: list[_Checked], *, alone: bool) -> list[_Checked]:
+        """The envelopes customs receives for the first time, written as received (one
+        executemany insert). A CopMsgId received before, in an earlier batch or earlier in
+        this one, is counted and dropped: the exchange platform drops repeats. One query
+        finds them, so no envelope needs a savepoint of its own."""
+        r = RECEIVED.c
+        cops = {env.cop_msg_id for env, _failure, _root in checked}
+        seen = set(session.scalars(select(r.cop_msg_id).where(r.cop_msg_id.in_(cops))))
+        fresh, repeats = [], []
+        for item in checked:
+            cop = item[0].cop_msg_id
+            if cop in seen:
+                repeats.append(cop)
+                continue
+            seen.add(cop)
+            fresh.append(item)
+        if fresh:
+            try:
+                session.execute(insert(RECEIVED), [_received(*item) for item in fresh])
+            except IntegrityError as exc:
+                # Only the CopMsgId's unique index can fail here: another customs-sim process
+                # took one of these in meanwhile (PostgreSQL). Alone, it is the repeat; in a
+                # batch the consumer redoes each alone, which finds it.
+                if alone:
+                    raise _Repeat(checked[0][0].cop_msg_id) from exc
+                raise
+        if repeats:
+            session.execute(_ONE_MORE_DELIVERY, [{"cop": cop} for cop in repeats])
+            for cop in repeats:
+                log.info("customs dropped a repeat of CopMsgId %s", cop)
+        return fresh
 
-    def _count_repeat(self, cop_msg_id: str, joined: Session | None = None) -> None:
-        # Same CopMsgId again: the exchange platform drops repeats, customs counts them.
-        if joined is not None:
-            joined.execute(_ONE_MORE_DELIVERY, {"cop": cop_msg_id})
+    def _judge_runs(self, session: Session, parsed: list[_Parsed]) -> None:
+        """Answer each envelope in arrival order; consecutive ones whose behaviours keep
+        their books in a run are judged as one (books.py), written before the next envelope
+        whose behaviour reads the store itself."""
+        for in_run, group in groupby(parsed, key=lambda p: p.in_run):
+            if not in_run:
+                for item in group:
+                    self._answer(session, item)
+                continue
+            items = list(group)
+            run = Run(session)
+            run.holdings.load(key for item in items for key in item.held_keys())
+            self._batch.run = run
+            try:
+                for item in items:
+                    self._answer(session, item)
+            finally:
+                self._batch.run = None
+            run.write()
+
+    @contextmanager
+    def run_for(self, session: Session) -> Iterator[Run]:
+        """The run of the envelope being judged: customs' records as this batch holds them
+        (`run.holdings`), and the parts systems add. Outside a run (a behaviour that reads
+        the store itself calling the generic answer), a run of its own, written at the end."""
+        current: Run | None = getattr(self._batch, "run", None)
+        if current is not None:
+            yield current
+            return
+        run = self._batch.run = Run(session)
+        try:
+            yield run
+        finally:
+            self._batch.run = None
+        run.write()
+
+    def _answer(self, session: Session, item: _Parsed) -> None:
+        env = item.env
+        if item.failure is not None:
+            answers = [item.failure]
         else:
-            with self.db.session() as session:
-                session.execute(_ONE_MORE_DELIVERY, {"cop": cop_msg_id})
-        log.info("customs dropped a repeat of CopMsgId %s", cop_msg_id)
-
-    def _receive(
-        self,
-        session: Session,
-        cop_msg_id: str,
-        msg_type: str,
-        sender: str,
-        receivers: Sequence[str],
-        data: bytes,
-        *,
-        checked: tuple[Answer | None] | None = None,
-    ) -> None:
-        row = Received(cop_msg_id=cop_msg_id, msg_type=msg_type, sender_id=sender, outcome="")
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            # Only the CopMsgId's unique index can fail here. Any other IntegrityError is a
-            # fault of customs' own and must surface (the delivery is retried, then
-            # dead-lettered), not pass silently for a repeat.
-            raise _Repeat(cop_msg_id) from exc
-        answers, outcome = self._judge(
-            session, cop_msg_id, msg_type, sender, receivers, data, checked=checked
-        )
-        row.outcome = outcome
+            assert item.kind is not None  # _exchange_check refused unknown types
+            kind, records, cop, sender = item.kind, item.records, env.cop_msg_id, env.sender_id
+            if item.behaviour is not None:
+                # A business system may answer its kinds its own way (its sim_behaviours).
+                answers = item.behaviour(self, session, kind, records, cop, sender)
+            else:
+                answers = self._business(session, kind, records, cop, sender)
         for answer in answers:
-            self._emit(session, sender, answer)
+            self._emit(session, env.sender_id, answer)
+
+    def _count_repeat(self, cop_msg_id: str) -> None:
+        # Same CopMsgId again: the exchange platform drops repeats, customs counts them.
+        with self.db.session() as session:
+            session.execute(_ONE_MORE_DELIVERY, [{"cop": cop_msg_id}])
+        log.info("customs dropped a repeat of CopMsgId %s", cop_msg_id)
 
     def _emit(self, session: Session, receiver: str, answer: Answer) -> None:
         """Schedule the answer, or gather it to be sent with the batch's others of its step."""
@@ -282,61 +377,24 @@ class CustomsSim:
         steps: dict[tuple[str, str, str], list[dict[str, str]]] = {}
         for receiver, answer in gathered:
             steps.setdefault((receiver, answer.msg_type, answer.note), []).extend(answer.entries)
+        rows = []
         for (receiver, msg_type, note), entries in steps.items():
             due = last.get(note, declared)
             for i in range(0, len(entries), RECEIPT_ENTRIES):
-                part = entries[i : i + RECEIPT_ENTRIES]
-                body = build_receipt(msg_type, part)
-                self._schedule(session, receiver, Answer(due, msg_type, body, note, tuple(part)))
+                part = tuple(entries[i : i + RECEIPT_ENTRIES])
+                rows.append(_scheduled(receiver, Answer(due, msg_type, b"", note, part)))
+        session.execute(insert(SCHEDULED), rows)
 
     def _schedule(self, session: Session, receiver: str, answer: Answer) -> None:
-        env = wrap(
-            answer.body,
-            msg_type=answer.msg_type,
-            sender_id=EXPORT_RECEIVER_ID,
-            receiver_ids=(receiver,),
-        )
-        session.add(
-            Scheduled(
-                due=answer.due,
-                routing_key=receiver,
-                message_id=env.cop_msg_id,
-                body=env.body,
-                note=answer.note,
-            )
-        )
-
-    def _judge(
-        self,
-        session: Session,
-        cop_msg_id: str,
-        msg_type: str,
-        sender: str,
-        receivers: Sequence[str],
-        data: bytes,
-        *,
-        checked: tuple[Answer | None] | None = None,
-    ) -> tuple[list[Answer], str]:
-        """`checked`: the exchange check's outcome when it was made before the transaction."""
-        if checked is None:
-            checked = (self._exchange_check(cop_msg_id, msg_type, sender, receivers, data),)
-        failure = checked[0]
-        if failure is not None:
-            return [failure], "format_or_security_failure"
-        root = xmlsafe.parse(data).getroot()
-        kind = systems.for_message(msg_type)
-        assert kind is not None  # _exchange_check refused unknown types
-        records = list(kind.records(root))
-        # A business system may answer its kinds its own way (its sim_behaviours).
-        behaviour = systems.behaviour(kind.name)
-        if behaviour is not None:
-            return behaviour(self, session, kind, records, cop_msg_id, sender), "accepted"
-        return self._business(session, kind, records, cop_msg_id, sender), "accepted"
+        session.execute(insert(SCHEDULED), [_scheduled(receiver, answer)])
 
     def _exchange_check(
         self, cop_msg_id: str, msg_type: str, sender: str, receivers: Sequence[str], data: bytes
-    ) -> Answer | None:
-        def fail(code: str, desc: str) -> Answer:
+    ) -> tuple[Answer | None, etree._Element | None]:
+        """The exchange platform's refusal (CEB900), or None and the message parsed: the
+        tree validated is the one judged, not parsed again."""
+
+        def fail(code: str, desc: str) -> tuple[Answer, None]:
             body = build_message_return(
                 ori_cop_msg_id=cop_msg_id,
                 ori_message_type=msg_type,
@@ -345,30 +403,30 @@ class CustomsSim:
                 ori_biz_message=data,
             )
             due = time.time() + self.sim.declaring_delay
-            return Answer(due, "CEB900Message", body, f"CEB900 {code}")
+            return Answer(due, "CEB900Message", body, f"CEB900 {code}"), None
 
         if not {EXPORT_RECEIVER_ID, IMPORT_RECEIVER_ID} & set(receivers):
             return fail("2001", f"未知的接收方 {','.join(receivers)}")
-        problem = self._format_problem(msg_type, data)
+        try:
+            root = xmlsafe.parse(data).getroot()
+        except InvalidMessage as exc:
+            return fail("0002", f"报文格式校验失败: {exc.violations[0].message}")
+        problem = self._format_problem(msg_type, root)
         if problem is not None:
             return fail("0002", f"报文格式校验失败: {problem}")
-        if self._sampled_format_failure(data):
+        if self._sampled_format_failure(root):
             return fail("0002", "报文格式校验失败(模拟抽样)")
         security = self._signature_problem(sender, data)
         if security is not None:
             return fail(*security)
-        return None
+        return None, root
 
-    def _sampled_format_failure(self, data: bytes) -> bool:
+    def _sampled_format_failure(self, root: etree._Element) -> bool:
         # Keyed on the message guid (not the random CopMsgId) so a run can be repeated.
-        guid = xmlsafe.parse(data).getroot().get("guid", "")
+        guid = root.get("guid", "")
         return _fraction(str(self.sim.seed), guid, "format") < self.sim.format_failure_rate
 
-    def _format_problem(self, msg_type: str, data: bytes) -> str | None:
-        try:
-            root = xmlsafe.parse(data).getroot()
-        except InvalidMessage as exc:
-            return exc.violations[0].message
+    def _format_problem(self, msg_type: str, root: etree._Element) -> str | None:
         if systems.for_message(msg_type) is None or schemas.message_type(root) != msg_type:
             return f"unsupported or mismatched message type {msg_type}"
         errors = schemas.validate(root, msg_type)
@@ -398,29 +456,27 @@ class CustomsSim:
         sender: str,
     ) -> list[Answer]:
         reply = Reply(self.sim, kind)
-        for rec in records:
-            status, info, final = self._decide(session, kind, rec, cop_msg_id, sender)
-            entity = _echo(kind, rec)
-            if status.startswith("-"):
-                reply.refuse(entity, status, info)
-                continue
-            reply.declaring(entity, rec)
-            reply.result(entity, *final)
+        with self.run_for(session) as run:
+            for rec in records:
+                status, info, final = self._decide(run.holdings, kind, rec, cop_msg_id, sender)
+                entity = _echo(kind, rec)
+                if status.startswith("-"):
+                    reply.refuse(entity, status, info)
+                    continue
+                reply.declaring(entity, rec)
+                reply.result(entity, *final)
         return reply.answers()
 
     def _decide(
-        self, session: Session, kind: DocumentKind, rec: Record, cop_msg_id: str, sender: str
+        self, holdings: Holdings, kind: DocumentKind, rec: Record, cop_msg_id: str, sender: str
     ) -> tuple[str, str, tuple[str, str]]:
         key = key_text(rec.business_key)
-        held = held_declaration(session, kind.name, key)
+        held = holdings.get(kind.name, key)
         refusal = _refusal(rec, held)
         if refusal is not None:
             return refusal[0], refusal[1], ("", "")
         result = self._result(kind, key, (held.versions if held else 0) + 1)
-        if held is None:
-            held = Declaration(kind=kind.name, business_key=key, sender_id=sender, versions=0)
-            session.add(held)
-        held.status, held.versions, held.last_cop_msg_id = result[0], held.versions + 1, cop_msg_id
+        holdings.declare(kind.name, key, sender, result[0], cop_msg_id)
         return ReturnStatus.EPORT_DECLARING.value, "", result
 
     def _result(self, kind: DocumentKind, key: str, version: int) -> tuple[str, str]:
@@ -493,14 +549,56 @@ def _route(env: Unwrapped) -> tuple[str, str, str, Sequence[str], bytes]:
     return env.cop_msg_id, env.msg_type, env.sender_id, env.receiver_ids, env.data
 
 
+def _parse(env: Unwrapped, failure: Answer | None, root: etree._Element | None) -> _Parsed:
+    if failure is not None or root is None:
+        return _Parsed(env, failure)
+    kind = systems.for_message(env.msg_type)
+    assert kind is not None  # _exchange_check refused unknown types
+    return _Parsed(env, None, kind, list(kind.records(root)), systems.behaviour(kind.name))
+
+
+def _received(env: Unwrapped, failure: Answer | None, _root: Any) -> dict[str, str]:
+    outcome = "accepted" if failure is None else "format_or_security_failure"
+    return {
+        "cop_msg_id": env.cop_msg_id,
+        "msg_type": env.msg_type,
+        "sender_id": env.sender_id,
+        "outcome": outcome,
+    }
+
+
+def _scheduled(receiver: str, answer: Answer) -> dict[str, Any]:
+    body = answer.body or build_receipt(answer.msg_type, list(answer.entries))
+    env = wrap(
+        body,
+        msg_type=answer.msg_type,
+        sender_id=EXPORT_RECEIVER_ID,
+        receiver_ids=(receiver,),
+    )
+    return {
+        "due": answer.due,
+        "routing_key": receiver,
+        "message_id": env.cop_msg_id,
+        "body": env.body,
+        "note": answer.note,
+    }
+
+
 _ONE_MORE_DELIVERY = (
-    update(Received)
-    .where(Received.cop_msg_id == bindparam("cop"))
-    .values(deliveries=Received.deliveries + 1)
+    update(RECEIVED)
+    .where(RECEIVED.c.cop_msg_id == bindparam("cop"))
+    .values(deliveries=RECEIVED.c.deliveries + 1)
 )
 
 
-def _refusal(rec: Record, held: Declaration | None) -> tuple[str, str] | None:
+class _HeldStatus(Protocol):
+    """A record customs holds, as its refusals read it (`Declaration`, `books.Held`)."""
+
+    @property
+    def status(self) -> str: ...
+
+
+def _refusal(rec: Record, held: _HeldStatus | None) -> tuple[str, str] | None:
     live = held is not None and held.status not in WITHDRAWN
     if rec.app_type == AppType.ADD and live:
         return DUPLICATE_KEY, "[Code:-1;Desc:业务主键重复, 该单据已存在]"

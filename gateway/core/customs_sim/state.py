@@ -7,8 +7,18 @@ count what *it* saw (for example how many CopMsgIds it received more than once).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Float, Integer, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from gateway.core.models import Id, UTCDateTime, utcnow
@@ -68,6 +78,12 @@ class Scheduled(SimBase):
     note: Mapped[str | None] = mapped_column(Text)
     sent: Mapped[bool] = mapped_column(default=False, index=True)
 
+
+#: the tables as Core sees them: customs keeps its books with one statement a batch, not an
+#: ORM object a record (books.py)
+RECEIVED = cast(Table, Received.__table__)
+DECLARATIONS = cast(Table, Declaration.__table__)
+SCHEDULED = cast(Table, Scheduled.__table__)
 
 #: Declaration status of a record customs withdrew (an inventory list whose revoke application
 #: it approved, R-ECX-5): no longer live, so a modification (appType 2) may declare it again.

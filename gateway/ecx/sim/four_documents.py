@@ -31,14 +31,15 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from gateway.codes import ReturnStatus
-from gateway.core.customs_sim.service import Answer, Reply, _echo, result_delay
+from gateway.core.customs_sim.books import CHUNK, chunks
+from gateway.core.customs_sim.service import Answer, Reply, _echo, batched, result_delay
 from gateway.core.customs_sim.state import Declaration, held_declaration
 from gateway.core.kinds import DocumentKind, Record, head_fields, key_text
 from gateway.ecx.kinds_full import INVENTORY
@@ -179,6 +180,7 @@ def _return_info(outcome: Outcome, fields: Mapping[str, str]) -> str:
 # --- keeping what the comparison needs ---------------------------------------------------
 
 
+@batched
 def remember_documents(
     sim: Any,
     session: Session,
@@ -188,37 +190,80 @@ def remember_documents(
     sender: str,
 ) -> list[Any]:
     """Order, payment, waybill: the generic answer, keeping the fields of each record customs
-    accepted, then the pending inventory lists that were waiting for them compared again."""
-    answers: list[Any] = sim._business(session, kind, records, cop_msg_id, sender)
-    keys: set[str] = set()
-    for rec in records:
-        key = key_text(rec.business_key)
-        held = held_declaration(session, kind.name, key)
-        if held is None or held.last_cop_msg_id != cop_msg_id:
-            continue  # refused (duplicate key, nothing to modify…)
-        data: dict[str, Any] = {"fields": dict(rec.fields), "items": []}
-        if kind.name in _ITEM_TAGS:
-            data["items"] = _items(rec.element, _ITEM_TAGS[kind.name])
-        match_key = _match_key(kind.name, rec.fields)
-        row = session.scalar(
-            select(HeldDocument).where(
-                HeldDocument.kind == kind.name, HeldDocument.business_key == key
-            )
-        )
-        if row is None:
-            row = HeldDocument(kind=kind.name, business_key=key)
-            session.add(row)
-        row.match_key, row.data = match_key, json.dumps(data, ensure_ascii=False)
-        keys.add(match_key)
-    session.flush()
-    column = (
-        PendingComparison.waybill_key if kind.name == "waybill" else PendingComparison.order_key
-    )
-    if keys:
-        waiting = session.scalars(select(PendingComparison).where(column.in_(keys)))
-        for pending in list(waiting):
-            _settle(sim, session, pending, time.time())
+    accepted, then the pending inventory lists that were waiting for them compared again.
+    Kept in the run (customs_sim/books.py): written, and the waiting lists compared, once
+    for the run's documents rather than one flush a record (issue 15)."""
+    with sim.run_for(session) as run:
+        answers: list[Any] = sim._business(session, kind, records, cop_msg_id, sender)
+        kept = run.part("four_documents", lambda: _Kept(sim))
+        for rec in records:
+            key = key_text(rec.business_key)
+            held = run.holdings.get(kind.name, key)
+            if held is None or held.last_cop_msg_id != cop_msg_id:
+                continue  # refused (duplicate key, nothing to modify…)
+            data: dict[str, Any] = {"fields": dict(rec.fields), "items": []}
+            if kind.name in _ITEM_TAGS:
+                data["items"] = _items(rec.element, _ITEM_TAGS[kind.name])
+            match_key = _match_key(kind.name, rec.fields)
+            kept.docs[(kind.name, key)] = (match_key, json.dumps(data, ensure_ascii=False))
     return answers
+
+
+_HELD = cast(Table, HeldDocument.__table__)
+_UPDATE_KEPT = (
+    update(_HELD)
+    .where(_HELD.c.id == bindparam("row_id"))
+    .values(match_key=bindparam("new_match_key"), data=bindparam("new_data"))
+)
+
+
+class _Kept:
+    """The documents a run accepted, by (kind, business key): (match key, JSON)."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+        self.docs: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def write(self, session: Session) -> None:
+        """One query for the rows already held, one executemany insert, one executemany
+        update (a document declared again replaces its row, keeping its id); then the lists
+        waiting for any of them compared again."""
+        ids: dict[tuple[str, str], int] = {}
+        c = _HELD.c
+        for part in chunks(list(self.docs)):
+            found = select(c.id, c.kind, c.business_key).where(
+                tuple_(c.kind, c.business_key).in_(part)
+            )
+            ids.update({(r.kind, r.business_key): r.id for r in session.execute(found)})
+        new, old = [], []
+        for (kind, key), (match_key, data) in self.docs.items():
+            if (kind, key) in ids:
+                row = {"row_id": ids[(kind, key)], "new_match_key": match_key, "new_data": data}
+                old.append(row)
+            else:
+                new.append(
+                    {"kind": kind, "business_key": key, "match_key": match_key, "data": data}
+                )
+        if new:
+            session.execute(insert(_HELD), new)
+        if old:
+            session.execute(_UPDATE_KEPT, old)
+        self._settle_waiting(session)
+
+    def _settle_waiting(self, session: Session) -> None:
+        waybills = sorted(m for (kind, _key), (m, _data) in self.docs.items() if kind == "waybill")
+        orders = sorted(m for (kind, _key), (m, _data) in self.docs.items() if kind != "waybill")
+        waiting: dict[int, PendingComparison] = {}
+        p = PendingComparison
+        for start in range(0, max(len(orders), len(waybills)), CHUNK):
+            named = or_(
+                p.order_key.in_(orders[start : start + CHUNK]),
+                p.waybill_key.in_(waybills[start : start + CHUNK]),
+            )
+            waiting.update({row.id: row for row in session.scalars(select(p).where(named))})
+        now = time.time()
+        for _id, pending in sorted(waiting.items()):
+            _settle(self.sim, session, pending, now)
 
 
 # --- inventory lists -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import replace
 from typing import Any
 
+from gateway.core.customs_sim.service import batched
 from gateway.core.kinds import DocumentKind, Record, key_text
 from gateway.ecx.kinds_full import KINDS
 
@@ -48,6 +49,7 @@ def with_numbers(kind: DocumentKind, record: Record) -> Record:
     return replace(record, fields={**record.fields, **numbers(kind, record)})
 
 
+@batched  # the generic answer only: its records are kept in the run (customs_sim/books.py)
 def generic_with_numbers(
     sim: Any, session: Any, kind: DocumentKind, records: list[Record], cop_msg_id: str, sender: str
 ) -> list[Any]:
