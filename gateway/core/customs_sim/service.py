@@ -77,13 +77,17 @@ class Answer:
 
     due: float
     msg_type: str
-    #: b"" when `entries` are given: the receipt is built from them when it is scheduled
-    #: (a batch's answers of one step are built as one receipt, never one by one)
-    body: bytes
+    #: the receipt message, or b"" when `entries` are given: `body` builds it from them when
+    #: asked (a batch's answers of one step are built as one receipt, never one by one)
+    prebuilt: bytes
     note: str
     #: the receipt's entities, for a step customs may answer together with the same step of
     #: other messages judged in the same batch (`CustomsSim.handle_batch`); () if not
     entries: tuple[dict[str, str], ...] = ()
+
+    @property
+    def body(self) -> bytes:
+        return self.prebuilt or build_receipt(self.msg_type, list(self.entries))
 
 
 def result_delay(sim: SimConfig) -> float:
@@ -568,9 +572,8 @@ def _received(env: Unwrapped, failure: Answer | None, _root: Any) -> dict[str, s
 
 
 def _scheduled(receiver: str, answer: Answer) -> dict[str, Any]:
-    body = answer.body or build_receipt(answer.msg_type, list(answer.entries))
     env = wrap(
-        body,
+        answer.body,
         msg_type=answer.msg_type,
         sender_id=EXPORT_RECEIVER_ID,
         receiver_ids=(receiver,),
