@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -251,3 +251,80 @@ def test_a_caller_failing_after_it_began_to_write_leaves_nothing(gw_stack: Stack
             select(func.count()).select_from(OUTBOX).where(OUTBOX.c.routing_key == "PARTIAL")
         )
     assert partial_rows == 0
+
+
+# --- a group's new messages share their statements (issue 15) ---------------------------------
+
+
+class Statements:
+    """The SELECT/INSERT/UPDATE statements the gateway's engine runs while inside."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.engine = stack.gateway.db.engine
+        self.seen: list[str] = []
+
+    def _note(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            self.seen.append(verb)
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._note)
+
+
+def _one_group(stack: Stack, bodies: list[bytes]) -> tuple[list[Any], int]:
+    """Submit the bodies as one group; their outcomes and the statements the group ran."""
+    group = stack.gateway.intake.group
+    assert group is not None
+    with HeldOpen(group) as held, Statements(stack) as statements:
+        outcomes = run_all([partial(stack.submit, b) for b in bodies], held)
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    return outcomes, len(statements.seen)
+
+
+def test_a_groups_new_messages_take_the_same_statements_however_many(gw_stack: Stack) -> None:
+    """Three new one-order messages or twelve: one set of statements for the group (two reads,
+    the inserts, the notifications), not about seven per message as each alone."""
+    stack = gw_stack
+    few = [samples.order_message(stack.ebc, PLATFORM, [f"EOGCFEW{i:05d}"]) for i in range(3)]
+    many = [samples.order_message(stack.ebc, PLATFORM, [f"EOGCMANY{i:04d}"]) for i in range(12)]
+    outcomes, for_few = _one_group(stack, few)
+    outcomes_many, for_many = _one_group(stack, many)
+    assert for_many == for_few
+    ids = [r.message_id for r in outcomes_many]
+    assert len(set(ids)) == 12 and not any(r.duplicate for r in outcomes_many)
+    for i, result in enumerate(outcomes_many):  # each caller gets its own records
+        assert result.documents[0].business_key.endswith(f"EOGCMANY{i:04d}")
+        assert result.documents[0].pre_no.startswith(f"GW{result.message_id:013d}")
+        assert documents_with_key(stack, f"EOGCMANY{i:04d}") == 1
+
+
+def test_a_message_sent_twice_in_one_group_is_stored_once(gw_stack: Stack) -> None:
+    stack = gw_stack
+    body = samples.order_message(stack.ebc, PLATFORM, ["EOGCTWICE001"])
+    other = samples.order_message(stack.ebc, PLATFORM, ["EOGCTWICE002"])
+    outcomes, _ = _one_group(stack, [body, other, body])
+    # Which copy queued first (and is stored) is the threads' order: either may be.
+    first, again = sorted((outcomes[0], outcomes[2]), key=lambda r: r.duplicate)
+    assert not first.duplicate and again.duplicate
+    assert again.message_id == first.message_id
+    assert [d.id for d in again.documents] == [d.id for d in first.documents]
+    assert documents_with_key(stack, "EOGCTWICE001") == 1
+
+
+def test_a_modification_and_new_messages_in_one_group(gw_stack: Stack) -> None:
+    """A record modified (appType 2) goes alone, after the group's new ones; both stand."""
+    stack = gw_stack
+    saved = samples.order_message(stack.ebc, PLATFORM, ["EOGCMOD00001"], app_status="1")
+    stack.submit(saved)
+    modified = samples.order_message(stack.ebc, PLATFORM, ["EOGCMOD00001"], app_type="2", seed=3)
+    fresh = [samples.order_message(stack.ebc, PLATFORM, [f"EOGCMODNEW{i:02d}"]) for i in range(3)]
+    outcomes, _ = _one_group(stack, [fresh[0], modified, *fresh[1:]])
+    assert outcomes[1].documents[0].version == 2
+    assert outcomes[1].documents[0].status == "pending_sign"
+    assert all(o.documents[0].version == 1 for i, o in enumerate(outcomes) if i != 1)
+    assert documents_with_key(stack, "EOGCMOD00001") == 1

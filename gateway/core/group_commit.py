@@ -12,6 +12,10 @@ committed).
 No savepoints: each would cost two more round trips per caller (SAVEPOINT, RELEASE), the
 largest share of a one-record submission on PostgreSQL.
 
+A group may also be written in bulk (`bulk`): the intake writes a group's plain new messages
+with one set of statements for all of them (gateway/core/intake.py, `_store_fresh`) and
+leaves the rest to run one by one after, in the same transaction.
+
 There is no waiting window: a caller that finds a free slot writes at once, alone, so a lone
 caller pays nothing. Callers arriving while every slot is writing queue up; when a slot's
 transaction commits, the first of them leads the next transaction with every caller queued
@@ -38,6 +42,12 @@ from gateway.core.history import Notifier
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: writes in a few statements those of a group's works it can (by their place in the group)
+#: and returns their results; the others then run one by one. It refuses nothing: a work it
+#: leaves is run alone, where its refusal is its own. It fails only as the database does, and
+#: the whole group is then redone caller by caller, as for any failure once writing began.
+Bulk = Callable[[Session, list[Any]], dict[int, Any]]
 
 #: callers in one shared transaction at most
 MAX_BATCH = 64
@@ -84,8 +94,10 @@ class GroupCommit:
         max_batch: int = MAX_BATCH,
         slots: int | None = None,
         retry_on: tuple[type[BaseException], ...] = (),
+        bulk: Bulk | None = None,
     ) -> None:
         self.db = db
+        self.bulk = bulk
         self.max_batch = max_batch
         self.slots = slots or (SLOTS_SQLITE if db.is_sqlite else SLOTS_SERVER)
         self.retry_on = retry_on
@@ -142,7 +154,7 @@ class GroupCommit:
                     # The write lock for the whole group at once, before its first read, so
                     # that no other writer commits between a caller's reads and its writes.
                     session.execute(text("BEGIN IMMEDIATE"))
-                for ticket in batch:
+                for ticket in self._in_bulk(session, batch):
                     self._one(session, ticket)
         except Exception as exc:  # the shared transaction is gone, with every caller's rows
             for t in batch:
@@ -167,6 +179,15 @@ class GroupCommit:
         with self._mutex:
             self.transactions += 1
             self.callers += len(batch)
+
+    def _in_bulk(self, session: Session, batch: list[_Ticket[Any]]) -> list[_Ticket[Any]]:
+        """The tickets `bulk` wrote get their results; the others are returned, to run alone."""
+        if self.bulk is None or len(batch) < 2:
+            return batch
+        done = self.bulk(session, [t.work for t in batch])
+        for place, result in done.items():
+            batch[place].result = result
+        return [t for place, t in enumerate(batch) if place not in done]
 
     def _one(self, session: Session, ticket: _Ticket[Any]) -> None:
         """The caller's work; a refusal before it writes is its own, the transaction goes on."""
