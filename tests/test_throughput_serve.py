@@ -25,6 +25,7 @@ import yaml
 from sqlalchemy import create_engine, func, select, text
 
 from gateway.core import config as config_mod
+from gateway.core import doorbell
 from gateway.core.config import Config, topology_for
 from gateway.core.customs_sim import run as sim_run
 from gateway.core.models import DOCUMENTS
@@ -176,3 +177,31 @@ def test_several_worker_processes_are_refused_on_sqlite(served: Any, tmp_path: P
     s = served(f"sqlite:///{tmp_path / 'refused.db'}", "--pipelines", "2")
     assert s.proc.wait(120) != 0
     assert "need PostgreSQL" in s.log.read_text()
+
+
+def test_worker_processes_are_woken_by_the_http_processes_not_by_polling(
+    served: Any, pg_url: str
+) -> None:
+    """With a 300 s poll only the doorbells (gateway/core/doorbell.py) can tell the worker
+    processes that a declaration was stored: every one still reaches customs."""
+    s = served(pg_url, "--workers", "2", "--pipelines", "2", "--poll", "300")
+    push_and_check(s, "EOPDOORBELL", n=16)
+
+
+def test_a_doorbell_rings_without_ever_blocking_or_failing() -> None:
+    reader, writer = doorbell.pair()
+    stop = threading.Event()
+    woken = threading.Event()
+    try:
+        bell = doorbell.Bell([os.dup(writer.fileno())])
+        for _ in range(100_000):  # far past the socket's buffer: extra rings are dropped
+            bell.ring()
+        doorbell.listen(os.dup(reader.fileno()), woken.set, stop)
+        assert woken.wait(60)
+        woken.clear()
+        bell.ring()  # drained: the next ring wakes again
+        assert woken.wait(60)
+    finally:
+        stop.set()
+        reader.close()
+        writer.close()

@@ -385,9 +385,11 @@ def receipts(ctx: click.Context, outcome: str, as_json: bool) -> None:
     type=float,
     default=0.5,
     show_default=True,
-    help="seconds between looks for work to sign or send (shorter when intake runs apart)",
+    help="seconds between looks for work to sign or send when nothing wakes the workers",
 )
 @click.option("--http-fd", type=int, default=None, hidden=True)  # a supervised HTTP process
+@click.option("--wake-fd", type=int, default=None, hidden=True)  # a supervised worker process
+@click.option("--ring-fds", default="", hidden=True)  # its HTTP siblings' doorbells (doorbell.py)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -399,6 +401,8 @@ def serve(
     pipelines: int,
     poll: float,
     http_fd: int | None,
+    wake_fd: int | None,
+    ring_fds: str,
 ) -> None:
     """Run the gateway: HTTP API, signing, outbox relay, receipts, inbound queue, folder;
     in one process, or with --workers/--pipelines in several."""
@@ -414,6 +418,8 @@ def serve(
         pipelines=pipelines,
         poll=poll,
         http_fd=http_fd,
+        wake_fd=wake_fd,
+        ring_fds=tuple(int(fd) for fd in ring_fds.split(",") if fd),
         cli_flags=_global_flags(ctx),
     )
     serving.run(cfg, ctx.obj.get("config_path"), layout)
@@ -448,9 +454,10 @@ def db_upgrade(ctx: click.Context) -> None:
 
 def _global_flags(ctx: click.Context) -> tuple[str, ...]:
     params = ctx.find_root().params
-    return (*(["-v"] if params.get("verbose") else []), *(
-        ["--json-logs"] if params.get("json_logs") else []
-    ))
+    return (
+        *(["-v"] if params.get("verbose") else []),
+        *(["--json-logs"] if params.get("json_logs") else []),
+    )
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

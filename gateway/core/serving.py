@@ -11,6 +11,8 @@ a `serve` of its own (`--no-workers --http-fd`, `--no-http`). Python runs one th
 per process: intake (parse, XSD, checks) and the workers then use every core. They share the
 database and the broker the way several machines do (README "Several workers"): claims with
 SKIP LOCKED, consumers competing, intake idempotent. A child that dies is started again.
+An HTTP process that stores a declaration rings the worker processes' doorbells (local
+datagram sockets the supervisor hands out, doorbell.py) instead of their polling for work.
 
 The listening address comes first in the log (`--port 0` picks a free port and says which).
 """
@@ -26,16 +28,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.core import doorbell
 from gateway.core.config import Config
 from gateway.errors import ConfigError
 
 log = logging.getLogger("gateway")
 
-#: how often the worker processes look for work when intake runs in other processes: nothing
-#: in their own process wakes them when a declaration is stored (an indexed query each time)
-APART_POLL = 0.02
 #: a child that died is started again after this pause
 RESTART_PAUSE = 1.0
 
@@ -50,6 +51,10 @@ class Layout:
     pipelines: int = 1
     poll: float = 0.5
     http_fd: int | None = None
+    #: a supervised worker process: the doorbell it listens on (doorbell.py)
+    wake_fd: int | None = None
+    #: a supervised HTTP process: the doorbells of the worker processes it rings
+    ring_fds: tuple[int, ...] = ()
     #: the command's global options, given to the children too (-v, --json-logs)
     cli_flags: tuple[str, ...] = ()
 
@@ -103,8 +108,12 @@ def run_one(cfg: Config, layout: Layout) -> None:
     gw = Gateway(cfg)
     gw.prepare_when_ready()
     stop = threading.Event()
+    if layout.ring_fds:
+        gw.intake.on_declared = _also(gw.intake.on_declared, doorbell.Bell(layout.ring_fds).ring)
     if layout.workers:
         gw.workers(stop, idle=layout.poll)
+        if layout.wake_fd is not None:
+            doorbell.listen(layout.wake_fd, gw.signer.wake.set, stop)
     if sock is None:
         log.info("gateway workers running (database %s)", _db(cfg))
         _wait_for_signal(stop)
@@ -120,6 +129,15 @@ def run_one(cfg: Config, layout: Layout) -> None:
         server.run(sockets=[sock])  # uvicorn handles SIGTERM/SIGINT: graceful shutdown
     finally:
         stop.set()
+
+
+def _also(first: Callable[[], None] | None, then: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        if first is not None:
+            first()
+        then()
+
+    return both
 
 
 def _db(cfg: Config) -> str:
@@ -146,6 +164,8 @@ class Supervisor:
         self.layout = layout
         self.stop = threading.Event()
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        #: one doorbell per worker process (reader, writer), kept for restarts
+        self.bells = [doorbell.pair() for _ in range(layout.pipelines if layout.workers else 0)]
 
     def run(self) -> None:
         from gateway.core.runtime import Gateway
@@ -162,8 +182,8 @@ class Supervisor:
         )
         Gateway(self.cfg).prepare_when_ready()  # migrations and topology once, before all
         commands = self._commands(socks)
-        for name, (argv, sock) in commands.items():
-            self._start(name, argv, sock)
+        for name, (argv, fds) in commands.items():
+            self._start(name, argv, fds)
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         while not self.stop.wait(0.5):
@@ -184,26 +204,28 @@ class Supervisor:
         rest = [bind(layout.host, port, shared=True) for _ in range(layout.http_processes - 1)]
         return [first, *rest]
 
-    def _commands(
-        self, socks: list[socket.socket]
-    ) -> dict[str, tuple[list[str], socket.socket | None]]:
+    def _commands(self, socks: list[socket.socket]) -> dict[str, tuple[list[str], list[int]]]:
+        """Each child's command line and the descriptors it inherits: an HTTP process its
+        socket and the writing ends of the doorbells, a worker process its doorbell's reader."""
         base = [sys.executable, "-m", "gateway.cli"]
         if self.config_path:
             base += ["--config", self.config_path]
         base += self.layout.cli_flags
-        out: dict[str, tuple[list[str], socket.socket | None]] = {}
+        out: dict[str, tuple[list[str], list[int]]] = {}
+        writers = [writer.fileno() for _reader, writer in self.bells]
+        ring = ["--ring-fds", ",".join(map(str, writers))] if writers else []
         for i, sock in enumerate(socks):
-            http = [*base, "serve", "--no-workers", "--http-fd", str(sock.fileno())]
-            out[f"http-{i + 1}"] = (http, sock)
-        if self.layout.workers:
-            poll = min(self.layout.poll, APART_POLL) if socks else self.layout.poll
-            pipeline = [*base, "serve", "--no-http", "--poll", str(poll)]
-            for i in range(self.layout.pipelines):
-                out[f"workers-{i + 1}"] = (pipeline, None)
+            http = [*base, "serve", "--no-workers", "--http-fd", str(sock.fileno()), *ring]
+            out[f"http-{i + 1}"] = (http, [sock.fileno(), *writers])
+        for i, (reader, _writer) in enumerate(self.bells):
+            pipeline = [*base, "serve", "--no-http", "--poll", str(self.layout.poll)]
+            out[f"workers-{i + 1}"] = (
+                [*pipeline, "--wake-fd", str(reader.fileno())],
+                [reader.fileno()],
+            )
         return out
 
-    def _start(self, name: str, argv: list[str], sock: socket.socket | None) -> None:
-        fds = (sock.fileno(),) if sock is not None else ()
+    def _start(self, name: str, argv: list[str], fds: list[int]) -> None:
         self.children[name] = subprocess.Popen(
             argv, pass_fds=fds, preexec_fn=_die_with_parent, env=os.environ.copy()
         )
