@@ -93,9 +93,20 @@ rabbitmq_loopback_conf() {
     fi
 }
 
+# Without systemd (whose unit raises it), `rabbitmq-server` switches to the rabbitmq user
+# through su, whose PAM session sets the open-files limit back to 1,024: too few for the
+# quorum queues a test run declares (each keeps files open), and a node out of file handles
+# stops answering handshakes. Start the node as its user directly, with the hard limit.
+RABBITMQ_NOFILE=65536
+
 start_rabbitmq() {
     if systemd_running; then
         as_root systemctl start rabbitmq-server
+    elif have setpriv; then
+        as_root sh -c "ulimit -n \$(ulimit -Hn | sed 's/unlimited/$RABBITMQ_NOFILE/') 2>/dev/null
+            cd /var/lib/rabbitmq && exec env HOME=/var/lib/rabbitmq ERL_EPMD_ADDRESS=127.0.0.1 \
+            setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
+            /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
     else
         as_root env ERL_EPMD_ADDRESS=127.0.0.1 rabbitmq-server -detached
     fi
