@@ -6,12 +6,14 @@ and the worker processes looked for work every 20 ms — four loops querying the
 fifty times a second each, most of the worker processes' and a good part of PostgreSQL's
 CPU at low and middle load (issue 15). The supervisor now gives each worker process the
 reading end of a local datagram socket pair and every HTTP process the writing ends; a
-stored declaration sends one byte to each. The byte carries nothing: it only says "look
-now". Nothing depends on it arriving — a full socket means a wake is pending already, and
-the workers still look every `--poll` seconds — so a lost ring delays, never loses, work."""
+stored declaration sends one byte to one of them, in turn. The byte carries nothing: it only
+says "look now". Nothing depends on it arriving — a full socket means a wake is pending
+already, and the workers still look every `--poll` seconds — so a lost ring delays, never
+loses, work."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import select
 import socket
@@ -34,21 +36,30 @@ def pair() -> tuple[socket.socket, socket.socket]:
 
 
 class Bell:
-    """The writing ends an HTTP process rings after each stored declaration."""
+    """The writing ends an HTTP process rings after each stored declaration: one worker
+    process per declaration, in turn. Ringing all woke every worker process for each one,
+    and all but one then found nothing to claim — a query each, for nothing, at every
+    declaration. A worker that is busy goes on while work is left, so a ring to a busy one
+    is not lost; the others still look every `--poll` seconds."""
 
     def __init__(self, fds: Sequence[int]) -> None:
         self.sockets = [socket.socket(fileno=fd) for fd in fds]
         for sock in self.sockets:
             sock.setblocking(False)
+        self._turn = itertools.cycle(self.sockets)
+        self._lock = threading.Lock()
 
     def ring(self) -> None:
-        for sock in self.sockets:
-            try:
-                sock.send(b"\0")
-            except BlockingIOError:
-                pass  # the worker has rings waiting: it will look anyway
-            except OSError as exc:  # never fail a stored declaration over a wake-up
-                log.debug("doorbell: %s", exc)
+        if not self.sockets:
+            return
+        with self._lock:  # rung from the HTTP threads at once
+            sock = next(self._turn)
+        try:
+            sock.send(b"\0")
+        except BlockingIOError:
+            pass  # the worker has rings waiting: it will look anyway
+        except OSError as exc:  # never fail a stored declaration over a wake-up
+            log.debug("doorbell: %s", exc)
 
 
 def listen(fd: int, wake: Callable[[], None], stop: threading.Event) -> threading.Thread:
