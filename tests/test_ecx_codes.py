@@ -305,3 +305,24 @@ def test_a_table_loaded_on_postgresql(pg_url: str) -> None:
         assert dict(codetables.CURRENT.codes("unit")) == {"011": "件"}
     finally:
         database.dispose()
+
+
+def test_a_process_says_once_that_the_customs_table_is_the_shipped_partial_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The shipped 关区 table holds the offices public listings show, not customs' whole
+    table: an operator is told to load customs' own (docs/ecx-codes.md)."""
+    tables = codetables.Tables()
+    with caplog.at_level("INFO", logger="gateway.ecx.codetables"):
+        assert codetables.warn_if_partial(tables)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "customs is the shipped partial one" in said[0]
+    assert "ecx-codes load customs.csv" in said[0] and "R-COM-1.code" in said[0]
+
+
+def test_a_loaded_customs_table_is_not_called_partial(caplog: pytest.LogCaptureFixture) -> None:
+    tables = codetables.Tables()
+    tables.replace({"customs": {"0100": "北京关区"}}, {"customs": 1})
+    with caplog.at_level("INFO", logger="gateway.ecx.codetables"):
+        assert codetables.warn_if_partial(tables)
+    assert not caplog.records

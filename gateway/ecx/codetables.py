@@ -247,15 +247,37 @@ def run_refresher(db: Any, stop: threading.Event, every: float | None = None) ->
     if not _refresher.acquire(blocking=False):
         return
     try:
+        told = False
         while not stop.is_set():
             try:
                 with db.session() as session:
                     refresh(session)
+                told = told or warn_if_partial()
             except SQLAlchemyError as exc:  # the database is restarting: try next round
                 log.warning("code tables not refreshed: %s", type(exc).__name__)
             stop.wait(every or REFRESH_SECONDS)
     finally:
         _refresher.release()
+
+
+#: tables shipped incomplete: public listings hold only part of customs' table (docs/ecx-codes.md)
+PARTIAL = {"customs": "关区代码表: customs has about 1,000 offices"}
+
+
+def warn_if_partial(tables: Tables = CURRENT) -> bool:
+    """Say once per process, at its first look at the tables, when a table shipped incomplete
+    is still the one in use: a real code outside it is refused (R-COM-1.code) until an
+    operator loads customs' own. True once said or nothing to say."""
+    for table, why in PARTIAL.items():
+        if table not in tables.versions:
+            # INFO: `serve` shows it at start; the demos, which print warnings, stay quiet
+            log.info(
+                "code table %s is the shipped partial one (%d codes; %s): a real code outside "
+                "it is refused (R-COM-1.code) until customs' table is loaded "
+                "(customs-gateway ecx-codes load %s.csv)",
+                table, len(tables.codes(table)), why, table,
+            )  # fmt: skip
+    return True
 
 
 def parse_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
