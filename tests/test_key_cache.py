@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
 from gateway.core import config as config_mod
-from gateway.core import key_cache
+from gateway.core import key_cache, keys
 from gateway.core.api import create_app
 from gateway.core.enterprises import Caller
 from gateway.core.key_cache import KeyCache
@@ -150,7 +150,7 @@ def test_an_entry_never_outlives_the_keys_own_expiry(monkeypatch: pytest.MonkeyP
     now = utcnow()
     cache.put("cgw_a", ALICE, now + timedelta(seconds=30))
     assert cache.get("cgw_a") == ALICE
-    monkeypatch.setattr(key_cache, "utcnow", lambda: now + timedelta(seconds=30))
+    monkeypatch.setattr(keys, "utcnow", lambda: now + timedelta(seconds=30))
     assert cache.get("cgw_a") is None
 
 

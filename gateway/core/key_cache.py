@@ -18,8 +18,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.core import keys
 from gateway.core.enterprises import Caller
-from gateway.core.models import utcnow
 
 #: keys remembered at most (the oldest goes first)
 MAX_ENTRIES = 10_000
@@ -47,7 +47,7 @@ class KeyCache:
             entry = self._entries.get(slot)
             if entry is None:
                 return None
-            if time.monotonic() >= entry.until or _expired(entry.expires_at):
+            if time.monotonic() >= entry.until or keys.expired(entry.expires_at):
                 del self._entries[slot]
                 return None
             return entry.caller
@@ -56,9 +56,10 @@ class KeyCache:
         if self.seconds <= 0:
             return
         entry = _Entry(caller, time.monotonic() + self.seconds, expires_at)
+        slot = _slot(api_key)
         with self._lock:
-            self._entries[_slot(api_key)] = entry
-            self._entries.move_to_end(_slot(api_key))
+            self._entries[slot] = entry
+            self._entries.move_to_end(slot)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
@@ -70,7 +71,3 @@ class KeyCache:
 
 def _slot(api_key: str) -> bytes:
     return hashlib.sha256(api_key.encode()).digest()
-
-
-def _expired(expires_at: datetime | None) -> bool:
-    return expires_at is not None and expires_at <= utcnow()

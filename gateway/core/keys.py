@@ -209,9 +209,14 @@ def _listed(row: ApiKey, code: str | None) -> dict[str, Any]:
 def state(row: ApiKey) -> str:
     if row.revoked_at is not None:
         return "revoked"
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    if expired(row.expires_at):
         return "expired"
     return "active"
+
+
+def expired(expires_at: datetime | None) -> bool:
+    """A key's expiry (naive UTC, as stored) has come; None never expires."""
+    return expires_at is not None and expires_at <= utcnow()
 
 
 # --- keys from the configuration (automation) ------------------------------------------------
