@@ -286,12 +286,10 @@ class _Fresh:
     place: int
     work: _Submission
     ent: Enterprise
-
-    @property
-    def keys(self) -> list[tuple[str, int, str]]:
-        kind = self.work.checked.kind
-        scope = key_scope(kind, self.ent)
-        return [(kind.name, scope, key_text(r.business_key)) for r in self.work.checked.records]
+    #: (enterprise id, message guid): what a message sent again is known by
+    guid: tuple[int, str]
+    #: (kind, key scope, business key) of each record
+    keys: frozenset[tuple[str, int, str]]
 
 
 def _fresh(session: Session, plain: list[tuple[int, _Submission]]) -> list[_Fresh]:
@@ -307,12 +305,10 @@ def _fresh(session: Session, plain: list[tuple[int, _Submission]]) -> list[_Fres
     guids: set[tuple[int, str]] = set()
     keys: set[tuple[str, int, str]] = set()
     for f in found:
-        guid = (f.ent.id, f.work.checked.root.get("guid", ""))
-        mine = set(f.keys)
-        if guid in sent or guid in guids or mine & live or mine & keys:
+        if f.guid in sent or f.guid in guids or f.keys & live or f.keys & keys:
             continue
-        guids.add(guid)
-        keys |= mine
+        guids.add(f.guid)
+        keys |= f.keys
         taken.append(f)
     return taken
 
@@ -326,14 +322,17 @@ def _accepted(session: Session, place: int, work: _Submission) -> _Fresh | None:
         check_parties(session, ent, work.checked)
     except InvalidMessage:
         return None  # refused when it runs alone: the refusal is its own
-    return _Fresh(place, work, ent)
+    checked = work.checked
+    scope = key_scope(checked.kind, ent)
+    keys = frozenset((checked.kind.name, scope, key_text(r.business_key)) for r in checked.records)
+    return _Fresh(place, work, ent, (ent.id, checked.root.get("guid", "")), keys)
 
 
 def _guids_used(session: Session, found: list[_Fresh]) -> set[tuple[int, str]]:
     m = MESSAGES.c
     by_ent: dict[int, set[str]] = {}
     for f in found:
-        by_ent.setdefault(f.ent.id, set()).add(f.work.checked.root.get("guid", ""))
+        by_ent.setdefault(f.ent.id, set()).add(f.guid[1])
     where = or_(*(and_(m.enterprise_id == e, m.guid.in_(g)) for e, g in by_ent.items()))
     return {(e, g) for e, g in session.execute(select(m.enterprise_id, m.guid).where(where))}
 
@@ -365,7 +364,7 @@ def _write_fresh(
     rows = [_message_row(f.ent, f.work.checked, f.work.channel, now) for f in taken]
     stmt = insert(MESSAGES).returning(MESSAGES.c.enterprise_id, MESSAGES.c.guid, MESSAGES.c.id)
     ids = {(e, g): i for e, g, i in session.execute(stmt, rows)}
-    msg_ids = [ids[(f.ent.id, f.work.checked.root.get("guid", ""))] for f in taken]
+    msg_ids = [ids[f.guid] for f in taken]
     planned = [[Planned(rec, None) for rec in f.work.checked.records] for f in taken]
     docs = _documents_of_group(session, taken, msg_ids, planned, now)
     versions = [
@@ -398,8 +397,8 @@ def _documents_of_group(
     planned: list[list[Planned]],
     now: datetime,
 ) -> list[list[DocRef]]:
-    """Every new document of the group in one statement; ids come back by pre-entry number
-    (see `_documents`)."""
+    """Every new document of the group in one statement (`_insert_documents`), as a list per
+    message."""
     rows = [
         [
             _document_row(f.ent, f.work.checked.kind, p.record, _pre_no(msg_id, n), now)
@@ -407,16 +406,8 @@ def _documents_of_group(
         ]
         for f, msg_id, ps in zip(taken, msg_ids, planned, strict=True)
     ]
-    stmt = insert(DOCUMENTS).returning(DOCUMENTS.c.pre_no, DOCUMENTS.c.id)
-    found = session.execute(stmt, [row for rs in rows for row in rs])
-    ids: dict[str, int] = {pre_no: doc_id for pre_no, doc_id in found}
-    return [
-        [
-            DocRef(ids[r["pre_no"]], f.ent.id, r["kind"], r["business_key"], r["pre_no"], None)
-            for r in rs
-        ]
-        for f, rs in zip(taken, rows, strict=True)
-    ]
+    made = iter(_insert_documents(session, [row for rs in rows for row in rs]))
+    return [[next(made) for _row in rs] for rs in rows]
 
 
 def _enterprise(session: Session, code: str) -> Enterprise | None:
@@ -569,14 +560,22 @@ def _documents(
     SQLite to keep it and inserted the rows one statement each, 100 for 100 records."""
     fresh = [(n, p.record) for n, p in enumerate(planned, start=1) if p.live is None]
     rows = [_document_row(ent, kind, rec, _pre_no(msg_id, n), now) for n, rec in fresh]
-    stmt = insert(DOCUMENTS).returning(DOCUMENTS.c.pre_no, DOCUMENTS.c.id)
-    found = session.execute(stmt, rows) if rows else ()
-    ids = {pre_no: doc_id for pre_no, doc_id in found}
-    made = iter(
-        DocRef(ids[row["pre_no"]], ent.id, kind.name, row["business_key"], row["pre_no"], None)
-        for row in rows
-    )
+    made = iter(_insert_documents(session, rows))
     return [next(made) if p.live is None else p.live.doc for p in planned]
+
+
+def _insert_documents(session: Session, rows: list[dict[str, Any]]) -> list[DocRef]:
+    """New documents in one statement, their refs in the order of `rows`."""
+    if not rows:
+        return []
+    stmt = insert(DOCUMENTS).returning(DOCUMENTS.c.pre_no, DOCUMENTS.c.id)
+    ids = {pre_no: doc_id for pre_no, doc_id in session.execute(stmt, rows)}
+    return [
+        DocRef(
+            ids[r["pre_no"]], r["enterprise_id"], r["kind"], r["business_key"], r["pre_no"], None
+        )
+        for r in rows
+    ]
 
 
 def _pre_no(msg_id: int, index: int) -> str:
